@@ -1,0 +1,1 @@
+//! Embedding providers: the `Embedder` trait, the offline hash provider, OpenAI, and the query cache.

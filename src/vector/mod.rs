@@ -1,0 +1,1 @@
+//! The vector search core: codec, validation, exact SIMD top-k and the HNSW index.
