@@ -2,5 +2,12 @@
 //!
 //! Layers point one way: `http -> memory/accounts/xrpl/subscriptions -> db, vector, embed -> config`.
 
+pub mod accounts;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod decimal;
 pub mod embed;
+pub mod http;
+pub mod subscriptions;
 pub mod vector;

@@ -1,0 +1,93 @@
+//! The `mnemo` command line: settings from flags and environment, one module per command.
+
+mod migrate;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::DatabaseTarget;
+use crate::db::migrate::{DEFAULT_VAULT_ADDRESS, MigrateParams};
+use crate::db::{Alias, Db};
+
+/// mnemo: vector memory for game NPCs.
+#[derive(Debug, Parser)]
+#[command(name = "mnemo", version, about)]
+pub struct Cli {
+    /// Postgres URL (postgres:// or postgresql://). Unset: SQLite files in the data directory.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Directory of the SQLite files (used when DATABASE_URL is unset).
+    #[arg(long, env = "MNEMO_DATA_DIR", default_value = "./data", global = true)]
+    pub data_dir: PathBuf,
+
+    /// Vault wallet that owns the seeded RESERVE balances (read at migrate time).
+    #[arg(long, env = "MNEMO_XRPL_VAULT_ADDRESS", default_value = DEFAULT_VAULT_ADDRESS, global = true)]
+    pub vault_address: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending migrations (all aliases, or one with --database).
+    Migrate(migrate::MigrateArgs),
+    /// Deployment migration for Postgres: probe, ensure pgvector, census, migrate everything.
+    DeployMigrate,
+    /// Run the HTTP service.
+    Serve(serve::ServeArgs),
+}
+
+/// A command's failure: printed on stderr, exit status 1.
+#[derive(Debug)]
+pub struct CliError(pub String);
+
+impl<E: std::fmt::Display> From<E> for CliError {
+    fn from(err: E) -> Self {
+        CliError(err.to_string())
+    }
+}
+
+impl Cli {
+    fn target(&self) -> Result<DatabaseTarget, CliError> {
+        Ok(DatabaseTarget::from_env_values(
+            self.database_url.as_deref(),
+            self.data_dir.clone(),
+        )?)
+    }
+
+    fn migrate_params(&self) -> MigrateParams {
+        MigrateParams {
+            vault_address: self.vault_address.clone(),
+            ..MigrateParams::default()
+        }
+    }
+
+    async fn open(&self) -> Result<Db, CliError> {
+        Ok(Db::open(&self.target()?).await?)
+    }
+}
+
+/// Run the parsed command line; the binary maps the result to an exit code.
+pub async fn run(cli: Cli) -> ExitCode {
+    let result = match &cli.command {
+        Command::Migrate(args) => migrate::migrate(&cli, args).await,
+        Command::DeployMigrate => migrate::deploy_migrate(&cli).await,
+        Command::Serve(args) => serve::serve(&cli, args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn parse_alias(s: &str) -> Result<Alias, String> {
+    s.parse()
+}

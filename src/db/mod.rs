@@ -1,0 +1,199 @@
+//! Storage backends. `Db` hides whether the four aliases are SQLite files or one
+//! Postgres database; repositories ask for the pool of their alias and write SQL
+//! that runs on both (see [`with_pool!`](crate::with_pool)).
+
+mod alias;
+pub mod introspect;
+pub mod migrate;
+mod sql;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+pub use alias::Alias;
+pub use sql::{BackendPool, is_unique_violation, now_micros};
+
+use crate::config::DatabaseTarget;
+
+/// Which engine is behind a [`Db`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Errors opening the databases. Messages never contain a password.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open {what}: {source}")]
+    Connect { what: String, source: sqlx::Error },
+}
+
+/// A handle on the four logical databases. Cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+enum Inner {
+    Sqlite {
+        data_dir: PathBuf,
+        pools: [SqlitePool; 4],
+    },
+    Postgres {
+        pool: PgPool,
+        description: String,
+    },
+}
+
+/// The pool one alias resolves to.
+#[derive(Clone, Copy)]
+pub enum Pool<'a> {
+    Sqlite(&'a SqlitePool),
+    Postgres(&'a PgPool),
+}
+
+/// How long a writer waits for SQLite's lock before giving up. Long enough for a
+/// CLI import running beside the server; far shorter than any request timeout.
+pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Db {
+    /// Open (and for SQLite create) the databases of `target`.
+    pub async fn open(target: &DatabaseTarget) -> Result<Self, OpenError> {
+        match target {
+            DatabaseTarget::Sqlite { data_dir } => Self::open_sqlite(data_dir).await,
+            DatabaseTarget::Postgres { url } => Self::open_postgres(url, 16).await,
+        }
+    }
+
+    async fn open_sqlite(data_dir: &Path) -> Result<Self, OpenError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| OpenError::DataDir {
+            path: data_dir.to_owned(),
+            source,
+        })?;
+        let mut pools = Vec::with_capacity(4);
+        for alias in Alias::ALL {
+            let path = data_dir.join(alias.sqlite_file());
+            let options = SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(options)
+                .await
+                .map_err(|source| OpenError::Connect {
+                    what: path.display().to_string(),
+                    source,
+                })?;
+            pools.push(pool);
+        }
+        let pools: [SqlitePool; 4] = pools
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("one pool per alias"));
+        Ok(Self {
+            inner: Arc::new(Inner::Sqlite {
+                data_dir: data_dir.to_owned(),
+                pools,
+            }),
+        })
+    }
+
+    /// Open a Postgres database with a pool of at most `max_connections`.
+    pub async fn open_postgres(url: &str, max_connections: u32) -> Result<Self, OpenError> {
+        let description = crate::config::redact_url(url);
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await
+            .map_err(|source| OpenError::Connect {
+                what: description.clone(),
+                source,
+            })?;
+        Ok(Self {
+            inner: Arc::new(Inner::Postgres { pool, description }),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match &*self.inner {
+            Inner::Sqlite { .. } => Backend::Sqlite,
+            Inner::Postgres { .. } => Backend::Postgres,
+        }
+    }
+
+    /// The pool `alias` resolves to (the one Postgres pool for every alias).
+    pub fn pool(&self, alias: Alias) -> Pool<'_> {
+        match &*self.inner {
+            Inner::Sqlite { pools, .. } => Pool::Sqlite(&pools[alias.index()]),
+            Inner::Postgres { pool, .. } => Pool::Postgres(pool),
+        }
+    }
+
+    /// Backend and location, safe to print.
+    pub fn describe(&self) -> String {
+        match &*self.inner {
+            Inner::Sqlite { data_dir, .. } => {
+                format!("sqlite (data directory {})", data_dir.display())
+            }
+            Inner::Postgres { description, .. } => format!("postgres ({description})"),
+        }
+    }
+
+    /// Close every pool, waiting for connections to be returned.
+    pub async fn close(&self) {
+        match &*self.inner {
+            Inner::Sqlite { pools, .. } => {
+                for pool in pools {
+                    pool.close().await;
+                }
+            }
+            Inner::Postgres { pool, .. } => pool.close().await,
+        }
+    }
+}
+
+/// Run the same code against whichever pool an alias resolves to. The body is
+/// compiled once per backend, so `sqlx::query(..).fetch_all(pool)` type-checks for
+/// both engines: SQL must therefore be valid on both (`$1` placeholders are).
+#[macro_export]
+macro_rules! with_pool {
+    ($pool:expr, |$p:ident| $body:expr) => {
+        match $pool {
+            $crate::db::Pool::Sqlite($p) => {
+                #[allow(unused_imports)]
+                use $crate::db::BackendPool as _;
+                $body
+            }
+            $crate::db::Pool::Postgres($p) => {
+                #[allow(unused_imports)]
+                use $crate::db::BackendPool as _;
+                $body
+            }
+        }
+    };
+}

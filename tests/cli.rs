@@ -1,0 +1,144 @@
+//! The `mnemo` binary: the backend switch and the migration commands, as an admin runs them.
+
+mod common;
+
+use std::process::{Command, Output};
+
+fn mnemo(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mnemo"));
+    cmd.args(args)
+        .env_remove("DATABASE_URL")
+        .env("MNEMO_LOG", "warn");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run mnemo")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn unsupported_database_url_is_refused_without_its_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    for url in ["mysql://root:hunter2@db:3306/game", "not a url:hunter2@x"] {
+        let out = mnemo(
+            &["migrate"],
+            &[("DATABASE_URL", url), ("MNEMO_DATA_DIR", data)],
+        );
+        let all = text(&out);
+        assert!(!out.status.success());
+        assert!(all.contains("DATABASE_URL"), "{all}");
+        assert!(!all.contains("hunter2"), "{all}");
+    }
+}
+
+#[test]
+fn sqlite_migrate_list_and_second_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let env = [("MNEMO_DATA_DIR", data.to_str().unwrap())];
+
+    let before = mnemo(&["migrate", "--list"], &env);
+    assert!(before.status.success(), "{}", text(&before));
+    assert!(text(&before).contains("[ ] 0001_initial"));
+    assert!(!text(&before).contains("[X]"));
+
+    let first = mnemo(&["migrate"], &env);
+    assert!(first.status.success(), "{}", text(&first));
+    assert!(
+        text(&first).contains("Applied xrpl/0001_initial"),
+        "{}",
+        text(&first)
+    );
+    for alias in ["default", "xrpl", "ai_memory", "subscriptions"] {
+        assert!(data.join(format!("{alias}.db3")).exists(), "{alias}.db3");
+    }
+
+    let second = mnemo(&["migrate"], &env);
+    assert!(second.status.success());
+    assert!(
+        text(&second).contains("No migrations to apply."),
+        "{}",
+        text(&second)
+    );
+
+    let after = mnemo(&["migrate", "--list"], &env);
+    assert!(!text(&after).contains("[ ]"), "{}", text(&after));
+    assert!(
+        text(&after).contains("[X] 0002_pgvector"),
+        "{}",
+        text(&after)
+    );
+}
+
+#[test]
+fn migrate_one_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("MNEMO_DATA_DIR", dir.path().to_str().unwrap())];
+    let out = mnemo(&["migrate", "--database", "subscriptions"], &env);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("Applied subscriptions/0001_initial"));
+    assert!(!text(&out).contains("Applied default/"));
+
+    let bad = mnemo(&["migrate", "--database", "nope"], &env);
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad).contains("unknown database alias"),
+        "{}",
+        text(&bad)
+    );
+}
+
+#[test]
+fn deploy_migrate_refuses_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = mnemo(
+        &["deploy-migrate"],
+        &[("MNEMO_DATA_DIR", dir.path().to_str().unwrap())],
+    );
+    assert!(!out.status.success());
+    assert!(text(&out).contains("postgres://"), "{}", text(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_migrate_on_postgres_then_again() {
+    let url = common::postgres_database().await;
+    let env = [("DATABASE_URL", url.as_str())];
+    let first = mnemo(&["deploy-migrate"], &env);
+    let out = text(&first);
+    assert!(first.status.success(), "{out}");
+    assert!(out.contains("Backend: postgres"), "{out}");
+    assert!(out.contains("Tables before: 0"), "{out}");
+    assert!(out.contains("pgvector extension: ok"), "{out}");
+
+    let second = mnemo(&["deploy-migrate"], &env);
+    let out = text(&second);
+    assert!(second.status.success(), "{out}");
+    assert!(out.contains("No migrations to apply."), "{out}");
+    assert!(!out.contains("Tables before: 0"), "{out}");
+
+    let list = mnemo(&["migrate", "--list"], &env);
+    assert!(!text(&list).contains("[ ]"), "{}", text(&list));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_migrate_reports_an_unreachable_server_without_the_password() {
+    let out = mnemo(
+        &["deploy-migrate"],
+        &[(
+            "DATABASE_URL",
+            "postgres://mnemo:hunter2@127.0.0.1:1/nothing",
+        )],
+    );
+    assert!(!out.status.success());
+    let all = text(&out);
+    assert!(all.contains("127.0.0.1:1"), "{all}");
+    assert!(!all.contains("hunter2"), "{all}");
+}

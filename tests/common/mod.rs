@@ -1,0 +1,114 @@
+//! Shared test fixtures: a fresh database per test, on SQLite (a temp dir) or on
+//! the real Postgres of `scripts/test` (a new database per test in the cluster
+//! named by `TEST_DATABASE_URL`), so tests run in parallel without sharing state.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use mnemo::config::DatabaseTarget;
+use mnemo::db::migrate::{self, MigrateParams};
+use mnemo::db::{Alias, Db};
+use rand::Rng;
+
+/// A database for one test. Holds the temp dir (SQLite) so it lives as long as the test.
+pub struct TestDb {
+    pub db: Db,
+    pub target: DatabaseTarget,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    /// Four fresh SQLite files, not migrated.
+    pub async fn sqlite_empty() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let target = DatabaseTarget::Sqlite {
+            data_dir: dir.path().join("data"),
+        };
+        let db = Db::open(&target).await.expect("open sqlite");
+        Self {
+            db,
+            target,
+            _dir: Some(dir),
+        }
+    }
+
+    /// A fresh Postgres database in the test cluster, not migrated.
+    pub async fn postgres_empty() -> Self {
+        let url = postgres_database().await;
+        let target = DatabaseTarget::Postgres { url };
+        let db = Db::open(&target).await.expect("open postgres");
+        Self {
+            db,
+            target,
+            _dir: None,
+        }
+    }
+
+    pub async fn empty(backend: &str) -> Self {
+        match backend {
+            "sqlite" => Self::sqlite_empty().await,
+            "postgres" => Self::postgres_empty().await,
+            other => panic!("unknown backend {other}"),
+        }
+    }
+
+    /// A fresh, fully migrated database.
+    pub async fn migrated(backend: &str) -> Self {
+        let t = Self::empty(backend).await;
+        migrate::migrate(&t.db, &Alias::ALL, &MigrateParams::default(), None)
+            .await
+            .expect("migrate");
+        t
+    }
+
+    pub fn data_dir(&self) -> Option<PathBuf> {
+        match &self.target {
+            DatabaseTarget::Sqlite { data_dir } => Some(data_dir.clone()),
+            DatabaseTarget::Postgres { .. } => None,
+        }
+    }
+}
+
+/// The URL of the test cluster. Postgres tests are part of the suite: without
+/// a cluster they fail loudly instead of passing by skipping.
+pub fn cluster_url() -> String {
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| {
+        panic!("TEST_DATABASE_URL is not set: run scripts/test, which starts a pgvector Postgres")
+    })
+}
+
+/// Create a new database in the test cluster and return its URL.
+pub async fn postgres_database() -> String {
+    let cluster = cluster_url();
+    let name = format!("mnemo_test_{:016x}", rand::rng().random::<u64>());
+    let admin = sqlx::PgPool::connect(&cluster)
+        .await
+        .expect("connect to TEST_DATABASE_URL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
+        .await
+        .expect("create test database");
+    admin.close().await;
+    let mut url = url::Url::parse(&cluster).expect("TEST_DATABASE_URL is a URL");
+    url.set_path(&format!("/{name}"));
+    url.to_string()
+}
+
+/// Generate one `#[tokio::test]` per backend from `async fn $name(backend: &str)`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name("sqlite").await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name("postgres").await
+                }
+            }
+        )*
+    };
+}

@@ -1,0 +1,190 @@
+//! Migrations on both backends: fresh, idempotent, per alias, listing,
+//! checksums, parity of the two sets, the pgvector back-fill.
+
+mod common;
+
+use common::TestDb;
+use mnemo::db::migrate::{self, MigrateError, MigrateParams, migrations_for};
+use mnemo::db::{Alias, Backend, introspect};
+
+async fn fresh_then_idempotent(backend: &str) {
+    let t = TestDb::empty(backend).await;
+    let params = MigrateParams::default();
+    let applied = migrate::migrate(&t.db, &Alias::ALL, &params, None)
+        .await
+        .unwrap();
+    let expected: usize = Alias::ALL
+        .iter()
+        .map(|&a| migrations_for(t.db.backend(), a).unwrap().len())
+        .sum();
+    assert_eq!(applied.len(), expected);
+    assert!(migrate::pending(&t.db).await.unwrap().is_empty());
+
+    let again = migrate::migrate(&t.db, &Alias::ALL, &params, None)
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "second run applied {again:?}");
+}
+
+async fn one_alias_at_a_time(backend: &str) {
+    let t = TestDb::empty(backend).await;
+    let params = MigrateParams::default();
+    let applied = migrate::migrate(&t.db, &[Alias::Subscriptions], &params, None)
+        .await
+        .unwrap();
+    assert!(!applied.is_empty());
+    assert!(applied.iter().all(|(a, _)| *a == Alias::Subscriptions));
+
+    let status = migrate::status(&t.db, &Alias::ALL).await.unwrap();
+    for s in &status {
+        if s.alias == Alias::Subscriptions {
+            assert!(s.pending.is_empty());
+            assert_eq!(s.applied.len(), applied.len());
+        } else {
+            assert!(s.applied.is_empty(), "{} has applied migrations", s.alias);
+            assert!(!s.pending.is_empty());
+        }
+    }
+}
+
+async fn target_stops_after_the_named_migration(backend: &str) {
+    let t = TestDb::empty(backend).await;
+    let params = MigrateParams::default();
+    let applied = migrate::migrate(&t.db, &[Alias::AiMemory], &params, Some("0001_initial"))
+        .await
+        .unwrap();
+    assert_eq!(applied, vec![(Alias::AiMemory, "0001_initial".to_string())]);
+    let err = migrate::migrate(&t.db, &[Alias::AiMemory], &params, Some("9999_nope"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, MigrateError::UnknownTarget { .. }), "{err}");
+}
+
+async fn changed_applied_migration_is_an_error(backend: &str) {
+    let t = TestDb::migrated(backend).await;
+    mnemo::with_pool!(t.db.pool(Alias::Default), |p| {
+        sqlx::query("UPDATE mnemo_migrations SET checksum = 'tampered' WHERE alias = 'default' AND name = '0001_initial'")
+            .execute(p)
+            .await
+            .unwrap();
+    });
+    let err = migrate::migrate(&t.db, &Alias::ALL, &MigrateParams::default(), None)
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(
+        err,
+        MigrateError::ChecksumMismatch {
+            alias: Alias::Default,
+            ..
+        }
+    ));
+    assert!(message.contains("default/0001_initial"), "{message}");
+    assert!(migrate::status(&t.db, &[Alias::Default]).await.is_err());
+}
+
+async fn bad_vault_address_is_refused_before_anything_is_applied(backend: &str) {
+    let t = TestDb::empty(backend).await;
+    let params = MigrateParams {
+        vault_address: "r'; DROP TABLE x; --".into(),
+        ..MigrateParams::default()
+    };
+    let err = migrate::migrate(&t.db, &Alias::ALL, &params, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, MigrateError::BadVaultAddress(_)));
+    let status = migrate::status(&t.db, &Alias::ALL).await.unwrap();
+    assert!(status.iter().all(|s| s.applied.is_empty()));
+}
+
+on_both_backends!(
+    fresh_then_idempotent,
+    one_alias_at_a_time,
+    target_stops_after_the_named_migration,
+    changed_applied_migration_is_an_error,
+    bad_vault_address_is_refused_before_anything_is_applied,
+);
+
+#[test]
+fn both_backends_have_the_same_migration_names() {
+    for alias in Alias::ALL {
+        let names = |b| {
+            migrations_for(b, alias)
+                .unwrap()
+                .into_iter()
+                .map(|m| m.name)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(Backend::Sqlite), names(Backend::Postgres), "{alias}");
+        assert!(!names(Backend::Sqlite).is_empty(), "{alias} has migrations");
+    }
+}
+
+#[test]
+fn every_drop_is_marked_destructive() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        for alias in Alias::ALL {
+            for m in migrations_for(backend, alias).unwrap() {
+                let upper = m.sql.to_uppercase();
+                let drops = upper.contains("DROP TABLE") || upper.contains("DROP COLUMN");
+                assert!(
+                    !drops || m.destructive,
+                    "{alias}/{} drops something without a `-- destructive:` line",
+                    m.name
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_backends_produce_the_same_tables_and_columns() {
+    let sqlite = TestDb::migrated("sqlite").await;
+    let postgres = TestDb::migrated("postgres").await;
+    for alias in Alias::ALL {
+        let mut lite = introspect::schema(&sqlite.db, alias).await.unwrap();
+        let pg = introspect::schema(&postgres.db, alias).await.unwrap();
+        if alias == Alias::AiMemory {
+            // The pgvector column is the one intended difference: SQLite searches blobs in memory.
+            for (table, columns) in &mut lite {
+                if table != "ai_memory_changelog" {
+                    columns.push("embedding_vector".into());
+                    columns.sort();
+                }
+            }
+        }
+        assert!(!pg.is_empty(), "{alias} has tables");
+        assert_eq!(lite, pg, "{alias}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pgvector_step_back_fills_vectors_from_blobs() {
+    let t = TestDb::empty("postgres").await;
+    let params = MigrateParams {
+        embedding_dim: 4,
+        ..MigrateParams::default()
+    };
+    migrate::migrate(&t.db, &[Alias::AiMemory], &params, Some("0001_initial"))
+        .await
+        .unwrap();
+    let values = [0.5f32, -0.25, 1.0e-3, -3.0];
+    let blob: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let mnemo::db::Pool::Postgres(pool) = t.db.pool(Alias::AiMemory) else {
+        unreachable!()
+    };
+    sqlx::query("INSERT INTO ai_memory_npcmemory (npc_id, created_at, embedding, embedding_model) VALUES (1, now(), $1, 'legacy')")
+        .bind(&blob)
+        .execute(pool)
+        .await
+        .unwrap();
+    migrate::migrate(&t.db, &[Alias::AiMemory], &params, None)
+        .await
+        .unwrap();
+    let (v,): (pgvector::Vector,) =
+        sqlx::query_as("SELECT embedding_vector FROM ai_memory_npcmemory")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert_eq!(v.to_vec(), values.to_vec());
+}
