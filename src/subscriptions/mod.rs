@@ -273,17 +273,15 @@ pub async fn status(
     account_id: i64,
     now: DateTime<Utc>,
 ) -> Result<SubscriptionStatus, SubscriptionError> {
-    let row: Option<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)> = with_pool!(
-        db.pool(Alias::Subscriptions),
-        |p| {
-            sqlx::query_as(
+    type ExpiryAndTrial = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+    let row: Option<ExpiryAndTrial> = with_pool!(db.pool(Alias::Subscriptions), |p| {
+        sqlx::query_as(
                 "SELECT expires_at, trial_granted_at FROM subscriptions_accountsubscription WHERE account_id = $1",
             )
             .bind(account_id)
             .fetch_optional(p)
             .await?
-        }
-    );
+    });
     let (expires_at, trial) = row.unwrap_or((None, None));
     Ok(SubscriptionStatus::at(expires_at, trial.is_some(), now))
 }
