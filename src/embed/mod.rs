@@ -1,1 +1,186 @@
 //! Embedding providers: the `Embedder` trait, the offline hash provider, OpenAI, and the query cache.
+//!
+//! * [`HashEmbedder`] (`"hash"`, the default): offline, deterministic, lexical. It matches
+//!   words, not meaning.
+//! * [`OpenAiEmbedder`] (`"openai"`): OpenAI's embeddings endpoint (or any compatible server),
+//!   batched, with deadline-bounded retries.
+//! * [`CachedEmbedder`]: an LRU of query embeddings in front of either.
+//!
+//! Every provider returns L2-normalised vectors, so cosine similarity is a dot product.
+
+mod cache;
+mod error;
+mod hash;
+pub mod mock;
+mod openai;
+mod transport;
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+
+pub use cache::CachedEmbedder;
+pub use error::EmbedError;
+pub use hash::{HASH_MODEL, HashEmbedder};
+pub use openai::{OPENAI_DEFAULT_BASE_URL, OpenAiEmbedder, OpenAiSettings};
+
+/// Dimension of `text-embedding-3-small`, and the default of every provider so that the
+/// offline provider's vectors fit the same columns.
+pub const DEFAULT_DIMENSION: usize = 1536;
+
+/// Turns texts into vectors.
+///
+/// Object safe: the service holds an `Arc<dyn Embedder>`. `embed` returns a boxed future
+/// rather than being an `async fn` because `async fn` in traits cannot be called through
+/// `dyn`.
+pub trait Embedder: Send + Sync {
+    /// The model name recorded with every stored vector, e.g. `"text-embedding-3-small"` or
+    /// `"mnemo-hash-v1"`. Vectors of different models are never compared.
+    fn model(&self) -> &str;
+
+    /// Length of every vector this embedder returns.
+    fn dimension(&self) -> usize;
+
+    /// One vector per input, in input order, each L2-normalised and `dimension()` long.
+    ///
+    /// An empty slice yields an empty result without contacting any provider. An empty or
+    /// whitespace-only text is refused with [`EmbedError::Permanent`].
+    fn embed<'a>(&'a self, texts: &'a [String])
+    -> BoxFuture<'a, Result<Vec<Vec<f32>>, EmbedError>>;
+}
+
+/// Everything [`build`] needs to make any provider. The caller fills it from its own
+/// configuration (env, CLI); the library itself never reads the environment.
+#[derive(Clone, Debug)]
+pub struct EmbedSettings {
+    /// Dimension of the `hash` provider (default 1536).
+    pub hash_dimension: usize,
+    /// Settings of the `openai` provider; `api_key` is `OPENAI_API_KEY`, `base_url` is
+    /// `OPENAI_BASE_URL`.
+    pub openai: OpenAiSettings,
+}
+
+impl Default for EmbedSettings {
+    fn default() -> Self {
+        EmbedSettings {
+            hash_dimension: DEFAULT_DIMENSION,
+            openai: OpenAiSettings::default(),
+        }
+    }
+}
+
+/// Makes the provider named `provider`: `"hash"` or `"openai"` (ASCII case ignored).
+///
+/// Errors are [`EmbedError::Permanent`]: an unknown name, a zero hash dimension, or invalid
+/// OpenAI settings (missing key, bad base URL, zero batch size or dimension).
+pub fn build(provider: &str, settings: &EmbedSettings) -> Result<Arc<dyn Embedder>, EmbedError> {
+    match provider.trim().to_ascii_lowercase().as_str() {
+        "hash" => {
+            if settings.hash_dimension == 0 {
+                return Err(EmbedError::Permanent(
+                    "the hash embedder needs a dimension above 0".into(),
+                ));
+            }
+            Ok(Arc::new(HashEmbedder::new(settings.hash_dimension)))
+        }
+        "openai" => Ok(Arc::new(OpenAiEmbedder::new(settings.openai.clone())?)),
+        other => Err(EmbedError::Permanent(format!(
+            "unknown embedding provider {other:?}: expected \"hash\" or \"openai\""
+        ))),
+    }
+}
+
+/// Scales `vector` to unit length in place.
+///
+/// Refuses vectors that cannot be normalised (a NaN or infinite value, or all zeros): the
+/// vector store would reject them anyway, and a provider that sends them is broken.
+pub(crate) fn normalise(vector: &mut [f32]) -> Result<(), String> {
+    if vector.iter().any(|x| !x.is_finite()) {
+        return Err("vector holds a NaN or infinite value".into());
+    }
+    // Accumulate in f64: 1536 squares summed in f32 lose digits, and the result must not
+    // depend on summation tricks.
+    let norm = vector
+        .iter()
+        .map(|&x| f64::from(x) * f64::from(x))
+        .sum::<f64>()
+        .sqrt();
+    if norm == 0.0 || !norm.is_finite() {
+        return Err("vector has zero length".into());
+    }
+    for x in vector.iter_mut() {
+        *x = (f64::from(*x) / norm) as f32;
+    }
+    Ok(())
+}
+
+/// Refuses empty or whitespace-only inputs, naming the first one.
+pub(crate) fn check_not_blank(texts: &[String]) -> Result<(), EmbedError> {
+    match texts.iter().position(|t| t.trim().is_empty()) {
+        Some(i) => Err(EmbedError::Permanent(format!(
+            "input {i} is empty or whitespace only"
+        ))),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_knows_both_providers_and_refuses_others() {
+        let hash = build("hash", &EmbedSettings::default()).expect("hash builds");
+        assert_eq!(hash.model(), "mnemo-hash-v1");
+        assert_eq!(hash.dimension(), 1536);
+        assert_eq!(
+            build(" HASH ", &EmbedSettings::default()).map(|e| e.dimension()),
+            Ok(1536)
+        );
+
+        let err = build("word2vec", &EmbedSettings::default()).err();
+        assert!(matches!(err, Some(EmbedError::Permanent(m)) if m.contains("word2vec")));
+
+        let zero = EmbedSettings {
+            hash_dimension: 0,
+            ..EmbedSettings::default()
+        };
+        assert!(build("hash", &zero).is_err());
+    }
+
+    #[test]
+    fn openai_without_a_key_is_a_permanent_error_naming_the_variable() {
+        let err = build("openai", &EmbedSettings::default()).err();
+        assert!(matches!(err, Some(EmbedError::Permanent(m)) if m.contains("OPENAI_API_KEY")));
+    }
+
+    #[test]
+    fn openai_with_a_key_builds_without_network() {
+        let mut settings = EmbedSettings::default();
+        settings.openai.api_key = "sk-test".into();
+        let openai = build("openai", &settings).expect("builds");
+        assert_eq!(openai.model(), "text-embedding-3-small");
+        assert_eq!(openai.dimension(), 1536);
+    }
+
+    #[test]
+    fn normalise_makes_unit_vectors_and_refuses_degenerate_ones() {
+        let mut v = vec![3.0, 4.0];
+        normalise(&mut v).expect("normalises");
+        assert_eq!(v, vec![0.6, 0.8]);
+        assert!(normalise(&mut [0.0, 0.0]).is_err());
+        assert!(normalise(&mut [f32::NAN, 1.0]).is_err());
+        assert!(normalise(&mut [f32::INFINITY, 1.0]).is_err());
+    }
+
+    #[test]
+    fn blank_inputs_are_named() {
+        let texts = vec!["a".to_string(), " \t\n".to_string()];
+        assert_eq!(
+            check_not_blank(&texts),
+            Err(EmbedError::Permanent(
+                "input 1 is empty or whitespace only".into()
+            ))
+        );
+    }
+}
