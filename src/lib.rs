@@ -9,5 +9,6 @@ pub mod db;
 pub mod decimal;
 pub mod embed;
 pub mod http;
+pub mod memory;
 pub mod subscriptions;
 pub mod vector;

@@ -112,3 +112,30 @@ macro_rules! on_both_backends {
         )*
     };
 }
+
+/// A memory store over `db` with the offline hash provider (1536-d).
+pub async fn memory_store(db: &Db) -> mnemo::memory::MemoryStore {
+    memory_store_with(
+        db,
+        std::sync::Arc::new(mnemo::embed::HashEmbedder::new(1536)),
+    )
+    .await
+}
+
+/// A memory store over `db` with the given provider.
+pub async fn memory_store_with(
+    db: &Db,
+    embedder: std::sync::Arc<dyn mnemo::embed::Embedder>,
+) -> mnemo::memory::MemoryStore {
+    let cached = std::sync::Arc::new(mnemo::embed::CachedEmbedder::new(embedder, 1000));
+    mnemo::memory::MemoryStore::open(db.clone(), cached, mnemo::memory::MemorySettings::default())
+        .await
+        .expect("open memory store")
+}
+
+/// A random unit-free vector of `dim` values (deterministic per seed).
+pub fn random_vector(seed: u64, dim: usize) -> Vec<f32> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    (0..dim).map(|_| rng.random_range(-1.0f32..1.0)).collect()
+}

@@ -1,0 +1,335 @@
+//! SQLite mode keeps every partition's vectors in memory (NPC memories by
+//! `npc_id`, combat by `mob_type`, lore as one partition), so no search reads
+//! a blob from disk. Every committed write appends to `ai_memory_changelog` in
+//! its own transaction; before each search the index replays what it has not
+//! seen yet, so a write by another process (the CLI importer beside a running
+//! server) is visible to the next search, with no timer involved.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use chrono::{DateTime, Utc};
+use sqlx::{Row, SqlitePool, sqlite::SqliteRow};
+
+use super::error::MemoryError;
+use super::model::MemoryKind;
+use crate::vector::{Hit, Partition, decode_blob};
+
+/// What filters look at, per row. One struct for the three kinds keeps the core
+/// generic; fields a kind does not have stay at their defaults.
+#[derive(Debug, Clone, Default)]
+pub struct RowMeta {
+    /// Unix microseconds, for time-range filters.
+    pub created_at: i64,
+    pub speaker_id: i64,
+    pub speaker_name: Arc<str>,
+    pub importance: f32,
+    pub mob_name: Arc<str>,
+    pub outcome: Arc<str>,
+    pub party_size: i32,
+    pub hp_remaining_pct: f32,
+    pub tags: Arc<[String]>,
+}
+
+/// Which partition a row lives in.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PartitionKey {
+    Npc(i64),
+    Combat(String),
+    Lore,
+}
+
+impl PartitionKey {
+    fn kind(&self) -> MemoryKind {
+        match self {
+            PartitionKey::Npc(_) => MemoryKind::Npc,
+            PartitionKey::Combat(_) => MemoryKind::Combat,
+            PartitionKey::Lore => MemoryKind::Lore,
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    partitions: HashMap<PartitionKey, Partition<RowMeta>>,
+    located: HashMap<(MemoryKind, i64), PartitionKey>,
+    last_seq: i64,
+}
+
+/// The in-memory vectors of the SQLite backend.
+pub struct MemoryIndex {
+    dim: usize,
+    model: String,
+    state: RwLock<State>,
+    refreshing: tokio::sync::Mutex<()>,
+}
+
+struct LoadedRow {
+    id: i64,
+    key: PartitionKey,
+    created_at: i64,
+    meta: RowMeta,
+    vector: Option<Vec<f32>>,
+}
+
+fn row_select(kind: MemoryKind) -> &'static str {
+    match kind {
+        MemoryKind::Npc => {
+            "SELECT id, npc_id, speaker_id, speaker_name, importance, created_at, embedding, embedding_model
+             FROM ai_memory_npcmemory"
+        }
+        MemoryKind::Combat => {
+            "SELECT id, mob_type, mob_name, outcome, party_size, hp_remaining_pct, created_at, embedding, embedding_model
+             FROM ai_memory_combatmemory"
+        }
+        MemoryKind::Lore => {
+            "SELECT id, scope_tags, created_at, embedding, embedding_model FROM ai_memory_lorememory"
+        }
+    }
+}
+
+impl MemoryIndex {
+    /// Load every embedded row of the current model, logging progress.
+    pub async fn load(
+        pool: &SqlitePool,
+        dim: usize,
+        model: &str,
+    ) -> Result<Arc<Self>, MemoryError> {
+        let index = Arc::new(Self {
+            dim,
+            model: model.to_owned(),
+            state: RwLock::new(State::default()),
+            refreshing: tokio::sync::Mutex::new(()),
+        });
+        // Take the change-log position first: changes racing with the load are
+        // replayed afterwards, and replaying an upsert twice is harmless.
+        let (last_seq,): (i64,) =
+            sqlx::query_as("SELECT COALESCE(MAX(seq), 0) FROM ai_memory_changelog")
+                .fetch_one(pool)
+                .await?;
+        for kind in MemoryKind::ALL {
+            let sql = format!(
+                "{} WHERE embedding IS NOT NULL AND embedding_model = $1 ORDER BY id",
+                row_select(kind)
+            );
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(model)
+                .fetch_all(pool)
+                .await?;
+            let loaded = rows
+                .iter()
+                .map(|r| index.decode(kind, r))
+                .collect::<Result<Vec<_>, _>>()?;
+            let count = loaded.len();
+            let mut state = index.write();
+            for row in loaded {
+                apply_upsert(&mut state, kind, row, dim);
+            }
+            tracing::info!(
+                kind = kind.name(),
+                rows = count,
+                partitions = state.partitions.keys().filter(|k| k.kind() == kind).count(),
+                "loaded memory vectors"
+            );
+        }
+        index.write().last_seq = last_seq;
+        index.refresh(pool).await?;
+        Ok(index)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        // A panic while holding the lock cannot leave a partition half-updated
+        // in a way later searches would misread (each upsert is one call), so
+        // recovering from poisoning is safe.
+        self.state.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn decode(&self, kind: MemoryKind, r: &SqliteRow) -> Result<LoadedRow, MemoryError> {
+        let id: i64 = r.try_get("id")?;
+        let created_at: DateTime<Utc> = r.try_get("created_at")?;
+        let blob: Option<Vec<u8>> = r.try_get("embedding")?;
+        let model: Option<String> = r.try_get("embedding_model")?;
+        let vector = match (blob, model) {
+            (Some(bytes), Some(m)) if m == self.model => {
+                Some(decode_blob(&bytes, self.dim).map_err(|source| {
+                    MemoryError::CorruptVector {
+                        kind: kind.name(),
+                        id,
+                        source,
+                    }
+                })?)
+            }
+            _ => None,
+        };
+        let (key, meta) = match kind {
+            MemoryKind::Npc => (
+                PartitionKey::Npc(r.try_get("npc_id")?),
+                RowMeta {
+                    speaker_id: r.try_get("speaker_id")?,
+                    speaker_name: Arc::from(r.try_get::<String, _>("speaker_name")?),
+                    importance: r.try_get::<Option<f64>, _>("importance")?.unwrap_or(0.0) as f32,
+                    ..RowMeta::default()
+                },
+            ),
+            MemoryKind::Combat => (
+                PartitionKey::Combat(r.try_get("mob_type")?),
+                RowMeta {
+                    mob_name: Arc::from(r.try_get::<String, _>("mob_name")?),
+                    outcome: Arc::from(r.try_get::<String, _>("outcome")?),
+                    party_size: r.try_get("party_size")?,
+                    hp_remaining_pct: r.try_get::<f64, _>("hp_remaining_pct")? as f32,
+                    ..RowMeta::default()
+                },
+            ),
+            MemoryKind::Lore => {
+                let tags: sqlx::types::Json<Vec<String>> = r.try_get("scope_tags")?;
+                (
+                    PartitionKey::Lore,
+                    RowMeta {
+                        tags: Arc::from(tags.0),
+                        ..RowMeta::default()
+                    },
+                )
+            }
+        };
+        let mut meta = meta;
+        meta.created_at = created_at.timestamp_micros();
+        Ok(LoadedRow {
+            id,
+            key,
+            created_at: meta.created_at,
+            meta,
+            vector,
+        })
+    }
+
+    /// Replay the change log since the last position. Cheap when nothing changed
+    /// (one indexed query); otherwise reads only the changed rows.
+    pub async fn refresh(&self, pool: &SqlitePool) -> Result<(), MemoryError> {
+        let _one_at_a_time = self.refreshing.lock().await;
+        loop {
+            let since = self.read().last_seq;
+            let changes: Vec<(i64, String, i64)> = sqlx::query_as(
+                "SELECT seq, kind, row_id FROM ai_memory_changelog WHERE seq > $1 ORDER BY seq LIMIT 5000",
+            )
+            .bind(since)
+            .fetch_all(pool)
+            .await?;
+            let Some(&(last, _, _)) = changes.last() else {
+                return Ok(());
+            };
+            // Re-read each changed row's current state: a missing row was deleted.
+            let mut by_kind: HashMap<MemoryKind, Vec<i64>> = HashMap::new();
+            for (_, kind, id) in &changes {
+                if let Some(kind) = MemoryKind::parse(kind) {
+                    by_kind.entry(kind).or_default().push(*id);
+                }
+            }
+            let mut current = Vec::new();
+            for (kind, mut ids) in by_kind {
+                ids.sort_unstable();
+                ids.dedup();
+                let sql = format!(
+                    "{} WHERE id IN (SELECT value FROM json_each($1))",
+                    row_select(kind)
+                );
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(serde_json::to_string(&ids).unwrap_or_default())
+                    .fetch_all(pool)
+                    .await?;
+                let mut found = HashMap::new();
+                for r in &rows {
+                    let row = self.decode(kind, r)?;
+                    found.insert(row.id, row);
+                }
+                for id in ids {
+                    current.push((kind, id, found.remove(&id)));
+                }
+            }
+            let mut state = self.write();
+            for (kind, id, row) in current {
+                match row {
+                    Some(row) if row.vector.is_some() => {
+                        apply_upsert(&mut state, kind, row, self.dim)
+                    }
+                    _ => apply_remove(&mut state, kind, id),
+                }
+            }
+            state.last_seq = last;
+        }
+    }
+
+    /// Exact top-k in one partition.
+    pub fn search(
+        &self,
+        key: &PartitionKey,
+        query: &[f32],
+        k: usize,
+        filter: impl Fn(i64, &RowMeta) -> bool,
+    ) -> Vec<Hit> {
+        let state = self.read();
+        match state.partitions.get(key) {
+            Some(p) if p.dim() == query.len() => p.search_exact(query, k, filter),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether any searchable row of the partition passes `filter`.
+    pub fn any(&self, key: &PartitionKey, filter: impl Fn(i64, &RowMeta) -> bool) -> bool {
+        let state = self.read();
+        state.partitions.get(key).is_some_and(|p| {
+            p.ids()
+                .iter()
+                .any(|&id| p.get_meta(id).is_some_and(|m| filter(id, m)))
+        })
+    }
+
+    /// Rows and partitions per kind, for metrics.
+    pub fn sizes(&self) -> Vec<(MemoryKind, usize, usize)> {
+        let state = self.read();
+        MemoryKind::ALL
+            .into_iter()
+            .map(|kind| {
+                let parts: Vec<_> = state
+                    .partitions
+                    .iter()
+                    .filter(|(k, _)| k.kind() == kind)
+                    .collect();
+                (kind, parts.iter().map(|(_, p)| p.len()).sum(), parts.len())
+            })
+            .collect()
+    }
+}
+
+fn apply_upsert(state: &mut State, kind: MemoryKind, row: LoadedRow, dim: usize) {
+    let Some(vector) = row.vector else {
+        apply_remove(state, kind, row.id);
+        return;
+    };
+    if let Some(old) = state.located.get(&(kind, row.id))
+        && *old != row.key
+    {
+        apply_remove(state, kind, row.id);
+    }
+    state
+        .partitions
+        .entry(row.key.clone())
+        .or_insert_with(|| Partition::new(dim))
+        .upsert(row.id, row.created_at, row.meta, &vector);
+    state.located.insert((kind, row.id), row.key);
+}
+
+fn apply_remove(state: &mut State, kind: MemoryKind, id: i64) {
+    if let Some(key) = state.located.remove(&(kind, id))
+        && let Some(p) = state.partitions.get_mut(&key)
+    {
+        p.remove(id);
+        if p.is_empty() {
+            state.partitions.remove(&key);
+        }
+    }
+}

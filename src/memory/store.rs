@@ -1,0 +1,282 @@
+//! The memory store: one vector-search core behind the three kinds. In SQLite
+//! mode searches run on the in-memory [`MemoryIndex`]; in Postgres mode on
+//! pgvector. Writes embed first (one provider call per request), then commit
+//! the rows and their change-log entries in one transaction.
+
+use std::sync::Arc;
+
+use crate::db::{Alias, Backend, Db, Pool};
+use crate::embed::{CachedEmbedder, EmbedError, Embedder};
+use crate::vector::normalize;
+use crate::with_pool;
+
+use super::error::MemoryError;
+use super::index::MemoryIndex;
+use super::model::MemoryKind;
+
+/// Tunables of the memory stores.
+#[derive(Debug, Clone)]
+pub struct MemorySettings {
+    /// pgvector `hnsw.ef_search` for searches answered by the HNSW index.
+    pub ef_search: usize,
+    /// Largest `top_k` a search accepts.
+    pub max_top_k: usize,
+    /// Longest text (in characters) accepted for any memory field.
+    pub max_text_chars: usize,
+}
+
+impl Default for MemorySettings {
+    fn default() -> Self {
+        Self {
+            ef_search: 100,
+            max_top_k: 100,
+            max_text_chars: 16_000,
+        }
+    }
+}
+
+/// The three memory stores over one database and one embedder.
+pub struct MemoryStore {
+    pub(crate) db: Db,
+    pub(crate) embedder: Arc<CachedEmbedder>,
+    pub(crate) index: Option<Arc<MemoryIndex>>,
+    pub(crate) settings: MemorySettings,
+}
+
+/// Vectors for rows about to be written, and why some are missing.
+pub(crate) struct WriteVectors {
+    pub vectors: Vec<Option<Vec<f32>>>,
+    pub error: Option<String>,
+}
+
+impl MemoryStore {
+    /// Open the stores: refuse data written with another embedding model or
+    /// dimension, then (SQLite) load every partition into memory.
+    pub async fn open(
+        db: Db,
+        embedder: Arc<CachedEmbedder>,
+        settings: MemorySettings,
+    ) -> Result<Self, MemoryError> {
+        check_models(&db, embedder.model(), embedder.dimension()).await?;
+        Self::open_unchecked(db, embedder, settings).await
+    }
+
+    /// Open without the model check: for `mnemo reembed`, whose job is to fix it.
+    pub async fn open_unchecked(
+        db: Db,
+        embedder: Arc<CachedEmbedder>,
+        settings: MemorySettings,
+    ) -> Result<Self, MemoryError> {
+        let index = match db.pool(Alias::AiMemory) {
+            Pool::Sqlite(pool) => {
+                Some(MemoryIndex::load(pool, embedder.dimension(), embedder.model()).await?)
+            }
+            Pool::Postgres(_) => None,
+        };
+        Ok(Self {
+            db,
+            embedder,
+            index,
+            settings,
+        })
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn embedder(&self) -> &CachedEmbedder {
+        &self.embedder
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.db.backend()
+    }
+
+    pub fn model(&self) -> &str {
+        self.embedder.model()
+    }
+
+    pub fn dimension(&self) -> usize {
+        self.embedder.dimension()
+    }
+
+    /// The in-memory index (SQLite mode only), for metrics.
+    pub fn index(&self) -> Option<&MemoryIndex> {
+        self.index.as_deref()
+    }
+
+    pub(crate) fn check_top_k(&self, top_k: usize) -> Result<usize, MemoryError> {
+        if top_k == 0 || top_k > self.settings.max_top_k {
+            return Err(MemoryError::invalid(
+                "top_k",
+                format!("must be between 1 and {}", self.settings.max_top_k),
+            ));
+        }
+        Ok(top_k)
+    }
+
+    pub(crate) fn check_text(
+        &self,
+        field: &'static str,
+        text: &str,
+        required: bool,
+    ) -> Result<(), MemoryError> {
+        if required && text.trim().is_empty() {
+            return Err(MemoryError::invalid(field, "must not be empty"));
+        }
+        if text.chars().count() > self.settings.max_text_chars {
+            return Err(MemoryError::invalid(
+                field,
+                format!("longer than {} characters", self.settings.max_text_chars),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Vectors for `texts`: the caller's own (validated and normalised) where
+    /// given, else one provider call for the rest. A provider failure is not an
+    /// error here: those rows are stored pending, and `error` says why.
+    pub(crate) async fn vectors_for_write(
+        &self,
+        texts: &[String],
+        given: Vec<Option<Vec<f32>>>,
+    ) -> Result<WriteVectors, MemoryError> {
+        let dim = self.dimension();
+        let mut vectors = Vec::with_capacity(texts.len());
+        let mut missing = Vec::new();
+        for (i, v) in given.into_iter().enumerate() {
+            match v {
+                Some(mut v) => {
+                    normalize(&mut v, dim).map_err(|e| MemoryError::bad_vector("embedding", e))?;
+                    vectors.push(Some(v));
+                }
+                None => {
+                    missing.push(i);
+                    vectors.push(None);
+                }
+            }
+        }
+        let mut error = None;
+        if !missing.is_empty() {
+            let inputs: Vec<String> = missing.iter().map(|&i| texts[i].clone()).collect();
+            match self.embedder.embed(&inputs).await {
+                Ok(embedded) => {
+                    for (slot, mut v) in missing.into_iter().zip(embedded) {
+                        normalize(&mut v, dim).map_err(|e| {
+                            MemoryError::EmbeddingUnavailable(EmbedError::Permanent(format!(
+                                "the provider returned an unusable vector: {e}"
+                            )))
+                        })?;
+                        vectors[slot] = Some(v);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, rows = inputs.len(), "embedding failed; storing rows as pending");
+                    error = Some(e.to_string());
+                }
+            }
+        }
+        Ok(WriteVectors { vectors, error })
+    }
+
+    /// The query vector: the caller's own, or the cached embedding of `query`.
+    pub(crate) async fn query_vector(
+        &self,
+        query: Option<&str>,
+        given: Option<Vec<f32>>,
+    ) -> Result<Vec<f32>, MemoryError> {
+        match (query, given) {
+            (_, Some(mut v)) => {
+                normalize(&mut v, self.dimension())
+                    .map_err(|e| MemoryError::bad_vector("embedding", e))?;
+                Ok(v)
+            }
+            (Some(text), None) => {
+                self.check_text("query", text, true)?;
+                let v = self
+                    .embedder
+                    .embed_query(text)
+                    .await
+                    .map_err(MemoryError::EmbeddingUnavailable)?;
+                Ok(v.to_vec())
+            }
+            (None, None) => Err(MemoryError::invalid(
+                "query",
+                "give a query text or an embedding",
+            )),
+        }
+    }
+
+    /// Bring the in-memory index up to date with every committed write (ours
+    /// and other processes'). A no-op on Postgres.
+    pub(crate) async fn sync_index(&self) -> Result<(), MemoryError> {
+        if let (Some(index), Pool::Sqlite(pool)) = (&self.index, self.db.pool(Alias::AiMemory)) {
+            index.refresh(pool).await?;
+        }
+        Ok(())
+    }
+
+    /// Set `hnsw.ef_search` and strict iterative scans for the current
+    /// Postgres transaction, so a filtered HNSW search keeps scanning until it
+    /// has `top_k` rows instead of stopping at `ef_search` candidates.
+    pub(crate) fn pg_search_settings(&self) -> String {
+        self.settings.ef_search.clamp(1, 1000).to_string()
+    }
+}
+
+/// Refuse to start on rows embedded by another model, or a pgvector column of
+/// another dimension, naming both and the command that fixes it.
+pub async fn check_models(db: &Db, model: &str, dim: usize) -> Result<(), MemoryError> {
+    for kind in MemoryKind::ALL {
+        let sql = format!(
+            "SELECT DISTINCT embedding_model FROM {} WHERE embedding_model IS NOT NULL AND embedding_model <> $1 LIMIT 3",
+            kind.table()
+        );
+        let others: Vec<(String,)> = with_pool!(db.pool(Alias::AiMemory), |p| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(model)
+                .fetch_all(p)
+                .await?
+        });
+        if let Some((stored,)) = others.into_iter().next() {
+            return Err(MemoryError::ModelMismatch {
+                kind: kind.name(),
+                stored,
+                configured: format!("{model} ({dim} dimensions)"),
+            });
+        }
+        if let Pool::Postgres(pool) = db.pool(Alias::AiMemory) {
+            let (typmod,): (i32,) = sqlx::query_as(
+                "SELECT atttypmod FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'embedding_vector'",
+            )
+            .bind(kind.table())
+            .fetch_one(pool)
+            .await?;
+            if typmod > 0 && typmod as usize != dim {
+                return Err(MemoryError::ModelMismatch {
+                    kind: kind.name(),
+                    stored: format!("vector({typmod}) columns"),
+                    configured: format!("{model} ({dim} dimensions)"),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Append to the change log inside the write transaction (SQLite only: it is
+/// how other processes' in-memory indexes learn about the write).
+macro_rules! log_change {
+    ($p:ident, $tx:ident, $kind:expr, $id:expr, $op:expr) => {
+        if $p.backend() == $crate::db::Backend::Sqlite {
+            sqlx::query("INSERT INTO ai_memory_changelog (kind, row_id, op) VALUES ($1, $2, $3)")
+                .bind($kind.name())
+                .bind($id)
+                .bind($op)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    };
+}
+pub(crate) use log_change;
