@@ -1,18 +1,26 @@
 //! The three memory stores (NPC dialogue, combat, lore) on one vector-search core.
 
+mod combat;
+mod context;
 mod dialect;
 mod error;
 mod fetch;
 mod index;
+mod lore;
 mod model;
 mod npc;
+mod pending;
 mod store;
 mod time_ago;
 
+pub use combat::{CombatScope, CombatSearch};
+pub use context::{Context, ContextRequest};
 pub use error::MemoryError;
 pub use fetch::Weights;
 pub use index::MemoryIndex;
+pub use lore::{LoreSearch, admissible};
 pub use model::*;
 pub use npc::{LastInteraction, NpcSearch, Stored};
+pub use pending::spawn_pending_worker;
 pub use store::{MemorySettings, MemoryStore, check_models};
 pub use time_ago::time_ago;
