@@ -142,3 +142,47 @@ async fn deploy_migrate_reports_an_unreachable_server_without_the_password() {
     assert!(all.contains("127.0.0.1:1"), "{all}");
     assert!(!all.contains("hunter2"), "{all}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reembed_embeds_pending_rows_and_is_resumable() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let env = [("MNEMO_DATA_DIR", data)];
+    assert!(mnemo(&["migrate"], &env).status.success());
+    let target = mnemo::config::DatabaseTarget::Sqlite {
+        data_dir: dir.path().into(),
+    };
+    let db = mnemo::db::Db::open(&target).await.unwrap();
+    let mnemo::db::Pool::Sqlite(pool) = db.pool(mnemo::db::Alias::AiMemory) else {
+        unreachable!()
+    };
+    for i in 0..3 {
+        sqlx::query("INSERT INTO ai_memory_npcmemory (npc_id, summary, created_at) VALUES (1, $1, '2026-01-01T00:00:00+00:00')")
+            .bind(format!("pending memory {i}"))
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    let out = mnemo(
+        &["reembed", "--kind", "npc", "--pending", "--batch", "2"],
+        &env,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("npc: 3 rows embedded with mnemo-hash-v1"),
+        "{}",
+        text(&out)
+    );
+    let (left,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM ai_memory_npcmemory WHERE embedding IS NULL")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert_eq!(left, 0);
+    let again = mnemo(&["reembed", "--kind", "npc", "--pending"], &env);
+    assert!(
+        text(&again).contains("npc: 0 rows embedded"),
+        "{}",
+        text(&again)
+    );
+}

@@ -536,3 +536,30 @@ async fn postgres_selective_filter_still_returns_top_k() {
     assert_eq!(found.len(), 20, "30 rows match; top 20 must come back");
     assert!(found.iter().all(|r| r.memory.speaker_id == 7));
 }
+
+async fn data_of_another_model_is_refused_at_open(backend: &str) {
+    let t = TestDb::migrated(backend).await;
+    mnemo::with_pool!(t.db.pool(mnemo::db::Alias::AiMemory), |p| {
+        sqlx::query("INSERT INTO ai_memory_lorememory (title, content, scope_level, created_at, updated_at, embedding_model) VALUES ('t', 'c', 'local', $1, $1, 'text-embedding-3-small')")
+            .bind(mnemo::db::now_micros())
+            .execute(p)
+            .await
+            .unwrap();
+    });
+    let cached = Arc::new(mnemo::embed::CachedEmbedder::new(
+        Arc::new(mnemo::embed::HashEmbedder::new(1536)),
+        10,
+    ));
+    let err = match mnemo::memory::MemoryStore::open(t.db.clone(), cached, Default::default()).await
+    {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("opened a store over another model's vectors"),
+    };
+    assert!(
+        err.contains("text-embedding-3-small") && err.contains("mnemo-hash-v1"),
+        "{err}"
+    );
+    assert!(err.contains("mnemo reembed --kind lore"), "{err}");
+}
+
+on_both_backends!(data_of_another_model_is_refused_at_open);

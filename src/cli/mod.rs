@@ -1,6 +1,8 @@
 //! The `mnemo` command line: settings from flags and environment, one module per command.
 
+mod embedding;
 mod migrate;
+mod reembed;
 mod serve;
 
 use std::path::PathBuf;
@@ -28,6 +30,9 @@ pub struct Cli {
     #[arg(long, env = "MNEMO_XRPL_VAULT_ADDRESS", default_value = DEFAULT_VAULT_ADDRESS, global = true)]
     pub vault_address: String,
 
+    #[command(flatten)]
+    pub embedding: embedding::EmbeddingArgs,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -40,6 +45,8 @@ pub enum Command {
     DeployMigrate,
     /// Run the HTTP service.
     Serve(serve::ServeArgs),
+    /// Embed pending memories, or re-embed those written with another model.
+    Reembed(reembed::ReembedArgs),
 }
 
 /// A command's failure: printed on stderr, exit status 1.
@@ -78,6 +85,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Migrate(args) => migrate::migrate(&cli, args).await,
         Command::DeployMigrate => migrate::deploy_migrate(&cli).await,
         Command::Serve(args) => serve::serve(&cli, args).await,
+        Command::Reembed(args) => reembed::reembed(&cli, args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
