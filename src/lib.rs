@@ -11,3 +11,4 @@ pub mod embed;
 pub mod http;
 pub mod subscriptions;
 pub mod vector;
+pub mod xrpl;
