@@ -12,3 +12,4 @@ pub mod http;
 pub mod memory;
 pub mod subscriptions;
 pub mod vector;
+pub mod xrpl;

@@ -1,0 +1,416 @@
+//! Chain deposits and withdrawals: the balance (or token) move, its transfer
+//! log row and the `xrpl_xrpltransactionlog` row, in one transaction. A
+//! `tx_hash` already confirmed is refused and nothing moves.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::fungible::{
+    HOLDER, check_currency, credit_row, debit_row, ensure_currency, log_fungible_transfer,
+};
+use super::nft::{lock_nft, log_nft_transfer, read_nft};
+use super::{
+    FungibleLocation, Holder, NFTOKEN_MAX, NftLocation, NftState, TX_HASH_MAX, WALLET_MAX,
+    XrplError, amount_text, check_text, parse_amount,
+};
+use crate::db::{Alias, Db, is_unique_violation, now_micros};
+use crate::with_pool;
+
+/// One row of `xrpl_xrpltransactionlog`.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct TransactionLog {
+    pub id: i64,
+    pub tx_hash: String,
+    /// `import`, `export`, `nft_import`, `nft_export`, ...
+    pub tx_type: String,
+    pub currency_code: Option<String>,
+    pub nftoken_id: Option<String>,
+    /// Decimal text with six places.
+    pub amount: Option<String>,
+    pub wallet_address: String,
+    /// `pending`, `confirmed` or `failed`.
+    pub status: String,
+    pub ledger_index: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A fungible deposit or withdrawal between a player's wallet and the vault.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainMove {
+    pub currency_code: String,
+    /// The player's wallet (its ACCOUNT location in game).
+    pub wallet_address: String,
+    /// Decimal text, greater than 0, at most six places.
+    pub amount: String,
+    /// The vault wallet (its RESERVE location in game).
+    pub vault_address: String,
+    pub tx_hash: String,
+}
+
+/// What a fungible chain move left behind.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChainReceipt {
+    pub transaction: TransactionLog,
+    pub transfer_log_id: i64,
+    /// The player's ACCOUNT balance after the move.
+    pub account_balance: String,
+    /// The vault's RESERVE balance after the move.
+    pub reserve_balance: String,
+}
+
+/// What an NFT chain move left behind.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NftChainReceipt {
+    pub transaction: TransactionLog,
+    pub transfer_log_id: i64,
+    pub nft: NftState,
+}
+
+macro_rules! tx_columns {
+    () => {
+        "id, tx_hash, tx_type, currency_code, nftoken_id, CAST(amount AS TEXT) AS amount,
+         wallet_address, status, ledger_index, created_at, updated_at"
+    };
+}
+
+/// Inside a write transaction: refuse a `tx_hash` already confirmed, and lock
+/// an earlier pending or failed row of the same hash, evaluating to its id.
+macro_rules! claim_tx {
+    ($p:ident, $tx:ident, $hash:expr) => {{
+        let hash: &str = $hash;
+        let row: Option<(i64, String)> = sqlx::query_as($p.pick(
+            "SELECT id, status FROM xrpl_xrpltransactionlog WHERE tx_hash = $1",
+            "SELECT id, status FROM xrpl_xrpltransactionlog WHERE tx_hash = $1 FOR UPDATE",
+        ))
+        .bind(hash)
+        .fetch_optional(&mut *$tx)
+        .await?;
+        match row {
+            Some((_, status)) if status == "confirmed" => {
+                return Err(XrplError::AlreadyProcessed {
+                    tx_hash: hash.to_owned(),
+                });
+            }
+            Some((id, _)) => Some(id),
+            None => None,
+        }
+    }};
+}
+
+/// The fields of a confirmed transaction log row.
+struct Confirmed<'a> {
+    tx_hash: &'a str,
+    tx_type: &'static str,
+    currency_code: Option<&'a str>,
+    nftoken_id: Option<&'a str>,
+    amount: Option<String>,
+    wallet_address: &'a str,
+}
+
+/// Inside the transaction that claimed the hash: write the confirmed row
+/// (completing an earlier pending/failed row of the hash, if any). A
+/// concurrent confirmation of the same hash loses on the unique index.
+macro_rules! confirm_tx {
+    ($p:ident, $tx:ident, $existing:expr, $c:expr, $now:expr) => {{
+        let c: &Confirmed<'_> = $c;
+        let result = match $existing {
+            Some(id) => {
+                sqlx::query_as::<_, TransactionLog>($p.pick(
+                    concat!(
+                        "UPDATE xrpl_xrpltransactionlog SET tx_type = $1, currency_code = $2, nftoken_id = $3,
+                           amount = $4, wallet_address = $5, status = 'confirmed', updated_at = $6
+                         WHERE id = $7 RETURNING ",
+                        tx_columns!()
+                    ),
+                    concat!(
+                        "UPDATE xrpl_xrpltransactionlog SET tx_type = $1, currency_code = $2, nftoken_id = $3,
+                           amount = CAST($4 AS NUMERIC), wallet_address = $5, status = 'confirmed', updated_at = $6
+                         WHERE id = $7 RETURNING ",
+                        tx_columns!()
+                    ),
+                ))
+                .bind(c.tx_type)
+                .bind(c.currency_code)
+                .bind(c.nftoken_id)
+                .bind(c.amount.as_deref())
+                .bind(c.wallet_address)
+                .bind($now)
+                .bind(id)
+                .fetch_one(&mut *$tx)
+                .await
+            }
+            None => {
+                sqlx::query_as::<_, TransactionLog>($p.pick(
+                    concat!(
+                        "INSERT INTO xrpl_xrpltransactionlog
+                           (tx_hash, tx_type, currency_code, nftoken_id, amount, wallet_address, status, created_at, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, 'confirmed', $7, $7) RETURNING ",
+                        tx_columns!()
+                    ),
+                    concat!(
+                        "INSERT INTO xrpl_xrpltransactionlog
+                           (tx_hash, tx_type, currency_code, nftoken_id, amount, wallet_address, status, created_at, updated_at)
+                         VALUES ($1, $2, $3, $4, CAST($5 AS NUMERIC), $6, 'confirmed', $7, $7) RETURNING ",
+                        tx_columns!()
+                    ),
+                ))
+                .bind(c.tx_hash)
+                .bind(c.tx_type)
+                .bind(c.currency_code)
+                .bind(c.nftoken_id)
+                .bind(c.amount.as_deref())
+                .bind(c.wallet_address)
+                .bind($now)
+                .fetch_one(&mut *$tx)
+                .await
+            }
+        };
+        match result {
+            Ok(row) => row,
+            Err(e) if is_unique_violation(&e) => {
+                return Err(XrplError::AlreadyProcessed {
+                    tx_hash: c.tx_hash.to_owned(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }};
+}
+
+fn check_move(m: &ChainMove) -> Result<(), XrplError> {
+    check_currency(&m.currency_code)?;
+    check_text("tx_hash", &m.tx_hash, TX_HASH_MAX)?;
+    check_text("vault_address", &m.vault_address, WALLET_MAX)?;
+    Holder::new(m.wallet_address.clone(), FungibleLocation::Account).check(HOLDER)?;
+    if m.wallet_address == m.vault_address {
+        return Err(XrplError::invalid(
+            "wallet_address",
+            "must differ from the vault address",
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Direction {
+    Deposit,
+    Withdraw,
+}
+
+/// A player deposited currency on chain to the vault: the vault's RESERVE is
+/// debited, the player's ACCOUNT credited, a `deposit_from_chain` transfer
+/// and a confirmed `import` transaction are logged.
+pub async fn deposit_from_chain(db: &Db, m: &ChainMove) -> Result<ChainReceipt, XrplError> {
+    chain_move(db, m, Direction::Deposit).await
+}
+
+/// A player withdraws currency to their XRPL wallet: the player's ACCOUNT is
+/// debited, the vault's RESERVE credited, a `withdraw_to_chain` transfer and
+/// a confirmed `export` transaction are logged.
+pub async fn withdraw_to_chain(db: &Db, m: &ChainMove) -> Result<ChainReceipt, XrplError> {
+    chain_move(db, m, Direction::Withdraw).await
+}
+
+async fn chain_move(db: &Db, m: &ChainMove, dir: Direction) -> Result<ChainReceipt, XrplError> {
+    check_move(m)?;
+    let amount = parse_amount("amount", &m.amount)?;
+    let now = now_micros();
+    let account = Holder::new(m.wallet_address.clone(), FungibleLocation::Account);
+    let reserve = Holder::new(m.vault_address.clone(), FungibleLocation::Reserve);
+    let (from, to, transfer_type, tx_type) = match dir {
+        Direction::Deposit => (&reserve, &account, "deposit_from_chain", "import"),
+        Direction::Withdraw => (&account, &reserve, "withdraw_to_chain", "export"),
+    };
+    let currency = m.currency_code.as_str();
+    let confirmed = Confirmed {
+        tx_hash: &m.tx_hash,
+        tx_type,
+        currency_code: Some(currency),
+        nftoken_id: None,
+        amount: Some(amount_text(amount)),
+        wallet_address: &m.wallet_address,
+    };
+    let receipt = with_pool!(db.pool(Alias::Xrpl), |p| {
+        let mut tx = p.begin_write().await?;
+        let existing = claim_tx!(p, tx, &m.tx_hash);
+        ensure_currency!(tx, currency);
+        // Same lock order as `fungible::transfer`.
+        let (from_balance, to_balance) = if from < to {
+            let from_balance = debit_row!(p, tx, currency, from, amount, now);
+            (from_balance, credit_row!(p, tx, currency, to, amount, now))
+        } else {
+            let to_balance = credit_row!(p, tx, currency, to, amount, now);
+            (debit_row!(p, tx, currency, from, amount, now), to_balance)
+        };
+        let transfer_log_id = log_fungible_transfer!(
+            p,
+            tx,
+            currency,
+            &from.wallet_address,
+            &to.wallet_address,
+            amount,
+            transfer_type,
+            now
+        );
+        let transaction = confirm_tx!(p, tx, existing, &confirmed, now);
+        tx.commit().await?;
+        let (account_balance, reserve_balance) = match dir {
+            Direction::Deposit => (to_balance, from_balance),
+            Direction::Withdraw => (from_balance, to_balance),
+        };
+        ChainReceipt {
+            transaction,
+            transfer_log_id,
+            account_balance: amount_text(account_balance),
+            reserve_balance: amount_text(reserve_balance),
+        }
+    });
+    Ok(receipt)
+}
+
+/// A player deposited an NFT on chain: the token must be ONCHAIN; it moves to
+/// the player's ACCOUNT, with a `deposit_from_chain` transfer (from the vault)
+/// and a confirmed `nft_import` transaction.
+pub async fn deposit_nft_from_chain(
+    db: &Db,
+    nftoken_id: &str,
+    wallet_address: &str,
+    vault_address: &str,
+    tx_hash: &str,
+) -> Result<NftChainReceipt, XrplError> {
+    check_text("nftoken_id", nftoken_id, NFTOKEN_MAX)?;
+    check_text("wallet_address", wallet_address, WALLET_MAX)?;
+    check_text("vault_address", vault_address, WALLET_MAX)?;
+    check_text("tx_hash", tx_hash, TX_HASH_MAX)?;
+    if wallet_address == vault_address {
+        return Err(XrplError::invalid(
+            "wallet_address",
+            "must differ from the vault address",
+        ));
+    }
+    let now = now_micros();
+    let confirmed = Confirmed {
+        tx_hash,
+        tx_type: "nft_import",
+        currency_code: None,
+        nftoken_id: Some(nftoken_id),
+        amount: None,
+        wallet_address,
+    };
+    let receipt = with_pool!(db.pool(Alias::Xrpl), |p| {
+        let mut tx = p.begin_write().await?;
+        let existing = claim_tx!(p, tx, tx_hash);
+        let locked = lock_nft!(p, tx, nftoken_id);
+        if locked.location != NftLocation::Onchain.as_str() {
+            return Err(XrplError::NftWrongState {
+                nftoken_id: nftoken_id.to_owned(),
+                expected: NftLocation::Onchain.to_string(),
+                actual: locked.location,
+            });
+        }
+        sqlx::query(
+            "UPDATE xrpl_nftgamestate SET location = 'ACCOUNT', owner_in_game = $1, updated_at = $2 WHERE id = $3",
+        )
+        .bind(wallet_address)
+        .bind(now)
+        .bind(locked.id)
+        .execute(&mut *tx)
+        .await?;
+        let transfer_log_id = log_nft_transfer!(
+            tx,
+            nftoken_id,
+            vault_address,
+            wallet_address,
+            "deposit_from_chain",
+            now
+        );
+        let transaction = confirm_tx!(p, tx, existing, &confirmed, now);
+        let nft = read_nft!(tx, locked.id);
+        tx.commit().await?;
+        NftChainReceipt {
+            transaction,
+            transfer_log_id,
+            nft,
+        }
+    });
+    Ok(receipt)
+}
+
+/// A player withdraws an NFT to their XRPL wallet: the token must be in an
+/// ACCOUNT; it moves ONCHAIN with no in-game owner, with a
+/// `withdraw_to_chain` transfer (to `ONCHAIN`) and a confirmed `nft_export`
+/// transaction in the former owner's name.
+pub async fn withdraw_nft_to_chain(
+    db: &Db,
+    nftoken_id: &str,
+    tx_hash: &str,
+) -> Result<NftChainReceipt, XrplError> {
+    check_text("nftoken_id", nftoken_id, NFTOKEN_MAX)?;
+    check_text("tx_hash", tx_hash, TX_HASH_MAX)?;
+    let now = now_micros();
+    let receipt = with_pool!(db.pool(Alias::Xrpl), |p| {
+        let mut tx = p.begin_write().await?;
+        let existing = claim_tx!(p, tx, tx_hash);
+        let locked = lock_nft!(p, tx, nftoken_id);
+        if locked.location != NftLocation::Account.as_str() {
+            return Err(XrplError::NftWrongState {
+                nftoken_id: nftoken_id.to_owned(),
+                expected: NftLocation::Account.to_string(),
+                actual: locked.location,
+            });
+        }
+        let Some(owner) = locked.owner_in_game.clone() else {
+            return Err(XrplError::Corrupt(format!(
+                "NFT {nftoken_id} is in ACCOUNT without an owner"
+            )));
+        };
+        sqlx::query(
+            "UPDATE xrpl_nftgamestate SET location = 'ONCHAIN', owner_in_game = NULL, updated_at = $1 WHERE id = $2",
+        )
+        .bind(now)
+        .bind(locked.id)
+        .execute(&mut *tx)
+        .await?;
+        let transfer_log_id = log_nft_transfer!(
+            tx,
+            nftoken_id,
+            owner.as_str(),
+            "ONCHAIN",
+            "withdraw_to_chain",
+            now
+        );
+        let confirmed = Confirmed {
+            tx_hash,
+            tx_type: "nft_export",
+            currency_code: None,
+            nftoken_id: Some(nftoken_id),
+            amount: None,
+            wallet_address: &owner,
+        };
+        let transaction = confirm_tx!(p, tx, existing, &confirmed, now);
+        let nft = read_nft!(tx, locked.id);
+        tx.commit().await?;
+        NftChainReceipt {
+            transaction,
+            transfer_log_id,
+            nft,
+        }
+    });
+    Ok(receipt)
+}
+
+/// The transaction log row of a hash.
+pub async fn transaction(db: &Db, tx_hash: &str) -> Result<Option<TransactionLog>, XrplError> {
+    let row = with_pool!(db.pool(Alias::Xrpl), |p| {
+        sqlx::query_as::<_, TransactionLog>(concat!(
+            "SELECT ",
+            tx_columns!(),
+            " FROM xrpl_xrpltransactionlog WHERE tx_hash = $1"
+        ))
+        .bind(tx_hash)
+        .fetch_optional(p)
+        .await?
+    });
+    Ok(row)
+}

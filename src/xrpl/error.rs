@@ -1,0 +1,75 @@
+//! The one error type of the xrpl repository.
+
+use crate::decimal::DecimalError;
+
+/// Why an xrpl operation was refused or failed. Refusals leave the database
+/// unchanged: every write runs in one transaction that rolls back on error.
+#[derive(Debug, thiserror::Error)]
+pub enum XrplError {
+    /// A caller-supplied value is not valid; `field` names it.
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error("unknown currency {0:?}")]
+    UnknownCurrency(String),
+    #[error("unknown NFT item type {0}")]
+    UnknownItemType(String),
+    /// A debit larger than the balance (a missing row has balance 0).
+    #[error("insufficient {currency_code}: available {available}, requested {requested}")]
+    InsufficientFunds {
+        currency_code: String,
+        available: String,
+        requested: String,
+    },
+    /// The chain transaction was already processed (a confirmed log row exists).
+    #[error("transaction {tx_hash} was already processed")]
+    AlreadyProcessed { tx_hash: String },
+    #[error("no NFT {0:?}")]
+    NftNotFound(String),
+    /// The token is not in the location the move starts from.
+    #[error("NFT {nftoken_id} is in {actual}, not {expected}")]
+    NftWrongState {
+        nftoken_id: String,
+        expected: String,
+        actual: String,
+    },
+    /// The token is not held by the wallet (or character) the move names.
+    #[error("NFT {nftoken_id} is not held by {holder}")]
+    NftWrongHolder { nftoken_id: String, holder: String },
+    /// No such move exists between the two locations.
+    #[error("an NFT cannot move from {from} to {to}{reason}")]
+    InvalidTransition {
+        from: String,
+        to: String,
+        reason: &'static str,
+    },
+    #[error("no blank NFT tokens left in the reserve pool")]
+    NoBlankTokens,
+    #[error("an economy snapshot for {hour} already exists")]
+    DuplicateSnapshot { hour: String },
+    /// A stored value that cannot be read back (e.g. a decimal out of range).
+    #[error("corrupt stored value: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl From<DecimalError> for XrplError {
+    fn from(e: DecimalError) -> Self {
+        XrplError::Invalid {
+            field: e.field,
+            message: e.message,
+        }
+    }
+}
+
+impl XrplError {
+    pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        XrplError::Invalid {
+            field,
+            message: message.into(),
+        }
+    }
+}

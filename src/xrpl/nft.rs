@@ -1,0 +1,473 @@
+//! NFT state (`xrpl_nftgamestate`): the blank pool, metadata, and moves
+//! between locations with the original's state rules and transfer log.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{
+    CHARACTER_KEY_MAX, ItemTypeRef, NFTOKEN_MAX, NftLocation, TRANSFER_TYPE_MAX, WALLET_MAX,
+    XrplError, check_text,
+};
+use crate::db::{Alias, Db, now_micros};
+use crate::with_pool;
+
+/// One NFT as the game sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct NftState {
+    pub id: i64,
+    pub nftoken_id: String,
+    pub uri_id: Option<i32>,
+    pub taxon: i32,
+    /// The holding wallet; `None` exactly when ONCHAIN.
+    pub owner_in_game: Option<String>,
+    pub location: String,
+    /// Set exactly when CHARACTER.
+    pub character_key: Option<String>,
+    /// `None` for a blank token.
+    pub item_type_id: Option<i64>,
+    pub item_type_name: Option<String>,
+    #[sqlx(json)]
+    pub metadata: Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A move of one token between locations (chain moves excepted: see
+/// [`deposit_nft_from_chain`](super::deposit_nft_from_chain) and
+/// [`withdraw_nft_to_chain`](super::withdraw_nft_to_chain)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NftTransfer {
+    pub nftoken_id: String,
+    /// Where the token must be now.
+    pub from: NftLocation,
+    /// When set, the token must be owned by this wallet.
+    pub from_wallet: Option<String>,
+    /// When set, the token must be carried by this character.
+    pub from_character_key: Option<String>,
+    pub to: NftLocation,
+    /// The new owner: required for every destination but AUCTION, where the
+    /// seller stays the owner. For RESERVE and SPAWNED it is the vault.
+    pub to_wallet: Option<String>,
+    /// Required exactly when `to` is CHARACTER.
+    pub to_character_key: Option<String>,
+    /// What the log calls this move, e.g. `pickup`, `trade`, `craft_input`.
+    pub transfer_type: String,
+}
+
+/// What a move left behind.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NftReceipt {
+    pub nft: NftState,
+    /// The `xrpl_nfttransferlog` row, absent when the owner did not change.
+    pub transfer_log_id: Option<i64>,
+}
+
+/// Which locations a token may move between, as the original's services do:
+/// spawn/despawn, pickup/drop, bank/unbank, trade, craft input/output,
+/// auction list/cancel/complete, reserve <-> account.
+pub(crate) fn allowed(from: NftLocation, to: NftLocation) -> bool {
+    use NftLocation::*;
+    matches!(
+        (from, to),
+        (Reserve, Spawned)
+            | (Reserve, Character)
+            | (Reserve, Account)
+            | (Spawned, Reserve)
+            | (Spawned, Character)
+            | (Character, Spawned)
+            | (Character, Account)
+            | (Character, Character)
+            | (Character, Reserve)
+            | (Character, Auction)
+            | (Account, Character)
+            | (Account, Reserve)
+            | (Auction, Character)
+    )
+}
+
+macro_rules! nft_select_sql {
+    () => {
+        "SELECT n.id, n.nftoken_id, n.uri_id, n.taxon, n.owner_in_game, n.location, n.character_key,
+                n.item_type_id, t.name AS item_type_name, n.metadata, n.created_at, n.updated_at
+         FROM xrpl_nftgamestate n LEFT JOIN xrpl_nftitemtype t ON t.id = n.item_type_id"
+    };
+}
+
+/// The columns a move needs, read under the row lock.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct LockedNft {
+    pub id: i64,
+    pub location: String,
+    pub owner_in_game: Option<String>,
+    pub character_key: Option<String>,
+    #[sqlx(json)]
+    pub metadata: Value,
+}
+
+/// Inside a write transaction: lock the token's row (`FOR UPDATE` on
+/// Postgres). Evaluates to a [`LockedNft`]; returns `NftNotFound` when missing.
+macro_rules! lock_nft {
+    ($p:ident, $tx:ident, $nftoken_id:expr) => {{
+        let nftoken_id: &str = $nftoken_id;
+        let row: Option<$crate::xrpl::nft::LockedNft> = sqlx::query_as($p.pick(
+            "SELECT id, location, owner_in_game, character_key, metadata
+             FROM xrpl_nftgamestate WHERE nftoken_id = $1",
+            "SELECT id, location, owner_in_game, character_key, metadata
+             FROM xrpl_nftgamestate WHERE nftoken_id = $1 FOR UPDATE",
+        ))
+        .bind(nftoken_id)
+        .fetch_optional(&mut *$tx)
+        .await?;
+        match row {
+            Some(row) => row,
+            None => return Err($crate::xrpl::XrplError::NftNotFound(nftoken_id.to_owned())),
+        }
+    }};
+}
+
+/// Evaluates to the full [`NftState`] of the row with this id.
+macro_rules! read_nft {
+    ($tx:ident, $id:expr) => {
+        sqlx::query_as::<_, $crate::xrpl::NftState>(concat!(
+            $crate::xrpl::nft::nft_select_sql!(),
+            " WHERE n.id = $1"
+        ))
+        .bind($id)
+        .fetch_one(&mut *$tx)
+        .await?
+    };
+}
+
+/// Inside a transaction: write one `xrpl_nfttransferlog` row, evaluating to its id.
+macro_rules! log_nft_transfer {
+    ($tx:ident, $nftoken_id:expr, $from:expr, $to:expr, $kind:expr, $now:expr) => {{
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO xrpl_nfttransferlog (nftoken_id, from_wallet, to_wallet, transfer_type, timestamp)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind($nftoken_id)
+        .bind($from)
+        .bind($to)
+        .bind($kind)
+        .bind($now)
+        .fetch_one(&mut *$tx)
+        .await?;
+        id
+    }};
+}
+
+pub(crate) use {lock_nft, log_nft_transfer, nft_select_sql, read_nft};
+
+/// Apply `patch` to `base`: a `null` value deletes the key, any other value
+/// replaces it.
+fn merge(base: &mut Map<String, Value>, patch: &Map<String, Value>) {
+    for (key, value) in patch {
+        if value.is_null() {
+            base.remove(key);
+        } else {
+            base.insert(key.clone(), value.clone());
+        }
+    }
+}
+
+fn as_object(value: Value, what: &str) -> Result<Map<String, Value>, XrplError> {
+    match value {
+        Value::Object(map) => Ok(map),
+        other => Err(XrplError::Corrupt(format!(
+            "{what} is not a JSON object: {other}"
+        ))),
+    }
+}
+
+/// Give the first blank token of the pool (RESERVE, no item type, lowest
+/// numeric token id) an item type and metadata: the type's default metadata
+/// with `metadata` merged over it (`null` deletes a key). The token stays in
+/// RESERVE, as the original's `assign_item_type`.
+pub async fn assign_blank(
+    db: &Db,
+    item_type: ItemTypeRef<'_>,
+    metadata: &Map<String, Value>,
+) -> Result<NftState, XrplError> {
+    take_blank(db, item_type, metadata, NftLocation::Reserve).await
+}
+
+/// [`assign_blank`] and the spawn (RESERVE -> SPAWNED, still owned by the
+/// vault, not logged) in one transaction.
+pub async fn spawn_blank(
+    db: &Db,
+    item_type: ItemTypeRef<'_>,
+    metadata: &Map<String, Value>,
+) -> Result<NftState, XrplError> {
+    take_blank(db, item_type, metadata, NftLocation::Spawned).await
+}
+
+type ItemTypeRow = (i64, sqlx::types::Json<Value>);
+
+async fn take_blank(
+    db: &Db,
+    item_type: ItemTypeRef<'_>,
+    metadata: &Map<String, Value>,
+    location: NftLocation,
+) -> Result<NftState, XrplError> {
+    let now = now_micros();
+    let state = with_pool!(db.pool(Alias::Xrpl), |p| {
+        let mut tx = p.begin_write().await?;
+        let found: Option<ItemTypeRow> = match item_type {
+            ItemTypeRef::Id(id) => {
+                sqlx::query_as("SELECT id, default_metadata FROM xrpl_nftitemtype WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+            }
+            ItemTypeRef::Name(name) => {
+                sqlx::query_as("SELECT id, default_metadata FROM xrpl_nftitemtype WHERE name = $1")
+                    .bind(name)
+                    .fetch_optional(&mut *tx)
+                    .await?
+            }
+        };
+        let Some((type_id, defaults)) = found else {
+            return Err(XrplError::UnknownItemType(item_type.to_string()));
+        };
+        let mut merged = as_object(defaults.0, "default_metadata")?;
+        merge(&mut merged, metadata);
+        // Numeric order of the pool's ids: shorter digit strings first, then
+        // text order, which for decimal ids without leading zeros is numeric
+        // ('9' < '10') and, unlike a cast, never fails on a real 64-hex id.
+        let blank: Option<(i64,)> = sqlx::query_as(p.pick(
+            "SELECT id FROM xrpl_nftgamestate WHERE location = 'RESERVE' AND item_type_id IS NULL
+             ORDER BY length(nftoken_id), nftoken_id LIMIT 1",
+            "SELECT id FROM xrpl_nftgamestate WHERE location = 'RESERVE' AND item_type_id IS NULL
+             ORDER BY length(nftoken_id), nftoken_id COLLATE \"C\" LIMIT 1 FOR UPDATE SKIP LOCKED",
+        ))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((id,)) = blank else {
+            return Err(XrplError::NoBlankTokens);
+        };
+        sqlx::query(
+            "UPDATE xrpl_nftgamestate SET item_type_id = $1, metadata = $2, location = $3, updated_at = $4
+             WHERE id = $5",
+        )
+        .bind(type_id)
+        .bind(sqlx::types::Json(Value::Object(merged)))
+        .bind(location.as_str())
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let state = read_nft!(tx, id);
+        tx.commit().await?;
+        state
+    });
+    Ok(state)
+}
+
+/// Merge `patch` into the token's metadata (last write wins; a `null` value
+/// deletes the key), under the row lock. Returns the token.
+pub async fn merge_metadata(
+    db: &Db,
+    nftoken_id: &str,
+    patch: &Map<String, Value>,
+) -> Result<NftState, XrplError> {
+    let now = now_micros();
+    let state = with_pool!(db.pool(Alias::Xrpl), |p| {
+        let mut tx = p.begin_write().await?;
+        let locked = lock_nft!(p, tx, nftoken_id);
+        if !patch.is_empty() {
+            let mut merged = as_object(locked.metadata, "metadata")?;
+            merge(&mut merged, patch);
+            sqlx::query(
+                "UPDATE xrpl_nftgamestate SET metadata = $1, updated_at = $2 WHERE id = $3",
+            )
+            .bind(sqlx::types::Json(Value::Object(merged)))
+            .bind(now)
+            .bind(locked.id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let state = read_nft!(tx, locked.id);
+        tx.commit().await?;
+        state
+    });
+    Ok(state)
+}
+
+fn check_transfer(t: &NftTransfer) -> Result<(), XrplError> {
+    check_text("nftoken_id", &t.nftoken_id, NFTOKEN_MAX)?;
+    check_text("transfer_type", &t.transfer_type, TRANSFER_TYPE_MAX)?;
+    if t.from == NftLocation::Onchain || t.to == NftLocation::Onchain {
+        return Err(XrplError::InvalidTransition {
+            from: t.from.to_string(),
+            to: t.to.to_string(),
+            reason: " here: chain moves are deposit_nft_from_chain and withdraw_nft_to_chain",
+        });
+    }
+    if !allowed(t.from, t.to) {
+        return Err(XrplError::InvalidTransition {
+            from: t.from.to_string(),
+            to: t.to.to_string(),
+            reason: "",
+        });
+    }
+    if let Some(w) = &t.from_wallet {
+        check_text("from_wallet", w, WALLET_MAX)?;
+    }
+    match (&t.from, &t.from_character_key) {
+        (NftLocation::Character, Some(k)) => {
+            check_text("from_character_key", k, CHARACTER_KEY_MAX)?
+        }
+        (_, Some(_)) => {
+            return Err(XrplError::invalid(
+                "from_character_key",
+                "only a CHARACTER holds a token by character key",
+            ));
+        }
+        (_, None) => {}
+    }
+    match (&t.to, &t.to_wallet) {
+        (NftLocation::Auction, Some(_)) => {
+            return Err(XrplError::invalid(
+                "to_wallet",
+                "a token at AUCTION stays owned by its seller",
+            ));
+        }
+        (NftLocation::Auction, None) => {}
+        (_, Some(w)) => check_text("to_wallet", w, WALLET_MAX)?,
+        (to, None) => {
+            return Err(XrplError::invalid(
+                "to_wallet",
+                format!("a token in {to} needs an owner wallet"),
+            ));
+        }
+    }
+    match (&t.to, &t.to_character_key) {
+        (NftLocation::Character, Some(k)) => check_text("to_character_key", k, CHARACTER_KEY_MAX),
+        (NftLocation::Character, None) => Err(XrplError::invalid(
+            "to_character_key",
+            "a token in CHARACTER needs a character key",
+        )),
+        (to, Some(_)) => Err(XrplError::invalid(
+            "to_character_key",
+            format!("only CHARACTER has a character key, not {to}"),
+        )),
+        (_, None) => Ok(()),
+    }
+}
+
+/// Move a token between locations in one transaction, under its row lock:
+/// the token must be in `from` (and with the given holder, when named);
+/// CHARACTER takes a character key and every other location clears it; a
+/// token entering RESERVE loses its identity (item type and metadata), as
+/// the original's despawn, craft_input and account_to_reserve do; a change
+/// of owner writes the transfer log row.
+pub async fn transfer_nft(db: &Db, t: &NftTransfer) -> Result<NftReceipt, XrplError> {
+    check_transfer(t)?;
+    let now = now_micros();
+    let receipt = with_pool!(db.pool(Alias::Xrpl), |p| {
+        let mut tx = p.begin_write().await?;
+        let locked = lock_nft!(p, tx, &t.nftoken_id);
+        if locked.location != t.from.as_str() {
+            return Err(XrplError::NftWrongState {
+                nftoken_id: t.nftoken_id.clone(),
+                expected: t.from.to_string(),
+                actual: locked.location,
+            });
+        }
+        if let Some(w) = &t.from_wallet
+            && locked.owner_in_game.as_deref() != Some(w.as_str())
+        {
+            return Err(XrplError::NftWrongHolder {
+                nftoken_id: t.nftoken_id.clone(),
+                holder: w.clone(),
+            });
+        }
+        if let Some(k) = &t.from_character_key
+            && locked.character_key.as_deref() != Some(k.as_str())
+        {
+            return Err(XrplError::NftWrongHolder {
+                nftoken_id: t.nftoken_id.clone(),
+                holder: format!("character {k}"),
+            });
+        }
+        let old_owner = locked.owner_in_game.clone();
+        let new_owner = t.to_wallet.clone().or_else(|| old_owner.clone());
+        if t.from == t.to && new_owner == old_owner && t.to_character_key == locked.character_key {
+            return Err(XrplError::invalid("to", "the token is already there"));
+        }
+        let sql = if t.to == NftLocation::Reserve {
+            "UPDATE xrpl_nftgamestate SET location = $1, owner_in_game = $2, character_key = $3, updated_at = $4,
+                    item_type_id = NULL, metadata = '{}'
+             WHERE id = $5"
+        } else {
+            "UPDATE xrpl_nftgamestate SET location = $1, owner_in_game = $2, character_key = $3, updated_at = $4
+             WHERE id = $5"
+        };
+        sqlx::query(sql)
+            .bind(t.to.as_str())
+            .bind(new_owner.as_deref())
+            .bind(t.to_character_key.as_deref())
+            .bind(now)
+            .bind(locked.id)
+            .execute(&mut *tx)
+            .await?;
+        let transfer_log_id = if new_owner != old_owner {
+            let from = old_owner.as_deref().unwrap_or("ONCHAIN");
+            let to = new_owner.as_deref().unwrap_or("ONCHAIN");
+            Some(log_nft_transfer!(
+                tx,
+                &t.nftoken_id,
+                from,
+                to,
+                &t.transfer_type,
+                now
+            ))
+        } else {
+            None
+        };
+        let nft = read_nft!(tx, locked.id);
+        tx.commit().await?;
+        NftReceipt {
+            nft,
+            transfer_log_id,
+        }
+    });
+    Ok(receipt)
+}
+
+/// The token with this id.
+pub async fn get_nft(db: &Db, nftoken_id: &str) -> Result<Option<NftState>, XrplError> {
+    let row = with_pool!(db.pool(Alias::Xrpl), |p| {
+        sqlx::query_as::<_, NftState>(concat!(nft_select_sql!(), " WHERE n.nftoken_id = $1"))
+            .bind(nftoken_id)
+            .fetch_optional(p)
+            .await?
+    });
+    Ok(row)
+}
+
+/// Tokens by owner and/or location (and character key), by id. A `None`
+/// filter matches everything.
+pub async fn list_nfts(
+    db: &Db,
+    owner: Option<&str>,
+    location: Option<NftLocation>,
+    character_key: Option<&str>,
+) -> Result<Vec<NftState>, XrplError> {
+    let rows = with_pool!(db.pool(Alias::Xrpl), |p| {
+        sqlx::query_as::<_, NftState>(concat!(
+            nft_select_sql!(),
+            " WHERE ($1 IS NULL OR n.owner_in_game = $1)
+                AND ($2 IS NULL OR n.location = $2)
+                AND ($3 IS NULL OR n.character_key = $3)
+              ORDER BY n.id"
+        ))
+        .bind(owner)
+        .bind(location.map(NftLocation::as_str))
+        .bind(character_key)
+        .fetch_all(p)
+        .await?
+    });
+    Ok(rows)
+}
