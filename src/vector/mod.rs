@@ -2,6 +2,8 @@
 mod codec;
 mod error;
 mod kernel;
+// Helpers used by the HNSW layer.
+#[allow(dead_code)]
 mod partition;
 mod topk;
 mod validate;
