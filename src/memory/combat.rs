@@ -7,7 +7,7 @@ use sqlx::types::Json;
 
 use super::dialect::{MemoryDialect, vector_column};
 use super::error::MemoryError;
-use super::fetch::{Record, order_hits};
+use super::fetch::{Record, order_pg_rows};
 use super::index::PartitionKey;
 use super::model::{CombatMemory, EmbeddingState, MemoryKind, NewCombatMemory, OUTCOMES, Scored};
 use super::npc::Stored;
@@ -283,12 +283,7 @@ impl MemoryStore {
                 .fetch_all(&mut *tx)
                 .await?;
                 tx.commit().await?;
-                Ok(order_hits(
-                    rows.into_iter()
-                        .map(|(id, s, t)| (id, s, t.timestamp_micros()))
-                        .collect(),
-                    k,
-                ))
+                Ok(order_pg_rows(rows, k))
             }
             (None, Pool::Sqlite(_)) => unreachable!("SQLite mode always has an index"),
         }

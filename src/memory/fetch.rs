@@ -163,3 +163,13 @@ pub(crate) fn order_hits(mut hits: Vec<(i64, f32, i64)>, k: usize) -> Vec<(i64, 
     hits.truncate(k);
     hits.into_iter().map(|(id, s, _)| (id, s)).collect()
 }
+
+/// Postgres rows of (id, similarity, created_at) in the shared order, top `k`.
+pub(crate) fn order_pg_rows(rows: Vec<(i64, f32, DateTime<Utc>)>, k: usize) -> Vec<(i64, f32)> {
+    order_hits(
+        rows.into_iter()
+            .map(|(id, s, t)| (id, s, t.timestamp_micros()))
+            .collect(),
+        k,
+    )
+}

@@ -9,7 +9,7 @@ use sqlx::types::Json;
 
 use super::dialect::{MemoryDialect, vector_column};
 use super::error::MemoryError;
-use super::fetch::{Record, order_hits};
+use super::fetch::{Record, order_pg_rows};
 use super::index::PartitionKey;
 use super::model::{LoreMemory, MemoryKind, NewLoreMemory, SCOPE_LEVELS, Scored, UpsertOutcome};
 use super::store::{MemoryStore, log_change};
@@ -241,12 +241,7 @@ impl MemoryStore {
                 .fetch_all(&mut *tx)
                 .await?;
                 tx.commit().await?;
-                order_hits(
-                    rows.into_iter()
-                        .map(|(id, s, t)| (id, s, t.timestamp_micros()))
-                        .collect(),
-                    s.top_k,
-                )
+                order_pg_rows(rows, s.top_k)
             }
             (None, Pool::Sqlite(_)) => unreachable!("SQLite mode always has an index"),
         };

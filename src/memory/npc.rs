@@ -6,7 +6,7 @@ use sqlx::types::Json;
 
 use super::dialect::{MemoryDialect, vector_column};
 use super::error::MemoryError;
-use super::fetch::{Record, Weights, candidates, order_hits};
+use super::fetch::{Record, Weights, candidates, order_hits, order_pg_rows};
 use super::index::PartitionKey;
 use super::model::{EmbeddingState, MemoryKind, NewNpcMemory, NpcMemory, Scored};
 use super::store::{MemoryStore, log_change};
@@ -351,12 +351,7 @@ impl MemoryStore {
                 .fetch_all(&mut *tx)
                 .await?;
                 tx.commit().await?;
-                order_hits(
-                    rows.into_iter()
-                        .map(|(id, s, t)| (id, s, t.timestamp_micros()))
-                        .collect(),
-                    k,
-                )
+                order_pg_rows(rows, k)
             }
             (None, Pool::Sqlite(_)) => unreachable!("SQLite mode always has an index"),
         };
