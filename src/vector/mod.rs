@@ -1,15 +1,28 @@
 //! The vector search core: codec, validation, exact SIMD top-k and the HNSW index.
+//!
+//! Vectors are L2-normalised once at write ([`normalize`]), so cosine similarity is a
+//! plain dot product ([`dot`]). A [`Partition`] holds the rows of one search scope in a
+//! contiguous arena and answers exact top-k queries; an [`IndexedPartition`] adds an
+//! `hnsw_rs` index for partitions too large to scan, built off the caller's thread.
+
 mod codec;
 mod error;
+mod graph;
+mod indexed;
 mod kernel;
-// Helpers used by the HNSW layer.
-#[allow(dead_code)]
 mod partition;
 mod topk;
 mod validate;
 
+#[cfg(test)]
+mod testdata;
+
 pub use codec::{decode_blob, encode_blob};
 pub use error::VectorError;
+pub use graph::BuildReport;
+pub use indexed::{
+    BuildJob, BuiltIndex, HnswSettings, IndexedPartition, Maintenance, SearchOutcome, Strategy,
+};
 pub use kernel::dot;
 pub use partition::Partition;
 pub use topk::{Hit, TopK};

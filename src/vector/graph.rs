@@ -1,0 +1,343 @@
+//! A thin layer over `hnsw_rs`: node bookkeeping (row ids, dead marks), a distance over
+//! simsimd, and a parallel build that repairs the points a parallel insert loses.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use hnsw_rs::prelude::{Distance, Hnsw};
+
+use super::kernel::dot;
+
+/// `1 - cos` over pre-normalised vectors, computed with simsimd.
+///
+/// Not `hnsw_rs`'s own `DistDot`: its scalar path asserts `1 - dot >= 0`, and for a
+/// normalised vector against itself rounding can give `dot = 1 + ε`, which would panic
+/// in a search for a stored vector. hnsw_rs's search also asserts non-negative
+/// distances, so the clamp at zero is needed, not cosmetic. simsimd also brings the
+/// AVX-512 kernel without turning on hnsw_rs's `simdeez_f` feature.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct DotDistance;
+
+impl Distance<f32> for DotDistance {
+    #[inline]
+    fn eval(&self, va: &[f32], vb: &[f32]) -> f32 {
+        (1.0 - dot(va, vb)).max(0.0)
+    }
+}
+
+/// Layers an HNSW graph may use; hnsw_rs caps it at 16. With m = 16 the chance of a
+/// point above layer 15 is 16^-16, so the cap never binds.
+const MAX_LAYERS: usize = 16;
+
+/// How many neighbours the self-retrieval check asks for: a point counts as reachable
+/// if a search for its own vector ranks it in the top 10, the depth callers use.
+const SELF_CHECK_K: usize = 10;
+
+/// Graph construction parameters (a subset of `HnswSettings`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct GraphParams {
+    pub m: usize,
+    pub ef_construction: usize,
+    pub ef_search: usize,
+    pub threads: usize,
+}
+
+/// What a build did, for logs and metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuildReport {
+    /// Rows in the snapshot the graph was built from.
+    pub rows: usize,
+    /// Wall time of the build including the self-retrieval check and repair.
+    pub elapsed: Duration,
+    /// Points a search for their own vector did not find after the insert; each was
+    /// marked dead and inserted again (sequentially).
+    pub repaired: usize,
+    /// Points still not found by their own vector after the repair. They have no
+    /// in-links left (every neighbour pruned them for closer points; seen with one
+    /// thread as often as with two, so it is the graph, not a race): every graph search
+    /// scores them exactly, so no row is invisible to the approximate path.
+    pub orphans: usize,
+}
+
+/// An HNSW graph whose data ids are *node numbers*, not row ids.
+///
+/// hnsw_rs 0.3 cannot delete or update a point, so replacing a row's vector means
+/// inserting a new node and marking the old one dead. With row ids as data ids both
+/// nodes would carry the same id and no filter could tell them apart; node numbers keep
+/// them distinct and `node_ids` maps back to the row.
+pub(crate) struct Graph {
+    hnsw: Hnsw<'static, f32, DotDistance>,
+    node_ids: Vec<i64>,
+    dead: Vec<bool>,
+    dead_count: usize,
+    live: HashMap<i64, usize>,
+    /// Rows whose live node a search for their own vector does not find; scored exactly
+    /// by every search (a handful: ~0.05 % of rows on clustered data).
+    orphans: HashSet<i64>,
+    /// `ef` of the self-retrieval check (the default search `ef`).
+    check_ef: usize,
+}
+
+impl Graph {
+    fn empty(params: &GraphParams, capacity: usize) -> Self {
+        Graph {
+            hnsw: Hnsw::new(
+                params.m,
+                capacity.max(1),
+                MAX_LAYERS,
+                params.ef_construction,
+                DotDistance,
+            ),
+            node_ids: Vec::with_capacity(capacity),
+            dead: Vec::with_capacity(capacity),
+            dead_count: 0,
+            live: HashMap::with_capacity(capacity),
+            orphans: HashSet::new(),
+            check_ef: params.ef_search.max(SELF_CHECK_K),
+        }
+    }
+
+    /// Build a graph over `ids` and their rows in `arena` (row-major, `dim` wide).
+    ///
+    /// Inserts in parallel on `params.threads` threads, then checks that every point is
+    /// found by a search for its own vector: hnsw_rs's parallel insert can leave ~1–2 %
+    /// of points unreachable under contention (hnsw_rs issue #32). Lost points are
+    /// marked dead and inserted again, sequentially; those a search still does not
+    /// find become orphans, which every search scores exactly.
+    pub(crate) fn build(
+        params: &GraphParams,
+        ids: &[i64],
+        arena: &[f32],
+        dim: usize,
+    ) -> (Graph, BuildReport) {
+        let start = Instant::now();
+        let n = ids.len();
+        debug_assert_eq!(arena.len(), n * dim);
+        let row = |node: usize| &arena[node * dim..(node + 1) * dim];
+        let mut graph = Graph::empty(params, n + n / 8);
+        graph.node_ids.extend_from_slice(ids);
+        graph.dead.resize(n, false);
+        graph
+            .live
+            .extend(ids.iter().enumerate().map(|(node, &id)| (id, node)));
+
+        // The first points shape the upper layers and the entry point; inserting them
+        // one by one avoids the races that are worst while the graph is tiny.
+        let seq = n.min(1000);
+        for node in 0..seq {
+            graph.hnsw.insert_slice((row(node), node));
+        }
+        let hnsw = &graph.hnsw;
+        parallel_for(seq..n, params.threads, |node| {
+            hnsw.insert_slice((row(node), node))
+        });
+
+        let all: Vec<(usize, &[f32])> = (0..n).map(|node| (node, row(node))).collect();
+        let lost = graph.unreachable(params.threads, &all);
+        drop(all);
+        // `insert` checks the new node again and records it as an orphan if it is
+        // still not found.
+        for &node in &lost {
+            graph.insert(graph.node_ids[node], row(node));
+        }
+        let report = BuildReport {
+            rows: n,
+            elapsed: start.elapsed(),
+            repaired: lost.len(),
+            orphans: graph.orphans.len(),
+        };
+        (graph, report)
+    }
+
+    /// Nodes among `(node, its vector)` that a search for their own vector does not return.
+    fn unreachable(&self, threads: usize, nodes: &[(usize, &[f32])]) -> Vec<usize> {
+        let lost = std::sync::Mutex::new(Vec::new());
+        parallel_for(0..nodes.len(), threads, |i| {
+            let (node, vector) = nodes[i];
+            if !self.finds_itself(node, vector) {
+                // A poisoned lock only means another check panicked; the list is still valid.
+                lost.lock().unwrap_or_else(|e| e.into_inner()).push(node);
+            }
+        });
+        let mut lost = lost.into_inner().unwrap_or_else(|e| e.into_inner());
+        lost.sort_unstable();
+        lost
+    }
+
+    /// `true` when a search for `vector` returns `node` in its top [`SELF_CHECK_K`].
+    fn finds_itself(&self, node: usize, vector: &[f32]) -> bool {
+        self.hnsw
+            .search(vector, SELF_CHECK_K, self.check_ef)
+            .iter()
+            .any(|n| n.d_id == node)
+    }
+
+    /// Insert (or replace) the vector of row `id`; returns the new node number.
+    ///
+    /// The new node is checked for self-retrieval (one search, about half the cost of
+    /// the insert itself) and recorded as an orphan if it is not found.
+    pub(crate) fn insert(&mut self, id: i64, vector: &[f32]) -> usize {
+        let node = self.node_ids.len();
+        self.node_ids.push(id);
+        self.dead.push(false);
+        if let Some(old) = self.live.insert(id, node) {
+            self.kill(old);
+        }
+        self.hnsw.insert_slice((vector, node));
+        if self.finds_itself(node, vector) {
+            self.orphans.remove(&id);
+        } else {
+            self.orphans.insert(id);
+        }
+        node
+    }
+
+    /// Mark the live node of row `id` dead; returns whether there was one.
+    pub(crate) fn remove(&mut self, id: i64) -> bool {
+        match self.live.remove(&id) {
+            Some(node) => {
+                self.kill(node);
+                self.orphans.remove(&id);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn kill(&mut self, node: usize) {
+        if !self.dead[node] {
+            self.dead[node] = true;
+            self.dead_count += 1;
+        }
+    }
+
+    /// Nodes in the graph, dead ones included.
+    pub(crate) fn nodes(&self) -> usize {
+        self.node_ids.len()
+    }
+
+    /// Share of nodes that are dead (cost without benefit in every search).
+    pub(crate) fn dead_fraction(&self) -> f64 {
+        if self.node_ids.is_empty() {
+            0.0
+        } else {
+            self.dead_count as f64 / self.node_ids.len() as f64
+        }
+    }
+
+    /// Up to `ef` row ids nearest to `query`, best first, skipping dead nodes and rows
+    /// `keep` rejects; then every orphan `keep` accepts (unranked: the caller scores all
+    /// candidates exactly).
+    ///
+    /// Asks hnsw_rs for `ef` neighbours (not k): its filtered search applies the filter
+    /// to the candidate list it returns only partially (the entry point can slip
+    /// through), so the result is filtered again here and the caller re-ranks and
+    /// truncates to k.
+    pub(crate) fn search(
+        &self,
+        query: &[f32],
+        ef: usize,
+        keep: Option<&dyn Fn(i64) -> bool>,
+    ) -> Vec<i64> {
+        let accept = |node: usize| !self.dead[node] && keep.is_none_or(|f| f(self.node_ids[node]));
+        let filter = |node: &usize| accept(*node);
+        let neighbours = if keep.is_none() && self.dead_count == 0 {
+            // The unfiltered search stops early; a filter makes hnsw_rs explore further.
+            self.hnsw.search(query, ef, ef)
+        } else {
+            self.hnsw.search_filter(query, ef, ef, Some(&filter))
+        };
+        let mut ids: Vec<i64> = neighbours
+            .iter()
+            .filter(|n| accept(n.d_id))
+            .map(|n| self.node_ids[n.d_id])
+            // An orphan may still be reached from a far entry; it is added below once.
+            .filter(|id| !self.orphans.contains(id))
+            .collect();
+        ids.extend(
+            self.orphans
+                .iter()
+                .filter(|id| keep.is_none_or(|f| f(**id))),
+        );
+        ids
+    }
+
+    /// Rows scored exactly by every search because the graph does not lead to them.
+    pub(crate) fn orphans(&self) -> usize {
+        self.orphans.len()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn orphan_ids(&self) -> impl Iterator<Item = i64> + '_ {
+        self.orphans.iter().copied()
+    }
+}
+
+/// Run `f` for every index in `range` on `threads` scoped threads.
+///
+/// Plain std threads instead of hnsw_rs's rayon-based `parallel_insert`: the number of
+/// threads a background build may take from a 2-core server is a setting, and rayon's
+/// global pool would take all cores.
+fn parallel_for(range: std::ops::Range<usize>, threads: usize, f: impl Fn(usize) + Sync) {
+    // Work is handed out in small batches from a shared counter so threads that hit
+    // slow inserts do not leave the others idle at the end.
+    const BATCH: usize = 64;
+    let next = AtomicUsize::new(range.start);
+    let work = || {
+        loop {
+            let begin = next.fetch_add(BATCH, Ordering::Relaxed);
+            if begin >= range.end {
+                break;
+            }
+            for i in begin..(begin + BATCH).min(range.end) {
+                f(i);
+            }
+        }
+    };
+    let threads = threads.max(1);
+    if threads == 1 || range.len() <= BATCH {
+        work();
+        return;
+    }
+    std::thread::scope(|s| {
+        for _ in 1..threads {
+            s.spawn(work);
+        }
+        work();
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vector::testdata::Clusters;
+
+    #[test]
+    fn self_distance_is_never_negative() {
+        // Find normalised vectors whose rounded self dot product exceeds 1: a plain
+        // `1 - dot` would be negative for them and trip hnsw_rs's assertions.
+        let mut data = Clusters::new(4, 1536, 9);
+        let mut over_one = 0;
+        for _ in 0..200 {
+            let v = data.point();
+            if dot(&v, &v) > 1.0 {
+                over_one += 1;
+                assert_eq!(DotDistance.eval(&v, &v), 0.0);
+            }
+            assert!(DotDistance.eval(&v, &v) >= 0.0);
+        }
+        assert!(over_one > 0, "test data never exercised the clamp");
+    }
+
+    #[test]
+    fn parallel_for_visits_every_index_once() {
+        let seen: Vec<AtomicUsize> = (0..1000).map(|_| AtomicUsize::new(0)).collect();
+        parallel_for(3..1000, 2, |i| {
+            seen[i].fetch_add(1, Ordering::Relaxed);
+        });
+        for (i, s) in seen.iter().enumerate() {
+            assert_eq!(s.load(Ordering::Relaxed), usize::from(i >= 3), "index {i}");
+        }
+    }
+}
