@@ -2,6 +2,7 @@
 
 mod migrate;
 mod serve;
+mod token;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,6 +41,8 @@ pub enum Command {
     DeployMigrate,
     /// Run the HTTP service.
     Serve(serve::ServeArgs),
+    /// Manage API tokens: create, list, revoke.
+    Token(token::TokenArgs),
 }
 
 /// A command's failure: printed on stderr, exit status 1.
@@ -78,6 +81,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Migrate(args) => migrate::migrate(&cli, args).await,
         Command::DeployMigrate => migrate::deploy_migrate(&cli).await,
         Command::Serve(args) => serve::serve(&cli, args).await,
+        Command::Token(args) => token::token(&cli, args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
