@@ -205,6 +205,17 @@ async fn accounts(backend: &str) {
         "invalid",
         None,
     );
+    assert_error(
+        &s.as_admin(
+            Method::PATCH,
+            &format!("/v1/accounts/{id}"),
+            Some(json!({"username": null})),
+        )
+        .await,
+        400,
+        "invalid",
+        None,
+    );
 
     // Delete, then it is gone.
     let (status, body) = s

@@ -128,16 +128,27 @@ struct AccountBody {
     is_superuser: bool,
 }
 
-/// PATCH body: absent fields keep their value; `"wallet_address": null` clears it.
+/// PATCH body: absent fields keep their value; `"wallet_address": null` clears
+/// it. `null` for any other field is refused rather than read as "absent", so a
+/// client that means to clear something learns that it cannot.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AccountPatch {
+    #[serde(default, deserialize_with = "not_null")]
     username: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     email: Option<String>,
     #[serde(default, deserialize_with = "present")]
     wallet_address: Option<Option<String>>,
+    #[serde(default, deserialize_with = "not_null")]
     is_superuser: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
     is_active: Option<bool>,
+}
+
+/// A field that may be absent (via `default`) but not `null`.
+fn not_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 /// Distinguish "absent" (outer `None`, via `default`) from `null` (`Some(None)`).
