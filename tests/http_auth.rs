@@ -540,14 +540,35 @@ fn serve_bootstraps_an_admin_token_and_stops_on_sigterm() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start mnemo serve");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    // Kill the server if an assertion fails before it is stopped properly.
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut child = KillOnDrop(child);
+    let mut stdout = BufReader::new(stdout).lines();
     let announce = stdout.next().unwrap().unwrap();
     assert!(announce.contains("bootstrap-admin"), "{announce}");
     let secret = stdout.next().unwrap().unwrap();
     assert!(tokens::looks_like_token(&secret), "{secret}");
+    // Read the log on a thread, so a changed log line fails the test instead of hanging it.
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
     let addr = loop {
-        let line = stderr.next().expect("serve exited early").unwrap();
+        let line = lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("no `listen=` log line from mnemo serve");
         if let Some(at) = line.find("listen=") {
             let rest = &line[at + "listen=".len()..];
             let end = rest
@@ -579,10 +600,10 @@ fn serve_bootstraps_an_admin_token_and_stops_on_sigterm() {
     });
 
     let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
-    let status = child.wait().unwrap();
+    let status = child.0.wait().unwrap();
     assert!(status.success(), "graceful exit, got {status}");
 }
