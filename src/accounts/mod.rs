@@ -1,6 +1,8 @@
 //! Accounts and their characters (the `default` database). Memories and payments
 //! refer to them by id or key; there are no foreign keys across databases.
 
+pub mod tokens;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 

@@ -4,6 +4,7 @@ mod embedding;
 mod migrate;
 mod reembed;
 mod serve;
+mod token;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,6 +48,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Embed pending memories, or re-embed those written with another model.
     Reembed(reembed::ReembedArgs),
+    /// Manage API tokens: create, list, revoke.
+    Token(token::TokenArgs),
 }
 
 /// A command's failure: printed on stderr, exit status 1.
@@ -86,6 +89,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::DeployMigrate => migrate::deploy_migrate(&cli).await,
         Command::Serve(args) => serve::serve(&cli, args).await,
         Command::Reembed(args) => reembed::reembed(&cli, args).await,
+        Command::Token(args) => token::token(&cli, args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

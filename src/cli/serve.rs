@@ -3,7 +3,9 @@
 use clap::Args;
 
 use super::{Cli, CliError};
+use crate::accounts::tokens;
 use crate::db::migrate;
+use crate::http::{AppState, HttpSettings, STARTUP};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -16,6 +18,11 @@ pub struct ServeArgs {
 }
 
 pub async fn serve(cli: &Cli, args: &ServeArgs) -> Result<(), CliError> {
+    // Settings first: a typo in a variable should stop us before any database work.
+    let settings = HttpSettings {
+        bind: args.bind.clone(),
+        ..HttpSettings::from_env().map_err(CliError)?
+    };
     let db = cli.open().await?;
     if args.migrate {
         migrate::migrate(&db, &crate::db::Alias::ALL, &cli.migrate_params(), None).await?;
@@ -28,7 +35,17 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> Result<(), CliError> {
             pending.join(", ")
         )));
     }
-    crate::http::run(db, &args.bind)
+    // A fresh installation has no token at all, so nobody could create one over
+    // the API: make an admin token and show it once, on stdout (logs go to stderr).
+    if let Some((token, secret)) = tokens::ensure_bootstrap_admin(&db).await? {
+        println!(
+            "No active API token existed: created admin token {:?}. It is shown once; store it now:\n{secret}",
+            token.name
+        );
+    }
+    let state = AppState::new(db);
+    state.readiness.release(STARTUP);
+    crate::http::run(state, settings)
         .await
         .map_err(CliError::from)
 }
