@@ -13,7 +13,7 @@ use sqlx::{Row, SqlitePool, sqlite::SqliteRow};
 
 use super::error::MemoryError;
 use super::model::MemoryKind;
-use crate::vector::{Hit, Partition, decode_blob};
+use crate::vector::{Hit, HnswSettings, IndexedPartition, Maintenance, decode_blob};
 
 /// What filters look at, per row. One struct for the three kinds keeps the core
 /// generic; fields a kind does not have stay at their defaults.
@@ -51,15 +51,18 @@ impl PartitionKey {
 
 #[derive(Default)]
 struct State {
-    partitions: HashMap<PartitionKey, Partition<RowMeta>>,
+    partitions: HashMap<PartitionKey, IndexedPartition<RowMeta>>,
     located: HashMap<(MemoryKind, i64), PartitionKey>,
     last_seq: i64,
+    /// Partitions with an HNSW build running in the background, to install when done.
+    building: Vec<PartitionKey>,
 }
 
 /// The in-memory vectors of the SQLite backend.
 pub struct MemoryIndex {
     dim: usize,
     model: String,
+    hnsw: HnswSettings,
     state: RwLock<State>,
     refreshing: tokio::sync::Mutex<()>,
 }
@@ -94,10 +97,12 @@ impl MemoryIndex {
         pool: &SqlitePool,
         dim: usize,
         model: &str,
+        hnsw: HnswSettings,
     ) -> Result<Arc<Self>, MemoryError> {
         let index = Arc::new(Self {
             dim,
             model: model.to_owned(),
+            hnsw,
             state: RwLock::new(State::default()),
             refreshing: tokio::sync::Mutex::new(()),
         });
@@ -123,7 +128,7 @@ impl MemoryIndex {
             let count = loaded.len();
             let mut state = index.write();
             for row in loaded {
-                apply_upsert(&mut state, kind, row, dim);
+                apply_upsert(&mut state, kind, row, dim, &index.hnsw);
             }
             tracing::info!(
                 kind = kind.name(),
@@ -132,7 +137,12 @@ impl MemoryIndex {
                 "loaded memory vectors"
             );
         }
-        index.write().last_seq = last_seq;
+        {
+            let mut state = index.write();
+            state.last_seq = last_seq;
+            let keys: Vec<PartitionKey> = state.partitions.keys().cloned().collect();
+            maintain(&mut state, keys);
+        }
         index.refresh(pool).await?;
         Ok(index)
     }
@@ -211,6 +221,7 @@ impl MemoryIndex {
     /// (one indexed query); otherwise reads only the changed rows.
     pub async fn refresh(&self, pool: &SqlitePool) -> Result<(), MemoryError> {
         let _one_at_a_time = self.refreshing.lock().await;
+        self.install_finished_builds();
         loop {
             let since = self.read().last_seq;
             let changes: Vec<(i64, String, i64)> = sqlx::query_as(
@@ -251,19 +262,35 @@ impl MemoryIndex {
                 }
             }
             let mut state = self.write();
+            let mut touched = Vec::new();
             for (kind, id, row) in current {
                 match row {
                     Some(row) if row.vector.is_some() => {
-                        apply_upsert(&mut state, kind, row, self.dim)
+                        touched.push(row.key.clone());
+                        apply_upsert(&mut state, kind, row, self.dim, &self.hnsw)
                     }
                     _ => apply_remove(&mut state, kind, id),
                 }
             }
+            touched.sort_by_key(|k| format!("{k:?}"));
+            touched.dedup();
+            maintain(&mut state, touched);
             state.last_seq = last;
         }
     }
 
-    /// Exact top-k in one partition.
+    /// Swap in HNSW indexes whose background build finished.
+    fn install_finished_builds(&self) {
+        if self.read().building.is_empty() {
+            return;
+        }
+        let mut state = self.write();
+        let keys = std::mem::take(&mut state.building);
+        maintain(&mut state, keys);
+    }
+
+    /// Top-k in one partition: exact below the HNSW threshold (or while the first
+    /// index builds), HNSW above it; selective filters are scanned exactly.
     pub fn search(
         &self,
         key: &PartitionKey,
@@ -273,19 +300,18 @@ impl MemoryIndex {
     ) -> Vec<Hit> {
         let state = self.read();
         match state.partitions.get(key) {
-            Some(p) if p.dim() == query.len() => p.search_exact(query, k, filter),
+            Some(p) if p.dim() == query.len() => p.search_filtered(query, k, None, filter).hits,
             _ => Vec::new(),
         }
     }
 
-    /// Whether any searchable row of the partition passes `filter`.
-    pub fn any(&self, key: &PartitionKey, filter: impl Fn(i64, &RowMeta) -> bool) -> bool {
-        let state = self.read();
-        state.partitions.get(key).is_some_and(|p| {
-            p.ids()
-                .iter()
-                .any(|&id| p.get_meta(id).is_some_and(|m| filter(id, m)))
-        })
+    /// Partitions of `kind` currently answered through an HNSW index.
+    pub fn indexed_partitions(&self, kind: MemoryKind) -> usize {
+        self.read()
+            .partitions
+            .iter()
+            .filter(|(k, p)| k.kind() == kind && p.has_index())
+            .count()
     }
 
     /// Rows and partitions per kind, for metrics.
@@ -305,7 +331,13 @@ impl MemoryIndex {
     }
 }
 
-fn apply_upsert(state: &mut State, kind: MemoryKind, row: LoadedRow, dim: usize) {
+fn apply_upsert(
+    state: &mut State,
+    kind: MemoryKind,
+    row: LoadedRow,
+    dim: usize,
+    hnsw: &HnswSettings,
+) {
     let Some(vector) = row.vector else {
         apply_remove(state, kind, row.id);
         return;
@@ -318,7 +350,7 @@ fn apply_upsert(state: &mut State, kind: MemoryKind, row: LoadedRow, dim: usize)
     state
         .partitions
         .entry(row.key.clone())
-        .or_insert_with(|| Partition::new(dim))
+        .or_insert_with(|| IndexedPartition::new(dim, hnsw.clone()))
         .upsert(row.id, row.created_at, row.meta, &vector);
     state.located.insert((kind, row.id), row.key);
 }
@@ -330,6 +362,31 @@ fn apply_remove(state: &mut State, kind: MemoryKind, id: i64) {
         p.remove(id);
         if p.is_empty() {
             state.partitions.remove(&key);
+        }
+    }
+}
+
+/// Start, install or drop HNSW indexes of the given partitions as their size
+/// and dead share require; builds run on their own threads, so this never blocks.
+fn maintain(state: &mut State, keys: Vec<PartitionKey>) {
+    for key in keys {
+        let Some(p) = state.partitions.get_mut(&key) else {
+            continue;
+        };
+        match p.maintain() {
+            Maintenance::BuildStarted => {
+                tracing::info!(partition = ?key, rows = p.len(), "building HNSW index in the background");
+            }
+            Maintenance::Installed(report) => {
+                tracing::info!(partition = ?key, ?report, "HNSW index installed");
+            }
+            Maintenance::BuildFailed => {
+                tracing::error!(partition = ?key, "HNSW build failed; searches stay exact");
+            }
+            Maintenance::Idle | Maintenance::IndexDropped => {}
+        }
+        if p.build_in_progress() && !state.building.contains(&key) {
+            state.building.push(key);
         }
     }
 }

@@ -23,6 +23,8 @@ pub struct MemorySettings {
     pub max_top_k: usize,
     /// Longest text (in characters) accepted for any memory field.
     pub max_text_chars: usize,
+    /// The in-memory HNSW layer of SQLite mode (threshold, m, ef).
+    pub hnsw: crate::vector::HnswSettings,
 }
 
 impl Default for MemorySettings {
@@ -31,6 +33,7 @@ impl Default for MemorySettings {
             ef_search: 100,
             max_top_k: 100,
             max_text_chars: 16_000,
+            hnsw: crate::vector::HnswSettings::default(),
         }
     }
 }
@@ -68,9 +71,15 @@ impl MemoryStore {
         settings: MemorySettings,
     ) -> Result<Self, MemoryError> {
         let index = match db.pool(Alias::AiMemory) {
-            Pool::Sqlite(pool) => {
-                Some(MemoryIndex::load(pool, embedder.dimension(), embedder.model()).await?)
-            }
+            Pool::Sqlite(pool) => Some(
+                MemoryIndex::load(
+                    pool,
+                    embedder.dimension(),
+                    embedder.model(),
+                    settings.hnsw.clone(),
+                )
+                .await?,
+            ),
             Pool::Postgres(_) => None,
         };
         Ok(Self {
