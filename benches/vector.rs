@@ -122,6 +122,38 @@ fn scan(c: &mut Criterion) {
     group.finish();
 }
 
+/// The int8 first pass (rescore 4·k in f32) against the exact f32 scan on the
+/// same partition: time here, recall@10 printed.
+fn int8(c: &mut Criterion) {
+    let mut group = c.benchmark_group("scan_int8");
+    group.sample_size(20);
+    for rows in [5_000usize, 50_000] {
+        let (mut part, mut data) = filled_partition(rows, 1);
+        part.enable_int8();
+        let queries: Vec<Vec<f32>> = (0..100).map(|_| data.point()).collect();
+        let mut found = 0;
+        for q in &queries {
+            let exact = part.search_exact(q, 10, |_, _| true);
+            let fast = part.search_int8(q, 10, 4, |_, _| true);
+            found += fast
+                .iter()
+                .filter(|h| exact.iter().any(|e| e.id == h.id))
+                .count();
+        }
+        eprintln!(
+            "int8 first pass {rows}x{DIM}: recall@10 vs exact = {:.4}",
+            found as f64 / (10 * queries.len()) as f64
+        );
+        group.throughput(Throughput::Bytes((rows * DIM) as u64));
+        let query = queries[0].clone();
+        group.bench_function(
+            BenchmarkId::new("int8_rescore4_top10", format!("{rows}x{DIM}")),
+            |b| b.iter(|| black_box(part.search_int8(black_box(&query), 10, 4, |_, _| true))),
+        );
+    }
+    group.finish();
+}
+
 struct HnswFixture {
     index: IndexedPartition<u32>,
     queries: Vec<Vec<f32>>,
@@ -262,5 +294,5 @@ fn topk(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, scan, hnsw, codec, topk);
+criterion_group!(benches, scan, int8, hnsw, codec, topk);
 criterion_main!(benches);

@@ -22,18 +22,23 @@ use mnemo::embed::HashEmbedder;
 use serde_json::{Value, json};
 
 const WORDS: &[&str] = &[
-    "dragon", "bridge", "mine", "gold", "sword", "tavern", "king", "wolf", "river", "tower", "bread",
-    "forge", "ghost", "harvest", "storm", "ship", "map", "thief", "guard", "temple", "wine", "ore",
-    "spider", "ruins", "festival", "debt", "letter", "horse", "shield", "potion", "moon", "crypt",
-    "merchant", "priest", "orc", "troll", "ice", "fire", "plague", "treasure", "smith", "crown",
+    "dragon", "bridge", "mine", "gold", "sword", "tavern", "king", "wolf", "river", "tower",
+    "bread", "forge", "ghost", "harvest", "storm", "ship", "map", "thief", "guard", "temple",
+    "wine", "ore", "spider", "ruins", "festival", "debt", "letter", "horse", "shield", "potion",
+    "moon", "crypt", "merchant", "priest", "orc", "troll", "ice", "fire", "plague", "treasure",
+    "smith", "crown",
 ];
 
 fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
 fn num(args: &[String], name: &str, default: usize) -> usize {
-    arg(args, name).and_then(|v| v.parse().ok()).unwrap_or(default)
+    arg(args, name)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// Deterministic pseudo-random generator (splitmix64): the data set must be the
@@ -70,12 +75,17 @@ fn read_f32(path: &Path, dim: usize) -> Vec<Vec<f32>> {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     bytes
         .chunks_exact(dim * 4)
-        .map(|row| row.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+        .map(|row| {
+            row.chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect()
+        })
         .collect()
 }
 
 fn read_json(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
 }
 
@@ -120,7 +130,11 @@ async fn prepare(dir: &Path, args: &[String]) {
             let start = (npc - 1) * per_npc;
             let mut scored: Vec<(f64, usize)> = (start..start + per_npc)
                 .map(|row| {
-                    let s: f64 = base[row].iter().zip(q).map(|(a, b)| *a as f64 * *b as f64).sum();
+                    let s: f64 = base[row]
+                        .iter()
+                        .zip(q)
+                        .map(|(a, b)| *a as f64 * *b as f64)
+                        .sum();
                     (s, row)
                 })
                 .collect();
@@ -141,7 +155,10 @@ async fn prepare(dir: &Path, args: &[String]) {
     std::fs::write(dir.join("queries.json"), q.to_string()).expect("write queries.json");
     let t = json!({"texts": texts.iter().map(|(n, u, r)| json!([n, u, r])).collect::<Vec<_>>()});
     std::fs::write(dir.join("texts.json"), t.to_string()).expect("write texts.json");
-    println!("{}", json!({"prepared": base.len(), "queries": queries, "dim": dim}));
+    println!(
+        "{}",
+        json!({"prepared": base.len(), "queries": queries, "dim": dim})
+    );
 }
 
 fn b64(v: &[f32]) -> String {
@@ -199,7 +216,10 @@ async fn load(dir: &Path, client: &Client) {
     }
     let seconds = started.elapsed().as_secs_f64();
     std::fs::write(dir.join("ids.json"), json!(ids).to_string()).expect("write ids");
-    println!("{}", json!({"loaded": ids.len(), "seconds": seconds, "rows_per_second": ids.len() as f64 / seconds}));
+    println!(
+        "{}",
+        json!({"loaded": ids.len(), "seconds": seconds, "rows_per_second": ids.len() as f64 / seconds})
+    );
 }
 
 struct Workload {
@@ -216,15 +236,30 @@ impl Workload {
         let q = i % self.queries.len();
         let npc = self.partitions[q];
         match self.kind.as_str() {
-            "search" => ("/v1/memories/npc/search".into(), json!({"npc_id": npc, "top_k": 10, "embedding_b64": b64(&self.queries[q])})),
-            "search_text" => ("/v1/memories/npc/search".into(), json!({"npc_id": npc, "top_k": 10, "query": self.texts[q]})),
-            "context" => (format!("/v1/npcs/{npc}/context"), json!({"speaker_id": 1, "message": self.texts[q]})),
-            "store" => ("/v1/memories/npc".into(), json!({"npc_id": 1000 + npc, "speaker_id": 2, "user_message": self.texts[q], "assistant_message": "noted"})),
+            "search" => (
+                "/v1/memories/npc/search".into(),
+                json!({"npc_id": npc, "top_k": 10, "embedding_b64": b64(&self.queries[q])}),
+            ),
+            "search_text" => (
+                "/v1/memories/npc/search".into(),
+                json!({"npc_id": npc, "top_k": 10, "query": self.texts[q]}),
+            ),
+            "context" => (
+                format!("/v1/npcs/{npc}/context"),
+                json!({"speaker_id": 1, "message": self.texts[q]}),
+            ),
+            "store" => (
+                "/v1/memories/npc".into(),
+                json!({"npc_id": 1000 + npc, "speaker_id": 2, "user_message": self.texts[q], "assistant_message": "noted"}),
+            ),
             "store_batch" => {
                 let memories: Vec<Value> = (0..16)
                     .map(|j| json!({"npc_id": 1000 + npc, "speaker_id": 2, "user_message": format!("{} {j}", self.texts[q]), "assistant_message": "noted"}))
                     .collect();
-                ("/v1/memories/npc/batch".into(), json!({"memories": memories}))
+                (
+                    "/v1/memories/npc/batch".into(),
+                    json!({"memories": memories}),
+                )
             }
             other => panic!("unknown workload {other}"),
         }
@@ -243,8 +278,10 @@ async fn run(dir: &Path, client: Arc<Client>, args: &[String]) {
     let meta = read_json(&dir.join("base.json"));
     let dim = meta["dim"].as_u64().expect("dim") as usize;
     let qmeta = read_json(&dir.join("queries.json"));
-    let ids: Vec<i64> = serde_json::from_value(read_json(&dir.join("ids.json"))).unwrap_or_default();
-    let truth_rows: Vec<Vec<usize>> = serde_json::from_value(qmeta["truth_rows"].clone()).expect("truth");
+    let ids: Vec<i64> =
+        serde_json::from_value(read_json(&dir.join("ids.json"))).unwrap_or_default();
+    let truth_rows: Vec<Vec<usize>> =
+        serde_json::from_value(qmeta["truth_rows"].clone()).expect("truth");
     let workload = Arc::new(Workload {
         kind: arg(args, "--workload").unwrap_or_else(|| "search".into()),
         queries: read_f32(&dir.join("queries.f32"), dim),
@@ -252,19 +289,30 @@ async fn run(dir: &Path, client: Arc<Client>, args: &[String]) {
         texts: serde_json::from_value(qmeta["texts"].clone()).expect("texts"),
         truth: truth_rows
             .iter()
-            .map(|rows| rows.iter().take(10).filter_map(|r| ids.get(*r).copied()).collect())
+            .map(|rows| {
+                rows.iter()
+                    .take(10)
+                    .filter_map(|r| ids.get(*r).copied())
+                    .collect()
+            })
             .collect(),
         dim,
     });
     let concurrency = num(args, "--concurrency", 1).max(1);
-    let seconds = arg(args, "--seconds").and_then(|s| s.parse::<f64>().ok()).unwrap_or(10.0);
+    let seconds = arg(args, "--seconds")
+        .and_then(|s| s.parse::<f64>().ok())
+        .unwrap_or(10.0);
     let rate = arg(args, "--rate").and_then(|s| s.parse::<f64>().ok());
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let started = Instant::now();
     let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = Vec::new();
-    let workers = if rate.is_some() { concurrency.max(64) } else { concurrency };
-    for w in 0..workers {
+    let workers = if rate.is_some() {
+        concurrency.max(64)
+    } else {
+        concurrency
+    };
+    for _ in 0..workers {
         let (client, workload, counter) = (client.clone(), workload.clone(), counter.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
@@ -282,14 +330,17 @@ async fn run(dir: &Path, client: Arc<Client>, args: &[String]) {
                 if let Some(wait) = due.checked_duration_since(Instant::now()) {
                     tokio::time::sleep(wait).await;
                 }
-                let (path, body) = workload.request(i + w * 0);
+                let (path, body) = workload.request(i);
                 match client.post(&path, &body).await {
                     Ok((status, value)) if status < 300 => {
                         latencies.push(due.elapsed().as_secs_f64() * 1000.0);
                         if workload.kind == "search" && !workload.truth.is_empty() {
                             let truth = &workload.truth[i % workload.queries.len()];
                             if !truth.is_empty() {
-                                let got: Vec<i64> = value["items"].as_array().map(|a| a.iter().filter_map(|r| r["id"].as_i64()).collect()).unwrap_or_default();
+                                let got: Vec<i64> = value["items"]
+                                    .as_array()
+                                    .map(|a| a.iter().filter_map(|r| r["id"].as_i64()).collect())
+                                    .unwrap_or_default();
                                 overlap += got.iter().filter(|id| truth.contains(id)).count();
                                 judged += truth.len();
                             }
@@ -333,9 +384,14 @@ async fn main() {
     let dir = PathBuf::from(arg(&args, "--dir").unwrap_or_else(|| "bench-data".into()));
     let client = || {
         Arc::new(Client {
-            http: reqwest::Client::builder().pool_max_idle_per_host(256).build().expect("http client"),
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(256)
+                .build()
+                .expect("http client"),
             url: arg(&args, "--url").unwrap_or_else(|| "http://127.0.0.1:8080".into()),
-            token: arg(&args, "--token").or_else(|| std::env::var("MNEMO_TOKEN").ok()).unwrap_or_default(),
+            token: arg(&args, "--token")
+                .or_else(|| std::env::var("MNEMO_TOKEN").ok())
+                .unwrap_or_default(),
         })
     };
     match args.first().map(String::as_str) {

@@ -11,6 +11,7 @@ mod graph;
 mod indexed;
 mod kernel;
 mod partition;
+mod quantized;
 mod topk;
 mod validate;
 

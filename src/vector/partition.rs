@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use super::kernel::dot;
+use super::quantized::{Int8Codes, dot_i8, quantize_into};
 use super::topk::{Hit, TopK};
 use super::validate::is_unit;
 
@@ -20,6 +21,8 @@ pub struct Partition<M> {
     created_at: Vec<i64>,
     meta: Vec<M>,
     slots: HashMap<i64, usize>,
+    /// Optional int8 copy for the quantised first pass ([`Partition::enable_int8`]).
+    int8: Option<Int8Codes>,
 }
 
 impl<M: Clone + Send + Sync + 'static> Partition<M> {
@@ -36,7 +39,26 @@ impl<M: Clone + Send + Sync + 'static> Partition<M> {
             created_at: Vec::new(),
             meta: Vec::new(),
             slots: HashMap::new(),
+            int8: None,
         }
+    }
+
+    /// Keep an int8 copy of every row (a quarter of the f32 arena's memory) so
+    /// [`search_int8`](Self::search_int8) can scan 4× fewer bytes.
+    pub fn enable_int8(&mut self) {
+        if self.int8.is_some() {
+            return;
+        }
+        let mut codes = Int8Codes::default();
+        for row in self.vectors.chunks_exact(self.dim) {
+            codes.push(row);
+        }
+        self.int8 = Some(codes);
+    }
+
+    /// Whether the int8 copy is kept.
+    pub fn has_int8(&self) -> bool {
+        self.int8.is_some()
     }
 
     /// Components per vector.
@@ -82,12 +104,18 @@ impl<M: Clone + Send + Sync + 'static> Partition<M> {
         match self.slots.get(&id) {
             Some(&slot) => {
                 self.vectors[slot * self.dim..(slot + 1) * self.dim].copy_from_slice(vector);
+                if let Some(int8) = &mut self.int8 {
+                    int8.replace(slot, vector);
+                }
                 self.created_at[slot] = created_at;
                 self.meta[slot] = meta;
             }
             None => {
                 self.slots.insert(id, self.ids.len());
                 self.vectors.extend_from_slice(vector);
+                if let Some(int8) = &mut self.int8 {
+                    int8.push(vector);
+                }
                 self.ids.push(id);
                 self.created_at.push(created_at);
                 self.meta.push(meta);
@@ -110,6 +138,9 @@ impl<M: Clone + Send + Sync + 'static> Partition<M> {
             self.slots.insert(self.ids[last], slot);
         }
         self.vectors.truncate(last * d);
+        if let Some(int8) = &mut self.int8 {
+            int8.swap_remove(slot, d);
+        }
         self.ids.swap_remove(slot);
         self.created_at.swap_remove(slot);
         self.meta.swap_remove(slot);
@@ -172,6 +203,46 @@ impl<M: Clone + Send + Sync + 'static> Partition<M> {
                     created_at,
                 });
             }
+        }
+        top.into_sorted_vec()
+    }
+
+    /// Top-k with an int8 first pass: the best `rescore × k` rows by int8 score
+    /// are re-scored exactly in f32 and ranked like [`search_exact`](Self::search_exact).
+    /// Falls back to the exact scan when the int8 copy is not kept.
+    pub fn search_int8(
+        &self,
+        query: &[f32],
+        k: usize,
+        rescore: usize,
+        filter: impl Fn(i64, &M) -> bool,
+    ) -> Vec<Hit> {
+        self.check_query(query);
+        let Some(int8) = &self.int8 else {
+            return self.search_exact(query, k, filter);
+        };
+        if k == 0 {
+            return Vec::new();
+        }
+        let mut q = Vec::with_capacity(self.dim);
+        // The query's own scale multiplies every score equally: ranking ignores it.
+        quantize_into(query, &mut q);
+        let mut first = TopK::new(k.saturating_mul(rescore.max(1)));
+        for slot in 0..self.ids.len() {
+            if filter(self.ids[slot], &self.meta[slot]) {
+                let approx = int8.scales[slot] * dot_i8(int8.row(slot, self.dim), &q);
+                // `id` carries the slot through the first pass.
+                first.push(Hit {
+                    id: slot as i64,
+                    score: approx,
+                    created_at: self.created_at[slot],
+                });
+            }
+        }
+        let mut top = TopK::new(k);
+        for candidate in first.into_sorted_vec() {
+            let slot = candidate.id as usize;
+            top.push(self.hit_at(slot, dot(query, self.row(slot))));
         }
         top.into_sorted_vec()
     }
