@@ -123,3 +123,39 @@ async fn large_partitions_are_searched_through_hnsw_with_high_recall() {
     let after = store.search_npc(&probe).await.unwrap();
     assert!(after.iter().all(|r| r.memory.id != ids[0]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn int8_first_pass_finds_the_same_best_match() {
+    let t = TestDb::migrated("sqlite").await;
+    let settings = MemorySettings {
+        hnsw: HnswSettings {
+            int8_rescore: 4,
+            ..HnswSettings::default()
+        },
+        ..MemorySettings::default()
+    };
+    let embedder = Arc::new(CachedEmbedder::new(Arc::new(HashEmbedder::new(DIM)), 10));
+    let store = MemoryStore::open(t.db.clone(), embedder, settings)
+        .await
+        .unwrap();
+    let batch: Vec<NewNpcMemory> = (0..400u64)
+        .map(|i| NewNpcMemory {
+            npc_id: 2,
+            user_message: format!("m{i}"),
+            embedding: Some(random_vector(i, DIM)),
+            ..NewNpcMemory::default()
+        })
+        .collect();
+    let stored = store.store_npc_batch(batch).await.unwrap();
+    for probe in [3usize, 150, 399] {
+        let s = NpcSearch {
+            npc_id: 2,
+            embedding: Some(random_vector(probe as u64, DIM)),
+            top_k: 3,
+            ..NpcSearch::default()
+        };
+        let found = store.search_npc(&s).await.unwrap();
+        assert_eq!(found[0].memory.id, stored[probe].memory.id);
+        assert!((found[0].similarity - 1.0).abs() < 1e-5, "rescored in f32");
+    }
+}
