@@ -75,7 +75,7 @@ def main():
 
     loads = [r for r in rows if r.get("step") == "load"]
     if loads:
-        out += ["## Load (HTTP batch store, 500 memories per request, vectors as embedding_b64)", "",
+        out += ["## Load (HTTP batch store, 100 memories per request, vectors as embedding_b64)", "",
                 "| backend | rows | seconds | rows/s |", "|---|---|---|---|"]
         out += [f"| {r['backend']} | {r['loaded']} | {fmt(r['seconds'])} | {fmt(r['rows_per_second'], 0)} |" for r in loads]
         out += [""]

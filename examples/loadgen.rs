@@ -2,6 +2,8 @@
 //!
 //! ```text
 //! loadgen prepare --dir D [--npcs 20] [--per-npc 5000] [--queries 200] [--dim 1536]
+//! loadgen prepare-text --dir D --texts FILE [--provider minilm] [--queries 1000] [--max N] [--project 1536]
+//! loadgen prepare-gaussian --dir D [--n 50000] [--dim 1536] [--queries 1000]
 //! loadgen load    --dir D --url U --token T          # stores D's memories over HTTP, maps rows to ids
 //! loadgen run     --dir D --url U --token T --workload search|search_text|store|store_batch|context
 //!                 --concurrency C --seconds S [--rate R]
@@ -89,76 +91,251 @@ fn read_json(path: &Path) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
 }
 
+/// A data set on disk: base rows grouped in partitions (one per NPC), held-out
+/// queries with their partition, and exact float64 ground truth (top 100).
+struct Dataset {
+    /// (npc_id, user_message, assistant_message) per base row.
+    texts: Vec<(usize, String, String)>,
+    base: Vec<Vec<f32>>,
+    /// (npc_id, first row, rows), contiguous.
+    partitions: Vec<(usize, usize, usize)>,
+    /// (npc_id, text, vector).
+    queries: Vec<(usize, String, Vec<f32>)>,
+    provider: String,
+    note: String,
+}
+
+impl Dataset {
+    fn write(&self, dir: &Path) {
+        std::fs::create_dir_all(dir).expect("create data dir");
+        let dim = self.base.first().map_or(0, Vec::len);
+        let truth: Vec<Vec<usize>> = self
+            .queries
+            .iter()
+            .map(|(npc, _, q)| {
+                let &(_, start, count) = self
+                    .partitions
+                    .iter()
+                    .find(|p| p.0 == *npc)
+                    .expect("query partition exists");
+                let mut scored: Vec<(f64, usize)> = (start..start + count)
+                    .map(|row| {
+                        let s: f64 = self.base[row]
+                            .iter()
+                            .zip(q)
+                            .map(|(a, b)| *a as f64 * *b as f64)
+                            .sum();
+                        (s, row)
+                    })
+                    .collect();
+                scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)));
+                scored.into_iter().take(100).map(|(_, row)| row).collect()
+            })
+            .collect();
+        let qvecs: Vec<Vec<f32>> = self.queries.iter().map(|q| q.2.clone()).collect();
+        write_f32(&dir.join("base.f32"), &self.base).expect("write base");
+        write_f32(&dir.join("queries.f32"), &qvecs).expect("write queries");
+        let partitions: Vec<Value> = self
+            .partitions
+            .iter()
+            .map(|(npc, start, count)| json!({"npc_id": npc, "start": start, "count": count}))
+            .collect();
+        let meta = json!({"n": self.base.len(), "dim": dim, "partitions": partitions, "provider": self.provider, "note": self.note});
+        std::fs::write(dir.join("base.json"), meta.to_string()).expect("write base.json");
+        let q = json!({
+            "q": self.queries.len(),
+            "partition": self.queries.iter().map(|q| q.0).collect::<Vec<_>>(),
+            "texts": self.queries.iter().map(|q| &q.1).collect::<Vec<_>>(),
+            "truth_rows": truth,
+        });
+        std::fs::write(dir.join("queries.json"), q.to_string()).expect("write queries.json");
+        let t = json!({"texts": self.texts.iter().map(|(n, u, r)| json!([n, u, r])).collect::<Vec<_>>()});
+        std::fs::write(dir.join("texts.json"), t.to_string()).expect("write texts.json");
+        println!(
+            "{}",
+            json!({"prepared": self.base.len(), "queries": self.queries.len(), "dim": dim, "provider": self.provider})
+        );
+    }
+}
+
+/// Synthetic NPC dialogue embedded with the offline hash provider.
 async fn prepare(dir: &Path, args: &[String]) {
     let npcs = num(args, "--npcs", 20);
     let per_npc = num(args, "--per-npc", 5000);
     let queries = num(args, "--queries", 200);
     let dim = num(args, "--dim", 1536);
-    std::fs::create_dir_all(dir).expect("create data dir");
     let embedder = HashEmbedder::new(dim);
     let mut rng = Rng(7);
     let mut texts = Vec::new();
     let mut partitions = Vec::new();
     for npc in 1..=npcs {
         for _ in 0..per_npc {
-            let user = sentence(&mut rng, 8);
-            let reply = sentence(&mut rng, 8);
-            texts.push((npc, user, reply));
+            texts.push((npc, sentence(&mut rng, 8), sentence(&mut rng, 8)));
         }
-        partitions.push(json!({"npc_id": npc, "start": (npc - 1) * per_npc, "count": per_npc}));
+        partitions.push((npc, (npc - 1) * per_npc, per_npc));
     }
-    let summaries: Vec<String> = texts
+    let base = texts
         .iter()
-        .map(|(npc, u, r)| format!("Player said: \"{u}\" | Npc{npc} replied: \"{r}\""))
-        .collect();
-    let base: Vec<Vec<f32>> = summaries
-        .iter()
-        .map(|s| embedder.embed_text(s).expect("embed"))
-        .collect();
-    let query_texts: Vec<(usize, String)> = (0..queries)
-        .map(|i| (1 + i % npcs, sentence(&mut rng, 5)))
-        .collect();
-    let qvecs: Vec<Vec<f32>> = query_texts
-        .iter()
-        .map(|(_, t)| embedder.embed_text(t).expect("embed"))
-        .collect();
-    // Exact ground truth in float64, within each query's partition.
-    let truth: Vec<Vec<usize>> = query_texts
-        .iter()
-        .zip(&qvecs)
-        .map(|((npc, _), q)| {
-            let start = (npc - 1) * per_npc;
-            let mut scored: Vec<(f64, usize)> = (start..start + per_npc)
-                .map(|row| {
-                    let s: f64 = base[row]
-                        .iter()
-                        .zip(q)
-                        .map(|(a, b)| *a as f64 * *b as f64)
-                        .sum();
-                    (s, row)
-                })
-                .collect();
-            scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)));
-            scored.into_iter().take(100).map(|(_, row)| row).collect()
+        .map(|(npc, u, r)| {
+            embedder
+                .embed_text(&format!("Player said: \"{u}\" | Npc{npc} replied: \"{r}\""))
+                .expect("embed")
         })
         .collect();
-    write_f32(&dir.join("base.f32"), &base).expect("write base");
-    write_f32(&dir.join("queries.f32"), &qvecs).expect("write queries");
-    let meta = json!({"n": base.len(), "dim": dim, "partitions": partitions, "provider": "hash"});
-    std::fs::write(dir.join("base.json"), meta.to_string()).expect("write base.json");
-    let q = json!({
-        "q": queries,
-        "partition": query_texts.iter().map(|(n, _)| n).collect::<Vec<_>>(),
-        "texts": query_texts.iter().map(|(_, t)| t).collect::<Vec<_>>(),
-        "truth_rows": truth,
-    });
-    std::fs::write(dir.join("queries.json"), q.to_string()).expect("write queries.json");
-    let t = json!({"texts": texts.iter().map(|(n, u, r)| json!([n, u, r])).collect::<Vec<_>>()});
-    std::fs::write(dir.join("texts.json"), t.to_string()).expect("write texts.json");
-    println!(
-        "{}",
-        json!({"prepared": base.len(), "queries": queries, "dim": dim})
+    let queries = (0..queries)
+        .map(|i| {
+            let text = sentence(&mut rng, 5);
+            let v = embedder.embed_text(&text).expect("embed");
+            (1 + i % npcs, text, v)
+        })
+        .collect();
+    Dataset {
+        texts,
+        base,
+        partitions,
+        queries,
+        provider: "hash".into(),
+        note: "synthetic NPC dialogue".into(),
+    }
+    .write(dir);
+}
+
+/// A real corpus (one text per line) embedded by a provider, `--queries` lines
+/// held out at random; optionally projected to more dimensions by a fixed random
+/// orthonormal matrix (distances and therefore neighbours are preserved).
+async fn prepare_text(dir: &Path, args: &[String]) {
+    let path = arg(args, "--texts").expect("--texts FILE");
+    let provider = arg(args, "--provider").unwrap_or_else(|| "minilm".into());
+    let max = num(args, "--max", usize::MAX);
+    let held_out = num(args, "--queries", 1000);
+    let raw = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+    let mut lines: Vec<String> = raw
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect();
+    lines.truncate(max);
+    let embedder = mnemo::embed::build(&provider, &mnemo::embed::EmbedSettings::default())
+        .unwrap_or_else(|e| panic!("provider {provider}: {e}"));
+    let started = Instant::now();
+    let mut vectors = Vec::with_capacity(lines.len());
+    for chunk in lines.chunks(256) {
+        vectors.extend(
+            embedder
+                .embed(chunk)
+                .await
+                .unwrap_or_else(|e| panic!("embed: {e}")),
+        );
+        eprint!("\rembedded {}/{}", vectors.len(), lines.len());
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "\rembedded {} texts in {seconds:.0} s ({:.0}/s)",
+        lines.len(),
+        lines.len() as f64 / seconds
     );
+    if let Some(to) = arg(args, "--project").and_then(|d| d.parse::<usize>().ok()) {
+        let q = orthonormal(vectors[0].len(), to, 1536);
+        vectors = vectors.iter().map(|v| project(&q, v, to)).collect();
+    }
+    // Hold out queries at fixed random positions.
+    let mut rng = Rng(99);
+    let mut is_query = vec![false; lines.len()];
+    let mut picked = 0;
+    while picked < held_out.min(lines.len() / 2) {
+        let i = (rng.next() % lines.len() as u64) as usize;
+        if !is_query[i] {
+            is_query[i] = true;
+            picked += 1;
+        }
+    }
+    let (mut texts, mut base, mut queries) = (Vec::new(), Vec::new(), Vec::new());
+    for ((line, v), q) in lines.into_iter().zip(vectors).zip(is_query) {
+        if q {
+            queries.push((1, line, v));
+        } else {
+            texts.push((1, line, String::new()));
+            base.push(v);
+        }
+    }
+    let n = base.len();
+    let dim = base.first().map_or(0, Vec::len);
+    Dataset {
+        texts,
+        base,
+        partitions: vec![(1, 0, n)],
+        queries,
+        provider: provider.clone(),
+        note: format!(
+            "{path} embedded with {provider} at {dim} dimensions ({seconds:.0} s to embed)"
+        ),
+    }
+    .write(dir);
+}
+
+/// The worst case: isotropic Gaussian vectors (no structure for an index to use).
+async fn prepare_gaussian(dir: &Path, args: &[String]) {
+    let n = num(args, "--n", 50_000);
+    let dim = num(args, "--dim", 1536);
+    let queries = num(args, "--queries", 1000);
+    let mut rng = Rng(1234);
+    let mut gaussian = || unit(&(0..dim).map(|_| normal(&mut rng)).collect::<Vec<_>>());
+    let base: Vec<Vec<f32>> = (0..n).map(|_| gaussian()).collect();
+    let queries = (0..queries)
+        .map(|i| (1, format!("q{i}"), gaussian()))
+        .collect();
+    let texts = (0..n)
+        .map(|i| (1, format!("row {i}"), String::new()))
+        .collect();
+    Dataset {
+        texts,
+        base,
+        partitions: vec![(1, 0, n)],
+        queries,
+        provider: "gaussian".into(),
+        note: "isotropic Gaussian".into(),
+    }
+    .write(dir);
+}
+
+fn normal(rng: &mut Rng) -> f32 {
+    // Box–Muller from two uniforms in (0, 1].
+    let u1 = ((rng.next() >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
+    let u2 = (rng.next() >> 11) as f64 / (1u64 << 53) as f64;
+    ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
+}
+
+fn unit(v: &[f32]) -> Vec<f32> {
+    let n = v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    v.iter().map(|x| (*x as f64 / n) as f32).collect()
+}
+
+/// `from` orthonormal columns of length `to` (Gram–Schmidt on Gaussian columns).
+fn orthonormal(from: usize, to: usize, seed: u64) -> Vec<Vec<f64>> {
+    let mut rng = Rng(seed);
+    let mut cols: Vec<Vec<f64>> = Vec::with_capacity(from);
+    for _ in 0..from {
+        let mut c: Vec<f64> = (0..to).map(|_| normal(&mut rng) as f64).collect();
+        for prev in &cols {
+            let d: f64 = c.iter().zip(prev).map(|(a, b)| a * b).sum();
+            c.iter_mut().zip(prev).for_each(|(a, b)| *a -= d * b);
+        }
+        let n = c.iter().map(|x| x * x).sum::<f64>().sqrt();
+        c.iter_mut().for_each(|x| *x /= n);
+        cols.push(c);
+    }
+    cols
+}
+
+fn project(cols: &[Vec<f64>], v: &[f32], to: usize) -> Vec<f32> {
+    let mut out = vec![0f64; to];
+    for (c, x) in cols.iter().zip(v) {
+        out.iter_mut()
+            .zip(c)
+            .for_each(|(o, ci)| *o += ci * *x as f64);
+    }
+    out.into_iter().map(|x| x as f32).collect()
 }
 
 fn b64(v: &[f32]) -> String {
@@ -196,7 +373,7 @@ async fn load(dir: &Path, client: &Client) {
     let texts = texts["texts"].as_array().expect("texts");
     let started = Instant::now();
     let mut ids = Vec::with_capacity(base.len());
-    for (chunk_vecs, chunk_texts) in base.chunks(500).zip(texts.chunks(500)) {
+    for (chunk_vecs, chunk_texts) in base.chunks(100).zip(texts.chunks(100)) {
         let memories: Vec<Value> = chunk_vecs
             .iter()
             .zip(chunk_texts)
@@ -396,6 +573,8 @@ async fn main() {
     };
     match args.first().map(String::as_str) {
         Some("prepare") => prepare(&dir, &args).await,
+        Some("prepare-text") => prepare_text(&dir, &args).await,
+        Some("prepare-gaussian") => prepare_gaussian(&dir, &args).await,
         Some("load") => load(&dir, &client()).await,
         Some("run") => run(&dir, client(), &args).await,
         _ => {
