@@ -1,5 +1,6 @@
 //! Embedding provider settings shared by the commands that embed.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Args;
@@ -8,7 +9,9 @@ use crate::embed::{self, CachedEmbedder, EmbedSettings, OpenAiSettings};
 
 #[derive(Debug, Clone, Args)]
 pub struct EmbeddingArgs {
-    /// Embedding provider: `hash` (offline, lexical: matches words, not meaning) or `openai`.
+    /// Embedding provider: `hash` (offline, lexical: matches words, not meaning), `openai`, or
+    /// `minilm` (local all-MiniLM-L6-v2, needs a build with `--features minilm` and
+    /// `mnemo model fetch`).
     #[arg(
         long,
         env = "MNEMO_EMBEDDING_PROVIDER",
@@ -30,20 +33,34 @@ pub struct EmbeddingArgs {
         global = true
     )]
     pub query_cache_size: usize,
+    /// Directory of the local model files (provider `minilm`); default
+    /// `${XDG_CACHE_HOME:-$HOME/.cache}/mnemo/all-MiniLM-L6-v2`.
+    #[arg(long, env = "MNEMO_MODEL_DIR", global = true)]
+    pub model_dir: Option<PathBuf>,
 }
 
 impl EmbeddingArgs {
-    /// The configured provider behind the query cache.
-    pub fn build(&self) -> Result<Arc<CachedEmbedder>, embed::EmbedError> {
-        let settings = EmbedSettings {
+    /// The provider settings from these flags.
+    pub fn settings(&self) -> EmbedSettings {
+        EmbedSettings {
             openai: OpenAiSettings {
                 api_key: self.openai_api_key.clone().unwrap_or_default(),
                 base_url: self.openai_base_url.clone(),
                 ..OpenAiSettings::default()
             },
+            model_dir: self.model_dir.clone(),
             ..EmbedSettings::default()
-        };
-        let provider = embed::build(&self.embedding_provider, &settings)?;
+        }
+    }
+
+    /// The configured provider's vector length, known without building it.
+    pub fn dimension(&self) -> Option<usize> {
+        embed::dimension_of(&self.embedding_provider, &self.settings())
+    }
+
+    /// The configured provider behind the query cache.
+    pub fn build(&self) -> Result<Arc<CachedEmbedder>, embed::EmbedError> {
+        let provider = embed::build(&self.embedding_provider, &self.settings())?;
         Ok(Arc::new(CachedEmbedder::new(
             provider,
             self.query_cache_size,

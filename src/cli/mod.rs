@@ -1,7 +1,9 @@
 //! The `mnemo` command line: settings from flags and environment, one module per command.
 
+mod demo;
 mod embedding;
 mod migrate;
+mod model;
 mod reembed;
 mod serve;
 mod token;
@@ -50,6 +52,10 @@ pub enum Command {
     Reembed(reembed::ReembedArgs),
     /// Manage API tokens: create, list, revoke.
     Token(token::TokenArgs),
+    /// The local embedding model (provider `minilm`): fetch, status.
+    Model(model::ModelArgs),
+    /// Demo data: `demo load` fills the databases with a small game world.
+    Demo(demo::DemoArgs),
 }
 
 /// A command's failure: printed on stderr, exit status 1.
@@ -70,10 +76,12 @@ impl Cli {
         )?)
     }
 
+    /// Migration parameters; the vector columns take the configured provider's dimension.
     fn migrate_params(&self) -> MigrateParams {
+        let defaults = MigrateParams::default();
         MigrateParams {
             vault_address: self.vault_address.clone(),
-            ..MigrateParams::default()
+            embedding_dim: self.embedding.dimension().unwrap_or(defaults.embedding_dim),
         }
     }
 
@@ -90,6 +98,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => serve::serve(&cli, args).await,
         Command::Reembed(args) => reembed::reembed(&cli, args).await,
         Command::Token(args) => token::token(&cli, args).await,
+        Command::Model(args) => model::model(&cli, args).await,
+        Command::Demo(args) => demo::demo(&cli, args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,17 +4,21 @@
 //!   words, not meaning.
 //! * [`OpenAiEmbedder`] (`"openai"`): OpenAI's embeddings endpoint (or any compatible server),
 //!   batched, with deadline-bounded retries.
-//! * [`CachedEmbedder`]: an LRU of query embeddings in front of either.
+//! * `MiniLmEmbedder` (`"minilm"`, cargo feature `minilm`): all-MiniLM-L6-v2 (384-d) run
+//!   in-process on the CPU from a local model directory (see [`minilm`]). Matches meaning.
+//! * [`CachedEmbedder`]: an LRU of query embeddings in front of any of them.
 //!
 //! Every provider returns L2-normalised vectors, so cosine similarity is a dot product.
 
 mod cache;
 mod error;
 mod hash;
+pub mod minilm;
 pub mod mock;
 mod openai;
 mod transport;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
@@ -22,6 +26,9 @@ use futures_util::future::BoxFuture;
 pub use cache::CachedEmbedder;
 pub use error::EmbedError;
 pub use hash::{HASH_MODEL, HashEmbedder};
+#[cfg(feature = "minilm")]
+pub use minilm::MiniLmEmbedder;
+pub use minilm::{MINILM_DIMENSION, MINILM_MODEL, default_model_dir};
 pub use openai::{OPENAI_DEFAULT_BASE_URL, OpenAiEmbedder, OpenAiSettings};
 
 /// Dimension of `text-embedding-3-small`, and the default of every provider so that the
@@ -58,6 +65,9 @@ pub struct EmbedSettings {
     /// Settings of the `openai` provider; `api_key` is `OPENAI_API_KEY`, `base_url` is
     /// `OPENAI_BASE_URL`.
     pub openai: OpenAiSettings,
+    /// Directory of the `minilm` model files (`MNEMO_MODEL_DIR`); `None` means
+    /// [`default_model_dir`].
+    pub model_dir: Option<PathBuf>,
 }
 
 impl Default for EmbedSettings {
@@ -65,14 +75,17 @@ impl Default for EmbedSettings {
         EmbedSettings {
             hash_dimension: DEFAULT_DIMENSION,
             openai: OpenAiSettings::default(),
+            model_dir: None,
         }
     }
 }
 
-/// Makes the provider named `provider`: `"hash"` or `"openai"` (ASCII case ignored).
+/// Makes the provider named `provider`: `"hash"`, `"openai"` or `"minilm"` (ASCII case
+/// ignored).
 ///
-/// Errors are [`EmbedError::Permanent`]: an unknown name, a zero hash dimension, or invalid
-/// OpenAI settings (missing key, bad base URL, zero batch size or dimension).
+/// Errors are [`EmbedError::Permanent`]: an unknown name, a zero hash dimension, invalid
+/// OpenAI settings (missing key, bad base URL, zero batch size or dimension), a missing or
+/// unreadable model directory, or `"minilm"` in a build without the `minilm` feature.
 pub fn build(provider: &str, settings: &EmbedSettings) -> Result<Arc<dyn Embedder>, EmbedError> {
     match provider.trim().to_ascii_lowercase().as_str() {
         "hash" => {
@@ -84,9 +97,38 @@ pub fn build(provider: &str, settings: &EmbedSettings) -> Result<Arc<dyn Embedde
             Ok(Arc::new(HashEmbedder::new(settings.hash_dimension)))
         }
         "openai" => Ok(Arc::new(OpenAiEmbedder::new(settings.openai.clone())?)),
+        "minilm" => build_minilm(settings),
         other => Err(EmbedError::Permanent(format!(
-            "unknown embedding provider {other:?}: expected \"hash\" or \"openai\""
+            "unknown embedding provider {other:?}: expected \"hash\", \"openai\" or \"minilm\""
         ))),
+    }
+}
+
+#[cfg(feature = "minilm")]
+fn build_minilm(settings: &EmbedSettings) -> Result<Arc<dyn Embedder>, EmbedError> {
+    let dir = minilm::resolve_model_dir(settings.model_dir.as_deref())?;
+    Ok(Arc::new(MiniLmEmbedder::load(&dir)?))
+}
+
+#[cfg(not(feature = "minilm"))]
+fn build_minilm(_settings: &EmbedSettings) -> Result<Arc<dyn Embedder>, EmbedError> {
+    Err(EmbedError::Permanent(
+        "this mnemo was built without the local model: rebuild with `cargo build --features minilm` \
+         to use the \"minilm\" provider"
+            .into(),
+    ))
+}
+
+/// The vector length the provider named `provider` would return, without building it (no
+/// model is loaded, no key is checked). `None` for an unknown name.
+///
+/// `mnemo migrate` sizes the Postgres vector columns with it.
+pub fn dimension_of(provider: &str, settings: &EmbedSettings) -> Option<usize> {
+    match provider.trim().to_ascii_lowercase().as_str() {
+        "hash" => Some(settings.hash_dimension),
+        "openai" => Some(settings.openai.dimension),
+        "minilm" => Some(MINILM_DIMENSION),
+        _ => None,
     }
 }
 
@@ -146,6 +188,33 @@ mod tests {
             ..EmbedSettings::default()
         };
         assert!(build("hash", &zero).is_err());
+    }
+
+    #[test]
+    fn dimension_of_needs_no_model_and_no_key() {
+        let settings = EmbedSettings::default();
+        assert_eq!(dimension_of("hash", &settings), Some(1536));
+        assert_eq!(dimension_of("OpenAI", &settings), Some(1536));
+        assert_eq!(dimension_of("minilm", &settings), Some(384));
+        assert_eq!(dimension_of("word2vec", &settings), None);
+    }
+
+    #[cfg(not(feature = "minilm"))]
+    #[test]
+    fn minilm_without_the_feature_says_how_to_get_it() {
+        let err = build("minilm", &EmbedSettings::default()).err();
+        assert!(matches!(err, Some(EmbedError::Permanent(m)) if m.contains("--features minilm")));
+    }
+
+    #[cfg(feature = "minilm")]
+    #[test]
+    fn minilm_without_a_model_says_what_to_run() {
+        let settings = EmbedSettings {
+            model_dir: Some(std::env::temp_dir().join("mnemo-no-model-here")),
+            ..EmbedSettings::default()
+        };
+        let err = build("minilm", &settings).err();
+        assert!(matches!(err, Some(EmbedError::Permanent(m)) if m.contains("mnemo model fetch")));
     }
 
     #[test]
