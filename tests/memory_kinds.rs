@@ -41,7 +41,7 @@ fn lore(title: &str, content: &str, tags: &[&str]) -> NewLoreMemory {
         scope_level: "regional".into(),
         scope_tags: tags.iter().map(|t| t.to_string()).collect(),
         source: "world.yaml".into(),
-        embedding: None,
+        ..NewLoreMemory::default()
     }
 }
 

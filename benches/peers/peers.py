@@ -284,23 +284,28 @@ def pick_queries(q, limit):
 def time_queries(search, qsel, passes, warmup=5):
     """Run `search(qi)` over qsel `passes` times, one at a time, and time each.
 
-    A few untimed warm-up calls first (imports, first-touch of pages). Returns
-    latency figures and the first pass's results for recall.
+    A few untimed warm-up calls first (imports, first-touch of pages). Each
+    query gets a wall-clock latency and the CPU time of this thread: on a
+    shared, noisy machine the wall figures include time spent waiting for a
+    core, the CPU figures (for in-process, single-threaded peers) do not.
+    Returns the figures and the first pass's results for recall.
     """
     for qi in qsel[:warmup]:
         search(qi)
     gc.collect()
-    lat_ns, results = [], {}
+    lat_ns, cpu_ns, results = [], [], {}
     t0, cpu0 = time.perf_counter(), time.process_time()
     for p in range(passes):
         for qi in qsel:
+            c = time.thread_time_ns()
             t = time.perf_counter_ns()
             r = search(qi)
             lat_ns.append(time.perf_counter_ns() - t)
+            cpu_ns.append(time.thread_time_ns() - c)
             if p == 0:
                 results[qi] = r
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    lat_ms = np.array(lat_ns) / 1e6
+    lat_ms, cpu_ms = np.array(lat_ns) / 1e6, np.array(cpu_ns) / 1e6
     return {
         "queries": len(qsel),
         "passes": passes,
@@ -308,6 +313,8 @@ def time_queries(search, qsel, passes, warmup=5):
         "p99_ms": round(float(np.percentile(lat_ms, 99)), 4),
         "mean_ms": round(float(lat_ms.mean()), 4),
         "qps": round(len(lat_ns) / wall, 1),
+        "cpu_p50_ms": round(float(np.percentile(cpu_ms, 50)), 4),
+        "cpu_p99_ms": round(float(np.percentile(cpu_ms, 99)), 4),
         # CPU time of this process / wall time of the loop: well below 1 for an
         # in-process single-threaded peer means it waited for a core (noise).
         "cpu_share": round(cpu / wall, 3),
@@ -390,11 +397,15 @@ def peer_original(ctx):
         npc_of = np.empty(ds.n, dtype=np.int64)
         for p, (s, e) in ds.parts.items():
             npc_of[s:e] = p
+        # Insert in the input's row order: with interleaved input (memories of
+        # many NPCs arriving over time, as in the game) one NPC's rows end up
+        # spread over the table's pages, as they would be.
+        order = np.arange(ds.n) if ds.row_of is None else np.argsort(ds.row_of)
         t0 = time.perf_counter()
         with db:  # one transaction: the bulk load, not the game's one-row inserts
             db.executemany(
                 "INSERT INTO ai_memory_npcmemory (id, npc_id, embedding) VALUES (?, ?, ?)",
-                ((i + 1, int(npc_of[i]), ds.base[i].tobytes()) for i in range(ds.n)))
+                ((int(i) + 1, int(npc_of[i]), ds.base[i].tobytes()) for i in order))
         build_s = time.perf_counter() - t0
         db_mb = os.path.getsize(os.path.join(tmp, "ai_memory.sqlite3")) / 2**20
         rss_built = rss_mb()
@@ -667,7 +678,7 @@ def peer_chroma(ctx):
     # Its own session, so stopping it reaches only the processes it started.
     proc = subprocess.Popen([exe, "run", "--path", os.path.join(tmp, "db"), "--host", "127.0.0.1",
                              "--port", str(port)], stdout=logf, stderr=subprocess.STDOUT, env=env,
-                            start_new_session=True)
+                            preexec_fn=_server_preexec)
     peak_tree = [0.0]
     stop_sampler = threading.Event()
 
@@ -746,6 +757,17 @@ def peer_chroma(ctx):
     return out
 
 
+def _server_preexec():
+    """In the server before exec: its own session (so stopping it reaches only
+    what it started) and SIGTERM when this process dies, even by SIGKILL."""
+    os.setsid()
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 def _stop_process_group(proc):
     """SIGTERM the server's own process group, then SIGKILL if it lingers."""
     if proc.poll() is not None:
@@ -777,6 +799,9 @@ PEER_FUNCS = {
 
 
 def run_child(args):
+    # The parent stops a peer that overruns with SIGTERM: turn it into
+    # SystemExit so `finally` blocks (the Chroma server's stop) run.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     t0 = time.perf_counter()
     ds = Dataset(args.dir)
     z = np.load(os.path.join(args.dir, "truth.npz"))
@@ -857,19 +882,30 @@ def run_peer(peer, args):
         cmd.append("--keep-chroma-log")
     t0 = time.perf_counter()
     load_before = os.getloadavg()[0]
+    proc = subprocess.Popen(cmd, env=child_env(peer))
     try:
-        proc = subprocess.run(cmd, env=child_env(peer), timeout=args.peer_timeout)
+        try:
+            rc = proc.wait(timeout=args.peer_timeout)
+        except subprocess.TimeoutExpired:
+            proc.terminate()  # the child stops its own servers on SIGTERM
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            return {"error": f"timed out after {args.peer_timeout} s", "wall_s": args.peer_timeout}
         wall = time.perf_counter() - t0
-        if proc.returncode != 0:
-            return {"error": f"child exited with {proc.returncode}", "wall_s": round(wall, 1)}
+        if rc != 0:
+            return {"error": f"child exited with {rc}", "wall_s": round(wall, 1)}
         with open(result) as f:
             figures = json.load(f)
         figures["wall_s"] = round(wall, 1)
         figures["loadavg_1m_before_after"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
         return figures
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {args.peer_timeout} s", "wall_s": args.peer_timeout}
     finally:
+        if proc.poll() is None:  # Ctrl-C in the parent: let the child clean up
+            proc.terminate()
+            proc.wait()
         os.unlink(result)
 
 
@@ -898,7 +934,7 @@ def print_summary(out, k):
     print(f"dataset: {d['n']} x {d['dim']} in {d['partitions']} partitions "
           f"(~{d['partition_rows_mean']:.0f} rows each), {d['queries']} queries, k={k}; truth: {d['truth']}")
     rk, rt = f"recall_at_{k}", f"recall_at_{k}_ties"
-    head = f"{'peer':<12}{'build s':>9}{'p50 ms':>10}{'p99 ms':>10}{'QPS':>10}{'recall':>8}{'r.ties':>8}{'peak MB':>9}{'queries':>9}{'wall s':>8}"
+    head = f"{'peer':<12}{'build s':>9}{'p50 ms':>10}{'p99 ms':>10}{'cpu p50':>10}{'QPS':>10}{'recall':>8}{'r.ties':>8}{'peak MB':>9}{'queries':>9}{'wall s':>8}"
     print(head)
     print("-" * len(head))
     for name, f in out["peers"].items():
@@ -906,12 +942,15 @@ def print_summary(out, k):
             print(f"{name:<12} ERROR: {f['error']}")
             continue
         peak = f.get("server_peak_rss_mb") or f.get("rss_peak_queries_mb") or f.get("rss_peak_mb")
+        cpu50 = None if name == "chroma" else f.get("cpu_p50_ms")  # chroma's work is in the server
         print(f"{name:<12}{fmt(f.get('build_s')):>9}{fmt(f.get('p50_ms'), 3):>10}{fmt(f.get('p99_ms'), 3):>10}"
+              f"{fmt(cpu50, 3):>10}"
               f"{fmt(f.get('qps'), 0):>10}{fmt(f.get(rk), 3):>8}{fmt(f.get(rt), 3):>8}{fmt(peak, 0):>9}"
               f"{str(f.get('queries')) + 'x' + str(f.get('passes')):>9}{fmt(f.get('wall_s'), 1):>8}")
     for name, f in out["peers"].items():
         for s in f.get("sweep", []):
             print(f"  {name} ef={s['ef_search']:<4} p50 {s['p50_ms']:.3f} ms  p99 {s['p99_ms']:.3f} ms  "
+                  f"cpu p50 {s['cpu_p50_ms']:.3f} ms  "
                   f"QPS {s['qps']:.0f}  recall {s[rk]:.3f} (ties {s[rt]:.3f})")
     bw = out["peers"].get("numpy", {}).get("memory_read_bandwidth")
     if bw:
@@ -920,7 +959,8 @@ def print_summary(out, k):
     if "original" in out["peers"] and "numpy" in out["peers"]:
         o, n = out["peers"]["original"], out["peers"]["numpy"]
         if "p50_ms" in o and "p50_ms" in n:
-            print(f"  original / numpy p50: {o['p50_ms'] / n['p50_ms']:.0f}x")
+            print(f"  original / numpy: p50 {o['p50_ms'] / n['p50_ms']:.0f}x, "
+                  f"cpu p50 {o['cpu_p50_ms'] / n['cpu_p50_ms']:.0f}x")
     print(f"total wall {out['wall_s']:.1f} s")
 
 

@@ -243,6 +243,7 @@ pub async fn demo(cli: &Cli, args: &DemoArgs) -> Result<(), CliError> {
                     scope_tags: e.scope_tags,
                     source: file.source.clone(),
                     embedding: None,
+                    embedding_b64: None,
                 })
                 .await
                 .map_err(|err| CliError(format!("lore {:?} ({title}): {err}", file.source)))?;

@@ -1,11 +1,23 @@
 //! `mnemo serve`.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use clap::Args;
+use tokio::sync::watch;
 
 use super::{Cli, CliError};
 use crate::accounts::tokens;
 use crate::db::migrate;
+use crate::embed::Embedder as _;
 use crate::http::{AppState, HttpSettings, STARTUP};
+use crate::memory::{MemorySettings, MemoryStore, spawn_pending_worker};
+
+/// The readiness hold while the memory stores open (SQLite: partitions load).
+pub const MEMORY_INDEX: &str = "memory index";
+
+/// How often the pending-embedding worker looks for work when idle.
+const PENDING_IDLE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -17,12 +29,19 @@ pub struct ServeArgs {
     pub migrate: bool,
 }
 
+/// Start listening at once (so `/healthz` answers and `/readyz` says what it
+/// waits for), then open the memory stores, then serve until SIGINT/SIGTERM.
+/// Shutdown: actix stops accepting and lets in-flight requests finish (up to
+/// `MNEMO_SHUTDOWN_TIMEOUT_SECONDS`), then the pending-embedding worker is
+/// told to stop and awaited, so its current batch is committed, and the
+/// database pools are closed.
 pub async fn serve(cli: &Cli, args: &ServeArgs) -> Result<(), CliError> {
     // Settings first: a typo in a variable should stop us before any database work.
     let settings = HttpSettings {
         bind: args.bind.clone(),
         ..HttpSettings::from_env().map_err(CliError)?
     };
+    let embedder = cli.embedding.build()?;
     let db = cli.open().await?;
     if args.migrate {
         migrate::migrate(&db, &crate::db::Alias::ALL, &cli.migrate_params(), None).await?;
@@ -43,9 +62,50 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> Result<(), CliError> {
             token.name
         );
     }
-    let state = AppState::new(db);
+    let state = AppState::new(db.clone());
+    state.readiness.hold(MEMORY_INDEX);
     state.readiness.release(STARTUP);
-    crate::http::run(state, settings)
-        .await
-        .map_err(CliError::from)
+    let (addrs, server) = crate::http::start(state.clone(), settings, true)?;
+    let handle = server.handle();
+    let mut server = tokio::spawn(server);
+    let listen: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+    tracing::info!(backend = %db.describe(), listen = %listen.join(", "), "mnemo listening");
+
+    tracing::info!(
+        model = embedder.model(),
+        "opening the memory stores (loading partitions)"
+    );
+    let opened = tokio::select! {
+        opened = MemoryStore::open(db.clone(), embedder, MemorySettings::default()) => opened,
+        stopped = &mut server => {
+            // A signal arrived while the partitions were loading.
+            tracing::info!("stopped before the memory stores were open");
+            db.close().await;
+            return stopped.map_err(CliError::from)?.map_err(CliError::from);
+        }
+    };
+    let store = match opened {
+        Ok(store) => Arc::new(store),
+        Err(e) => {
+            handle.stop(false).await;
+            let _ = server.await;
+            db.close().await;
+            return Err(CliError(e.to_string()));
+        }
+    };
+    state.memory.set(store.clone());
+    state.readiness.release(MEMORY_INDEX);
+    tracing::info!("ready");
+
+    let (stop_worker, worker_stop) = watch::channel(false);
+    let worker = spawn_pending_worker(store, PENDING_IDLE, worker_stop);
+    let result = server.await;
+    tracing::info!("server stopped; finishing the pending-embedding worker's batch");
+    let _ = stop_worker.send(true);
+    if let Err(e) = worker.await {
+        tracing::warn!(error = %e, "pending-embedding worker ended abnormally");
+    }
+    tracing::info!("closing database pools");
+    db.close().await;
+    result.map_err(CliError::from)?.map_err(CliError::from)
 }

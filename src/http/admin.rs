@@ -97,7 +97,7 @@ struct CharacterQuery {
     account_id: Option<String>,
 }
 
-fn int_param(field: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
+pub(super) fn int_param(field: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
     value
         .map(|v| {
             v.trim()
@@ -108,7 +108,10 @@ fn int_param(field: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> 
 }
 
 /// `after` (default 0) and `limit` (default [`DEFAULT_PAGE`]); the domain checks the range.
-fn after_and_limit(after: Option<&str>, limit: Option<&str>) -> Result<(i64, i64), ApiError> {
+pub(super) fn after_and_limit(
+    after: Option<&str>,
+    limit: Option<&str>,
+) -> Result<(i64, i64), ApiError> {
     let after = int_param("after", after)?.unwrap_or(0);
     let limit = int_param("limit", limit)?.unwrap_or(DEFAULT_PAGE);
     Ok((after, limit))

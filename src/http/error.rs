@@ -14,10 +14,14 @@ use serde::Serialize;
 
 use super::request_id;
 use crate::accounts::AccountError;
+use crate::memory::MemoryError;
 use crate::subscriptions::SubscriptionError;
 
 /// Seconds a client should wait before retrying when the database is unreachable.
 pub const DB_RETRY_AFTER_SECS: u64 = 2;
+
+/// Seconds a client should wait before retrying when the embedding provider failed.
+pub const EMBEDDING_RETRY_AFTER_SECS: u64 = 5;
 
 /// A failed request: status, stable machine-readable code, human message, and the
 /// offending field when one is known.
@@ -269,6 +273,31 @@ impl From<SubscriptionError> for ApiError {
     }
 }
 
+impl From<MemoryError> for ApiError {
+    fn from(e: MemoryError) -> Self {
+        match e {
+            MemoryError::Invalid { field, message } => ApiError::invalid(field, message),
+            MemoryError::NotFound(what) => ApiError::not_found(what),
+            MemoryError::EmbeddingUnavailable(cause) => {
+                tracing::warn!(error = %cause, "embedding provider unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "embedding_unavailable",
+                    format!("the embedding provider is unavailable; retry later ({cause})"),
+                )
+                .with_header(header::RETRY_AFTER, EMBEDDING_RETRY_AFTER_SECS.to_string())
+            }
+            e @ MemoryError::ModelMismatch { .. } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "model_mismatch",
+                e.to_string(),
+            ),
+            e @ MemoryError::CorruptVector { .. } => ApiError::internal(&e),
+            MemoryError::Database(db) => ApiError::from_sqlx(&db),
+        }
+    }
+}
+
 /// The field serde names in a data error (`missing field `x``, `unknown field `x``,
 /// `duplicate field `x``), if any.
 fn serde_field(message: &str) -> Option<String> {
@@ -368,6 +397,8 @@ pub const ERROR_CODES: &[(u16, &str)] = &[
     (429, "rate_limited"),
     (500, "internal"),
     (503, "database_unavailable"),
+    (503, "embedding_unavailable"),
+    (503, "model_mismatch"),
     (503, "request_timeout"),
     (503, "not_ready"),
     (503, "migrations_pending"),

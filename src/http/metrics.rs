@@ -13,9 +13,15 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::web;
-use prometheus::{Encoder as _, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::MetricFamily;
+use prometheus::{
+    Encoder as _, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
+    Registry,
+};
 
-use super::AppState;
+use super::{AppState, MemorySlot};
+use crate::memory::MemoryKind;
 
 /// Label used for requests that matched no route, so that scanners probing random
 /// paths cannot blow up the number of series.
@@ -27,6 +33,10 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     duration: HistogramVec,
+    /// `mnemo_search_duration_seconds{kind,backend}`: time of the search call in the domain.
+    search: HistogramVec,
+    /// `mnemo_pending_embeddings{kind}`: rows waiting for an embedding, refreshed at scrape.
+    pending: IntGaugeVec,
 }
 
 impl Metrics {
@@ -51,9 +61,30 @@ impl Metrics {
             &["route"],
         )
         .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
+        let search = HistogramVec::new(
+            HistogramOpts::new(
+                "mnemo_search_duration_seconds",
+                "Memory search latency (embedding the query included) by memory kind and backend",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
+            &["kind", "backend"],
+        )
+        .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
+        let pending = IntGaugeVec::new(
+            Opts::new(
+                "mnemo_pending_embeddings",
+                "Stored memories whose embedding is still pending, by kind (read at scrape)",
+            ),
+            &["kind"],
+        )
+        .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(duration.clone()),
+            Box::new(search.clone()),
+            Box::new(pending.clone()),
         ] {
             // Registering into a fresh registry only fails on duplicate names,
             // which two distinct static names cannot be.
@@ -65,6 +96,29 @@ impl Metrics {
             registry,
             requests,
             duration,
+            search,
+            pending,
+        }
+    }
+
+    /// Export the embedding cache counters and (SQLite) partition sizes of
+    /// whatever store `slot` holds, read at each scrape.
+    pub fn watch_memory(&self, slot: MemorySlot) {
+        // Only fails on a duplicate registration, i.e. a second call: harmless.
+        let _ = self.registry.register(Box::new(MemoryCollector::new(slot)));
+    }
+
+    /// Record one search's duration (`kind`: npc, combat, lore or context).
+    pub fn observe_search(&self, kind: &str, backend: &str, seconds: f64) {
+        self.search
+            .with_label_values(&[kind, backend])
+            .observe(seconds);
+    }
+
+    /// Set `mnemo_pending_embeddings` from fresh counts.
+    pub fn set_pending(&self, counts: &[(MemoryKind, i64)]) {
+        for (kind, n) in counts {
+            self.pending.with_label_values(&[kind.name()]).set(*n);
         }
     }
 
@@ -125,4 +179,82 @@ pub async fn middleware(
         );
     }
     Ok(res)
+}
+
+/// Reads the memory store's own counters at scrape time: the query cache's
+/// hits and misses (counters), and the in-memory partitions' rows and count
+/// (gauges, SQLite mode only).
+struct MemoryCollector {
+    slot: MemorySlot,
+    hits: IntCounter,
+    misses: IntCounter,
+    rows: IntGaugeVec,
+    partitions: IntGaugeVec,
+}
+
+impl MemoryCollector {
+    fn new(slot: MemorySlot) -> Self {
+        let counter = |name: &str, help: &str| {
+            IntCounter::new(name, help).unwrap_or_else(|e| unreachable!("static metric: {e}"))
+        };
+        let gauge = |name: &str, help: &str| {
+            IntGaugeVec::new(Opts::new(name, help), &["kind"])
+                .unwrap_or_else(|e| unreachable!("static metric: {e}"))
+        };
+        Self {
+            slot,
+            hits: counter(
+                "mnemo_embedding_cache_hits_total",
+                "Query embeddings answered from the cache",
+            ),
+            misses: counter(
+                "mnemo_embedding_cache_misses_total",
+                "Query embeddings that needed a provider call",
+            ),
+            rows: gauge(
+                "mnemo_partition_rows",
+                "Vectors held in memory by kind (SQLite mode)",
+            ),
+            partitions: gauge(
+                "mnemo_partitions",
+                "In-memory partitions by kind (SQLite mode)",
+            ),
+        }
+    }
+}
+
+impl Collector for MemoryCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        let mut d = self.hits.desc();
+        d.extend(self.misses.desc());
+        d.extend(self.rows.desc());
+        d.extend(self.partitions.desc());
+        d
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let Some(store) = self.slot.get() else {
+            return Vec::new();
+        };
+        let cache = store.embedder();
+        // Counters only go up; the cache's totals are monotonic, so setting the
+        // exported counter to the current total keeps that promise.
+        self.hits.reset();
+        self.hits.inc_by(cache.hits());
+        self.misses.reset();
+        self.misses.inc_by(cache.misses());
+        let mut out = self.hits.collect();
+        out.extend(self.misses.collect());
+        if let Some(index) = store.index() {
+            for (kind, rows, parts) in index.sizes() {
+                self.rows.with_label_values(&[kind.name()]).set(rows as i64);
+                self.partitions
+                    .with_label_values(&[kind.name()])
+                    .set(parts as i64);
+            }
+            out.extend(self.rows.collect());
+            out.extend(self.partitions.collect());
+        }
+        out
+    }
 }

@@ -18,6 +18,7 @@ pub mod admin;
 pub mod auth;
 pub mod error;
 pub mod limits;
+pub mod memory;
 pub mod metrics;
 pub mod ops;
 pub mod request_id;
@@ -26,7 +27,7 @@ pub mod settings;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use actix_web::body::BoxBody;
 use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
@@ -42,12 +43,16 @@ pub use metrics::Metrics;
 pub use settings::HttpSettings;
 
 use crate::db::Db;
+use crate::memory::MemoryStore;
 
-/// What every handler can reach: the databases and, as they arrive, the other
-/// services (the memory stores will be a field here). Cheap to clone.
+/// What every handler can reach: the databases and the memory stores. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
+    /// The memory stores, once open. `mnemo serve` answers `/readyz` (503) while
+    /// the SQLite partitions load, so the store arrives after the server starts;
+    /// memory routes answer 503 `not_ready` until then.
+    pub memory: MemorySlot,
     /// `/readyz` answers 200 only once nothing is held here.
     pub readiness: Readiness,
     /// Prometheus registry served at `/metrics`; other modules register into it.
@@ -58,11 +63,37 @@ impl AppState {
     /// State for a service that is still starting: readiness holds [`STARTUP`]
     /// until the caller releases it.
     pub fn new(db: Db) -> Self {
+        let memory = MemorySlot::default();
+        let metrics = Metrics::new();
+        metrics.watch_memory(memory.clone());
         Self {
             db,
+            memory,
             readiness: Readiness::holding(STARTUP),
-            metrics: Metrics::new(),
+            metrics,
         }
+    }
+
+    /// State with the memory stores already open (tests, embedders).
+    pub fn with_memory(db: Db, store: Arc<MemoryStore>) -> Self {
+        let state = Self::new(db);
+        state.memory.set(store);
+        state
+    }
+}
+
+/// Where the memory stores go once open: set once, then read by every request.
+#[derive(Clone, Default)]
+pub struct MemorySlot(Arc<OnceLock<Arc<MemoryStore>>>);
+
+impl MemorySlot {
+    /// Install the store; false when one was already installed (it is kept).
+    pub fn set(&self, store: Arc<MemoryStore>) -> bool {
+        self.0.set(store).is_ok()
+    }
+
+    pub fn get(&self) -> Option<&Arc<MemoryStore>> {
+        self.0.get()
     }
 }
 
@@ -138,6 +169,7 @@ impl fmt::Debug for Endpoint {
 /// Every route the service serves, all families together.
 pub fn routes() -> Vec<Endpoint> {
     let mut all = ops::endpoints();
+    all.extend(memory::endpoints());
     all.extend(admin::endpoints());
     all
 }
@@ -328,17 +360,4 @@ pub async fn spawn(
     let handle = server.handle();
     tokio::spawn(server);
     Ok((addr, handle))
-}
-
-/// Serve until SIGINT/SIGTERM, then let in-flight requests finish (up to
-/// `shutdown_timeout`) and close the database pools.
-pub async fn run(state: AppState, settings: HttpSettings) -> std::io::Result<()> {
-    let db = state.db.clone();
-    let (addrs, server) = start(state, settings, true)?;
-    let addrs: Vec<String> = addrs.iter().map(ToString::to_string).collect();
-    tracing::info!(backend = %db.describe(), listen = %addrs.join(", "), "mnemo listening");
-    let result = server.await;
-    tracing::info!("server stopped; closing database pools");
-    db.close().await;
-    result
 }

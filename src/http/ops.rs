@@ -82,6 +82,15 @@ async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
 }
 
 async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    // Pending counts are a query: refreshed here, so the gauge is current at
+    // every scrape; a slow database leaves the previous values.
+    if let Some(store) = state.memory.get() {
+        match tokio::time::timeout(READY_DB_TIMEOUT, store.pending_counts()).await {
+            Ok(Ok(counts)) => state.metrics.set_pending(&counts),
+            Ok(Err(e)) => tracing::warn!(error = %e, "metrics: pending counts unavailable"),
+            Err(_) => tracing::warn!("metrics: pending counts timed out"),
+        }
+    }
     let text = state.metrics.render().map_err(|e| ApiError::internal(&e))?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

@@ -52,6 +52,9 @@ pub struct CombatSearch {
     pub query: Option<String>,
     #[serde(default)]
     pub embedding: Option<Vec<f32>>,
+    /// The query vector as base64 of little-endian f32 (not with `embedding`).
+    #[serde(default)]
+    pub embedding_b64: Option<String>,
     #[serde(default = "default_top_k")]
     pub top_k: usize,
     #[serde(default)]
@@ -103,8 +106,9 @@ impl MemoryStore {
         m: NewCombatMemory,
     ) -> Result<Stored<CombatMemory>, MemoryError> {
         self.check_new_combat(&m)?;
+        let given = self.caller_vector(&m.embedding, &m.embedding_b64)?;
         let vectors = self
-            .vectors_for_write(std::slice::from_ref(&m.summary), vec![m.embedding.clone()])
+            .vectors_for_write(std::slice::from_ref(&m.summary), vec![given])
             .await?;
         let vector = vectors.vectors.into_iter().next().flatten();
         let composition = m
@@ -172,6 +176,31 @@ impl MemoryStore {
             .ok_or(MemoryError::NotFound("combat memory"))
     }
 
+    /// Encounters with id greater than `after`, by id, optionally of one mob type / named mob.
+    pub async fn list_combat(
+        &self,
+        mob_type: Option<&str>,
+        mob_name: Option<&str>,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<CombatMemory>, MemoryError> {
+        super::lore::check_page_limit(limit)?;
+        Ok(with_pool!(self.db.pool(Alias::AiMemory), |p| {
+            let sql = format!(
+                "SELECT {} FROM ai_memory_combatmemory WHERE id > $1 AND ($2 IS NULL OR mob_type = $2)
+                 AND ($3 IS NULL OR mob_name = $3) ORDER BY id LIMIT $4",
+                CombatMemory::COLUMNS
+            );
+            sqlx::query_as::<_, CombatMemory>(sqlx::AssertSqlSafe(sql))
+                .bind(after)
+                .bind(mob_type)
+                .bind(mob_name)
+                .bind(limit)
+                .fetch_all(p)
+                .await?
+        }))
+    }
+
     pub async fn delete_combat(&self, id: i64) -> Result<(), MemoryError> {
         if self.delete_where(MemoryKind::Combat, "id = $1", id).await? == 0 {
             return Err(MemoryError::NotFound("combat memory"));
@@ -211,7 +240,10 @@ impl MemoryStore {
             }
         };
         let q = self
-            .query_vector(s.query.as_deref(), s.embedding.clone())
+            .query_vector(
+                s.query.as_deref(),
+                self.caller_vector(&s.embedding, &s.embedding_b64)?,
+            )
             .await?;
         let k = if s.decisiveness_weight > 0.0 {
             (s.top_k * 4).max(50)

@@ -35,6 +35,9 @@ pub struct LoreSearch {
     pub query: Option<String>,
     #[serde(default)]
     pub embedding: Option<Vec<f32>>,
+    /// The query vector as base64 of little-endian f32 (not with `embedding`).
+    #[serde(default)]
+    pub embedding_b64: Option<String>,
     /// The NPC's tags (zone, district, factions).
     #[serde(default)]
     pub npc_tags: Vec<String>,
@@ -44,6 +47,21 @@ pub struct LoreSearch {
 
 fn default_top_k() -> usize {
     3
+}
+
+/// Whether `m` would leave the stored entry `old` as it is.
+fn unchanged(old: &LoreMemory, m: &NewLoreMemory, tags: &[String]) -> bool {
+    old.content == m.content
+        && old.scope_level == m.scope_level
+        && normalized_tags(&old.scope_tags.0) == tags
+}
+
+/// Page sizes of the list functions: 1 to 500.
+pub(crate) fn check_page_limit(limit: i64) -> Result<(), MemoryError> {
+    if !(1..=500).contains(&limit) {
+        return Err(MemoryError::invalid("limit", "must be between 1 and 500"));
+    }
+    Ok(())
 }
 
 /// True when an NPC with `npc_tags` may read an entry tagged `entry_tags`.
@@ -71,42 +89,17 @@ impl MemoryStore {
         &self,
         m: NewLoreMemory,
     ) -> Result<(LoreMemory, UpsertOutcome), MemoryError> {
-        self.check_text("title", &m.title, true)?;
-        self.check_text("content", &m.content, true)?;
-        if m.title.chars().count() > 200 || m.source.chars().count() > 200 {
-            return Err(MemoryError::invalid(
-                "title",
-                "title and source are at most 200 characters",
-            ));
-        }
-        if !SCOPE_LEVELS.contains(&m.scope_level.as_str()) {
-            return Err(MemoryError::invalid(
-                "scope_level",
-                "must be one of continental, regional, local, faction",
-            ));
-        }
-        let tags = normalized_tags(&m.scope_tags);
-        let existing: Option<LoreMemory> = with_pool!(self.db.pool(Alias::AiMemory), |p| {
-            let sql = format!(
-                "SELECT {} FROM ai_memory_lorememory WHERE source = $1 AND title = $2",
-                LoreMemory::COLUMNS
-            );
-            sqlx::query_as::<_, LoreMemory>(sqlx::AssertSqlSafe(sql))
-                .bind(&m.source)
-                .bind(&m.title)
-                .fetch_optional(p)
-                .await?
-        });
+        let tags = self.check_new_lore(&m)?;
+        let given = self.caller_vector(&m.embedding, &m.embedding_b64)?;
+        let existing = self.lore_by_title(&m.source, &m.title).await?;
         if let Some(old) = &existing
-            && old.content == m.content
-            && old.scope_level == m.scope_level
-            && normalized_tags(&old.scope_tags.0) == tags
-            && m.embedding.is_none()
+            && unchanged(old, &m, &tags)
+            && given.is_none()
         {
             return Ok((old.clone(), UpsertOutcome::Unchanged));
         }
         let vectors = self
-            .vectors_for_write(std::slice::from_ref(&m.content), vec![m.embedding.clone()])
+            .vectors_for_write(std::slice::from_ref(&m.content), vec![given])
             .await?;
         let vector = vectors.vectors.into_iter().next().flatten();
         if existing.is_some() && vector.is_none() {
@@ -153,6 +146,79 @@ impl MemoryStore {
             UpsertOutcome::Created
         };
         Ok((self.get_lore(id).await?, outcome))
+    }
+
+    /// What [`upsert_lore`](Self::upsert_lore) would do with `m`, without
+    /// writing or embedding anything (for dry runs). Invalid input is an error,
+    /// as it would be for the upsert.
+    pub async fn preview_lore(&self, m: &NewLoreMemory) -> Result<UpsertOutcome, MemoryError> {
+        let tags = self.check_new_lore(m)?;
+        let given = self.caller_vector(&m.embedding, &m.embedding_b64)?;
+        Ok(match self.lore_by_title(&m.source, &m.title).await? {
+            None => UpsertOutcome::Created,
+            Some(old) if unchanged(&old, m, &tags) && given.is_none() => UpsertOutcome::Unchanged,
+            Some(_) => UpsertOutcome::Updated,
+        })
+    }
+
+    /// Validate a lore entry; returns its normalised tags.
+    fn check_new_lore(&self, m: &NewLoreMemory) -> Result<Vec<String>, MemoryError> {
+        self.check_text("title", &m.title, true)?;
+        self.check_text("content", &m.content, true)?;
+        if m.title.chars().count() > 200 {
+            return Err(MemoryError::invalid("title", "at most 200 characters"));
+        }
+        if m.source.chars().count() > 200 {
+            return Err(MemoryError::invalid("source", "at most 200 characters"));
+        }
+        if !SCOPE_LEVELS.contains(&m.scope_level.as_str()) {
+            return Err(MemoryError::invalid(
+                "scope_level",
+                "must be one of continental, regional, local, faction",
+            ));
+        }
+        Ok(normalized_tags(&m.scope_tags))
+    }
+
+    async fn lore_by_title(
+        &self,
+        source: &str,
+        title: &str,
+    ) -> Result<Option<LoreMemory>, MemoryError> {
+        Ok(with_pool!(self.db.pool(Alias::AiMemory), |p| {
+            let sql = format!(
+                "SELECT {} FROM ai_memory_lorememory WHERE source = $1 AND title = $2",
+                LoreMemory::COLUMNS
+            );
+            sqlx::query_as::<_, LoreMemory>(sqlx::AssertSqlSafe(sql))
+                .bind(source)
+                .bind(title)
+                .fetch_optional(p)
+                .await?
+        }))
+    }
+
+    /// Lore entries with id greater than `after`, by id, optionally of one source.
+    pub async fn list_lore(
+        &self,
+        source: Option<&str>,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<LoreMemory>, MemoryError> {
+        check_page_limit(limit)?;
+        Ok(with_pool!(self.db.pool(Alias::AiMemory), |p| {
+            let sql = format!(
+                "SELECT {} FROM ai_memory_lorememory WHERE id > $1 AND ($2 IS NULL OR source = $2)
+                 ORDER BY id LIMIT $3",
+                LoreMemory::COLUMNS
+            );
+            sqlx::query_as::<_, LoreMemory>(sqlx::AssertSqlSafe(sql))
+                .bind(after)
+                .bind(source)
+                .bind(limit)
+                .fetch_all(p)
+                .await?
+        }))
     }
 
     pub async fn get_lore(&self, id: i64) -> Result<LoreMemory, MemoryError> {
@@ -205,7 +271,10 @@ impl MemoryStore {
     ) -> Result<Vec<Scored<LoreMemory>>, MemoryError> {
         self.check_top_k(s.top_k)?;
         let q = self
-            .query_vector(s.query.as_deref(), s.embedding.clone())
+            .query_vector(
+                s.query.as_deref(),
+                self.caller_vector(&s.embedding, &s.embedding_b64)?,
+            )
             .await?;
         self.search_lore_with_vector(s, &q).await
     }

@@ -92,6 +92,9 @@ pub struct NewNpcMemory {
     /// The caller's own vector instead of an embedding of the summary.
     #[serde(default)]
     pub embedding: Option<Vec<f32>>,
+    /// The same vector as base64 of little-endian f32 (not with `embedding`).
+    #[serde(default)]
+    pub embedding_b64: Option<String>,
 }
 
 impl NewNpcMemory {
@@ -157,6 +160,9 @@ pub struct NewCombatMemory {
     pub metadata: Option<serde_json::Value>,
     #[serde(default)]
     pub embedding: Option<Vec<f32>>,
+    /// The same vector as base64 of little-endian f32 (not with `embedding`).
+    #[serde(default)]
+    pub embedding_b64: Option<String>,
 }
 
 fn one() -> i32 {
@@ -193,6 +199,9 @@ pub struct NewLoreMemory {
     pub source: String,
     #[serde(default)]
     pub embedding: Option<Vec<f32>>,
+    /// The same vector as base64 of little-endian f32 (not with `embedding`).
+    #[serde(default)]
+    pub embedding_b64: Option<String>,
 }
 
 /// What an upsert did.

@@ -37,6 +37,9 @@ pub struct NpcSearch {
     pub query: Option<String>,
     #[serde(default)]
     pub embedding: Option<Vec<f32>>,
+    /// The query vector as base64 of little-endian f32 (not with `embedding`).
+    #[serde(default)]
+    pub embedding_b64: Option<String>,
     #[serde(default = "default_top_k")]
     pub top_k: usize,
     #[serde(default)]
@@ -155,11 +158,20 @@ impl MemoryStore {
         if batch.is_empty() {
             return Err(MemoryError::invalid("memories", "must not be empty"));
         }
+        if batch.len() > self.settings.max_batch {
+            return Err(MemoryError::invalid(
+                "memories",
+                format!("at most {} memories per batch", self.settings.max_batch),
+            ));
+        }
         let summaries = batch
             .iter()
             .map(|m| self.check_new_npc(m))
             .collect::<Result<Vec<_>, _>>()?;
-        let given = batch.iter().map(|m| m.embedding.clone()).collect();
+        let given = batch
+            .iter()
+            .map(|m| self.caller_vector(&m.embedding, &m.embedding_b64))
+            .collect::<Result<Vec<_>, _>>()?;
         let vectors = self.vectors_for_write(&summaries, given).await?;
         let now = now_micros();
         let model = self.model().to_owned();
@@ -294,7 +306,10 @@ impl MemoryStore {
             w.validate()?;
         }
         let q = self
-            .query_vector(s.query.as_deref(), s.embedding.clone())
+            .query_vector(
+                s.query.as_deref(),
+                self.caller_vector(&s.embedding, &s.embedding_b64)?,
+            )
             .await?;
         self.search_npc_with_vector(s, &q).await
     }

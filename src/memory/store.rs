@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::db::{Alias, Backend, Db, Pool};
 use crate::embed::{CachedEmbedder, EmbedError, Embedder};
-use crate::vector::normalize;
+use crate::vector::{decode_blob, normalize};
 use crate::with_pool;
 
 use super::error::MemoryError;
@@ -25,6 +25,8 @@ pub struct MemorySettings {
     pub max_text_chars: usize,
     /// The in-memory HNSW layer of SQLite mode (threshold, m, ef).
     pub hnsw: crate::vector::HnswSettings,
+    /// Most memories one batch store accepts.
+    pub max_batch: usize,
 }
 
 impl Default for MemorySettings {
@@ -34,6 +36,7 @@ impl Default for MemorySettings {
             max_top_k: 100,
             max_text_chars: 16_000,
             hnsw: crate::vector::HnswSettings::default(),
+            max_batch: 256,
         }
     }
 }
@@ -113,6 +116,40 @@ impl MemoryStore {
     /// The in-memory index (SQLite mode only), for metrics.
     pub fn index(&self) -> Option<&MemoryIndex> {
         self.index.as_deref()
+    }
+
+    pub fn settings(&self) -> &MemorySettings {
+        &self.settings
+    }
+
+    /// The caller's own vector, from either wire form: `embedding` (numbers) or
+    /// `embedding_b64` (base64 of little-endian f32, as OpenAI's
+    /// `encoding_format: base64`). Giving both is refused. The vector is checked
+    /// (dimension, finite, not zero) and normalised, errors naming the field used.
+    pub(crate) fn caller_vector(
+        &self,
+        embedding: &Option<Vec<f32>>,
+        embedding_b64: &Option<String>,
+    ) -> Result<Option<Vec<f32>>, MemoryError> {
+        let dim = self.dimension();
+        match (embedding, embedding_b64) {
+            (Some(_), Some(_)) => Err(MemoryError::invalid(
+                "embedding_b64",
+                "give embedding or embedding_b64, not both",
+            )),
+            (Some(v), None) => {
+                let mut v = v.clone();
+                normalize(&mut v, dim).map_err(|e| MemoryError::bad_vector("embedding", e))?;
+                Ok(Some(v))
+            }
+            (None, Some(text)) => {
+                let mut v = decode_b64_vector(text, dim)
+                    .map_err(|e| MemoryError::invalid("embedding_b64", e))?;
+                normalize(&mut v, dim).map_err(|e| MemoryError::bad_vector("embedding_b64", e))?;
+                Ok(Some(v))
+            }
+            (None, None) => Ok(None),
+        }
     }
 
     pub(crate) fn check_top_k(&self, top_k: usize) -> Result<usize, MemoryError> {
@@ -289,3 +326,39 @@ macro_rules! log_change {
     };
 }
 pub(crate) use log_change;
+
+/// Decode `embedding_b64`: standard base64 (padding optional) of `dim`
+/// little-endian f32 values.
+pub fn decode_b64_vector(text: &str, dim: usize) -> Result<Vec<f32>, String> {
+    use base64::Engine as _;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const STANDARD_ANY_PAD: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    let bytes = STANDARD_ANY_PAD
+        .decode(text.trim())
+        .map_err(|e| format!("not valid base64: {e}"))?;
+    if bytes.len() % 4 != 0 {
+        return Err(format!(
+            "{} bytes is not a whole number of little-endian f32 values",
+            bytes.len()
+        ));
+    }
+    decode_blob(&bytes, dim).map_err(|e| match e {
+        crate::vector::VectorError::BadBlobLength { got, .. } => {
+            crate::vector::VectorError::WrongDimension {
+                expected: dim,
+                got: got / 4,
+            }
+            .to_string()
+        }
+        other => other.to_string(),
+    })
+}
+
+/// Encode a vector as `embedding_b64` expects it (for clients and tests).
+pub fn encode_b64_vector(v: &[f32]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(crate::vector::encode_blob(v))
+}

@@ -1,0 +1,231 @@
+//! Memory routes (scopes `memory:read` / `memory:write`; `admin` implies both):
+//! NPC dialogue ([`npc`]), combat ([`combat`]), lore ([`lore`]) and the composed
+//! context before an NPC replies.
+//!
+//! Handlers are thin: parse, call one domain function of
+//! [`MemoryStore`](crate::memory::MemoryStore), map the result. Request bodies
+//! are the domain's own request types (unknown fields refused). Vectors may
+//! arrive as `embedding` (JSON numbers) or `embedding_b64` (base64 of
+//! little-endian f32); responses never carry vectors.
+
+mod combat;
+mod lore;
+mod npc;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::http::{Method, StatusCode, header};
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use super::auth::Access;
+use super::error::ApiError;
+use super::{AppState, Endpoint};
+use crate::accounts::tokens::Scope;
+use crate::memory::{ContextRequest, EmbeddingState, MemoryStore, Stored};
+
+const READ: Access = Access::Scope(Scope::MemoryRead);
+const WRITE: Access = Access::Scope(Scope::MemoryWrite);
+
+/// Seconds to wait before retrying while the memory index still loads.
+const LOADING_RETRY_AFTER_SECS: u64 = 1;
+
+pub fn endpoints() -> Vec<Endpoint> {
+    use Method as M;
+    vec![
+        // NPC dialogue
+        Endpoint::new(M::POST, "/v1/memories/npc", WRITE, || {
+            web::route().to(npc::store)
+        }),
+        Endpoint::new(M::GET, "/v1/memories/npc", READ, || {
+            web::route().to(npc::list)
+        }),
+        Endpoint::new(M::DELETE, "/v1/memories/npc", WRITE, || {
+            web::route().to(npc::forget_npc)
+        }),
+        Endpoint::new(M::POST, "/v1/memories/npc/batch", WRITE, || {
+            web::route().to(npc::store_batch)
+        }),
+        Endpoint::new(M::POST, "/v1/memories/npc/search", READ, || {
+            web::route().to(npc::search)
+        }),
+        Endpoint::new(M::GET, "/v1/memories/npc/recent", READ, || {
+            web::route().to(npc::recent)
+        }),
+        Endpoint::new(M::GET, "/v1/memories/npc/last-interaction", READ, || {
+            web::route().to(npc::last_interaction)
+        }),
+        Endpoint::new(M::GET, "/v1/memories/npc/{id}", READ, || {
+            web::route().to(npc::get)
+        }),
+        Endpoint::new(M::DELETE, "/v1/memories/npc/{id}", WRITE, || {
+            web::route().to(npc::delete)
+        }),
+        Endpoint::new(
+            M::DELETE,
+            "/v1/speakers/{speaker_id}/memories",
+            WRITE,
+            || web::route().to(npc::forget_speaker),
+        ),
+        Endpoint::new(M::POST, "/v1/npcs/{npc_id}/context", READ, || {
+            web::route().to(context)
+        }),
+        // combat
+        Endpoint::new(M::POST, "/v1/memories/combat", WRITE, || {
+            web::route().to(combat::store)
+        }),
+        Endpoint::new(M::GET, "/v1/memories/combat", READ, || {
+            web::route().to(combat::list)
+        }),
+        Endpoint::new(M::POST, "/v1/memories/combat/search", READ, || {
+            web::route().to(combat::search)
+        }),
+        Endpoint::new(M::GET, "/v1/memories/combat/{id}", READ, || {
+            web::route().to(combat::get)
+        }),
+        Endpoint::new(M::DELETE, "/v1/memories/combat/{id}", WRITE, || {
+            web::route().to(combat::delete)
+        }),
+        // lore
+        Endpoint::new(M::PUT, "/v1/memories/lore", WRITE, || {
+            web::route().to(lore::upsert)
+        }),
+        Endpoint::new(M::GET, "/v1/memories/lore", READ, || {
+            web::route().to(lore::list)
+        }),
+        Endpoint::new(M::POST, "/v1/memories/lore/search", READ, || {
+            web::route().to(lore::search)
+        }),
+        Endpoint::new(M::POST, "/v1/memories/lore/import", WRITE, || {
+            web::route().to(lore::import)
+        }),
+        Endpoint::new(M::GET, "/v1/memories/lore/{id}", READ, || {
+            web::route().to(lore::get)
+        }),
+        Endpoint::new(M::DELETE, "/v1/memories/lore/{id}", WRITE, || {
+            web::route().to(lore::delete)
+        }),
+    ]
+}
+
+/// The memory stores, or 503 `not_ready` while `mnemo serve` still loads them.
+fn store(state: &AppState) -> Result<Arc<MemoryStore>, ApiError> {
+    state.memory.get().cloned().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "the memory index is still loading; retry shortly",
+        )
+        .with_header(header::RETRY_AFTER, LOADING_RETRY_AFTER_SECS.to_string())
+    })
+}
+
+/// Run a search and record its duration in `mnemo_search_duration_seconds`.
+async fn timed<T>(
+    state: &AppState,
+    store: &MemoryStore,
+    kind: &str,
+    search: impl Future<Output = T>,
+) -> T {
+    let started = Instant::now();
+    let out = search.await;
+    state.metrics.observe_search(
+        kind,
+        store.backend().name(),
+        started.elapsed().as_secs_f64(),
+    );
+    out
+}
+
+/// `{"items": [...]}`.
+#[derive(Serialize)]
+struct Items<T> {
+    items: Vec<T>,
+}
+
+/// One page of a listing by id; `next_after` is `null` on the last page.
+#[derive(Serialize)]
+struct Page<T> {
+    items: Vec<T>,
+    next_after: Option<i64>,
+}
+
+fn page<T>(items: Vec<T>, limit: i64, id: impl Fn(&T) -> i64) -> Page<T> {
+    let next_after = if items.len() as i64 == limit {
+        items.last().map(id)
+    } else {
+        None
+    };
+    Page { items, next_after }
+}
+
+/// `{"deleted": n}`.
+#[derive(Serialize)]
+struct Deleted {
+    deleted: u64,
+}
+
+/// A required integer query parameter.
+fn required_int(field: &str, value: Option<&str>) -> Result<i64, ApiError> {
+    super::admin::int_param(field, value)?
+        .ok_or_else(|| ApiError::invalid(field, format!("{field} is required")))
+}
+
+/// A boolean query parameter (`true`/`false`, `1`/`0`), default false.
+fn bool_param(field: &str, value: Option<&str>) -> Result<bool, ApiError> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(false),
+        Some("true" | "1") => Ok(true),
+        Some("false" | "0") => Ok(false),
+        Some(_) => Err(ApiError::invalid(
+            field,
+            format!("{field} must be true or false"),
+        )),
+    }
+}
+
+/// 201 with `Location` when the memory is searchable, 202 when its embedding
+/// is pending (the background worker embeds it later).
+fn stored<T: Serialize>(location: String, s: Stored<T>) -> HttpResponse {
+    let mut res = match s.embedding_state {
+        EmbeddingState::Ready => HttpResponse::Created(),
+        EmbeddingState::Pending => HttpResponse::Accepted(),
+    };
+    res.insert_header((header::LOCATION, location)).json(s)
+}
+
+/// Body of `POST /v1/npcs/{npc_id}/context`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContextBody {
+    speaker_id: i64,
+    message: String,
+    #[serde(default)]
+    lore_tags: Vec<String>,
+    #[serde(default)]
+    npc_name: Option<String>,
+    #[serde(default)]
+    speaker_name: Option<String>,
+}
+
+/// Everything the prompt needs before the NPC replies, with one embedding call.
+async fn context(
+    state: web::Data<AppState>,
+    npc_id: web::Path<i64>,
+    body: web::Json<ContextBody>,
+) -> Result<HttpResponse, ApiError> {
+    let store = store(&state)?;
+    let b = body.into_inner();
+    let request = ContextRequest {
+        npc_id: npc_id.into_inner(),
+        speaker_id: b.speaker_id,
+        message: b.message,
+        lore_tags: b.lore_tags,
+        npc_name: b.npc_name,
+        speaker_name: b.speaker_name,
+    };
+    let context = timed(&state, &store, "context", store.context(&request)).await?;
+    Ok(HttpResponse::Ok().json(context))
+}
