@@ -45,7 +45,7 @@ async fn large_partitions_are_searched_through_hnsw_with_high_recall() {
     let centers: Vec<Vec<f32>> = (0..20).map(|c| random_vector(c, DIM)).collect();
     let vectors: Vec<Vec<f32>> = (0..3_000).map(|i| clustered(i, &centers)).collect();
     let mut ids = Vec::new();
-    for chunk in vectors.chunks(500) {
+    for chunk in vectors.chunks(250) {
         let batch = chunk
             .iter()
             .map(|v| NewNpcMemory {
@@ -146,7 +146,10 @@ async fn int8_first_pass_finds_the_same_best_match() {
             ..NewNpcMemory::default()
         })
         .collect();
-    let stored = store.store_npc_batch(batch).await.unwrap();
+    let mut stored = Vec::new();
+    for chunk in batch.chunks(200) {
+        stored.extend(store.store_npc_batch(chunk.to_vec()).await.unwrap());
+    }
     for probe in [3usize, 150, 399] {
         let s = NpcSearch {
             npc_id: 2,

@@ -471,8 +471,10 @@ async fn exact_search_agrees_across_backends() {
             ..NewNpcMemory::default()
         })
         .collect();
-    a.store_npc_batch(batch.clone()).await.unwrap();
-    b.store_npc_batch(batch).await.unwrap();
+    for chunk in batch.chunks(150) {
+        a.store_npc_batch(chunk.to_vec()).await.unwrap();
+        b.store_npc_batch(chunk.to_vec()).await.unwrap();
+    }
     for q in 0..5u64 {
         let s = NpcSearch {
             npc_id: 1,
@@ -515,7 +517,7 @@ async fn postgres_selective_filter_still_returns_top_k() {
             ..NewNpcMemory::default()
         })
         .collect();
-    for chunk in batch.chunks(500) {
+    for chunk in batch.chunks(250) {
         store.store_npc_batch(chunk.to_vec()).await.unwrap();
     }
     let mnemo::db::Pool::Postgres(pool) = pg.db.pool(mnemo::db::Alias::AiMemory) else {

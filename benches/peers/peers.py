@@ -368,12 +368,10 @@ def topk_sorted(scores, k):
 
 
 def _cosine_similarity(a, b):
-    # Verbatim logic of FullCircleMUD's ai_memory/services.py (SQLite path).
-    dot = np.dot(a, b)
-    norm = np.linalg.norm(a) * np.linalg.norm(b)
-    if norm < 1e-8:
-        return 0.0
-    return float(dot / norm)
+    # The original's per-row arithmetic: np.dot, then both norms with
+    # np.linalg.norm (recomputed every row), a 1e-8 guard, a Python float.
+    denom = np.linalg.norm(a) * np.linalg.norm(b)
+    return 0.0 if denom < 1e-8 else float(np.dot(a, b) / denom)
 
 
 def peer_original(ctx):
