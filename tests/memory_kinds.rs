@@ -42,6 +42,7 @@ fn lore(title: &str, content: &str, tags: &[&str]) -> NewLoreMemory {
         scope_tags: tags.iter().map(|t| t.to_string()).collect(),
         source: "world.yaml".into(),
         embedding: None,
+        embedding_b64: None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! The `mnemo` command line: settings from flags and environment, one module per command.
 
 mod embedding;
+mod lore;
 mod migrate;
 mod reembed;
 mod serve;
@@ -50,6 +51,8 @@ pub enum Command {
     Reembed(reembed::ReembedArgs),
     /// Manage API tokens: create, list, revoke.
     Token(token::TokenArgs),
+    /// Lore files: import a directory of them.
+    Lore(lore::LoreArgs),
 }
 
 /// A command's failure: printed on stderr, exit status 1.
@@ -90,6 +93,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => serve::serve(&cli, args).await,
         Command::Reembed(args) => reembed::reembed(&cli, args).await,
         Command::Token(args) => token::token(&cli, args).await,
+        Command::Lore(args) => lore::lore(&cli, args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

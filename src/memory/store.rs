@@ -162,10 +162,34 @@ impl MemoryStore {
         if required && text.trim().is_empty() {
             return Err(MemoryError::invalid(field, "must not be empty"));
         }
+        if text.contains('\0') {
+            // Postgres text cannot hold NUL; refused on both backends alike.
+            return Err(MemoryError::invalid(
+                field,
+                "must not contain NUL characters",
+            ));
+        }
         if text.chars().count() > self.settings.max_text_chars {
             return Err(MemoryError::invalid(
                 field,
                 format!("longer than {} characters", self.settings.max_text_chars),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A short name (speaker, NPC, mob): at most `max` characters, the column width.
+    pub(crate) fn check_name(
+        &self,
+        field: &'static str,
+        text: &str,
+        max: usize,
+    ) -> Result<(), MemoryError> {
+        self.check_text(field, text, false)?;
+        if text.chars().count() > max {
+            return Err(MemoryError::invalid(
+                field,
+                format!("longer than {max} characters"),
             ));
         }
         Ok(())
