@@ -128,28 +128,27 @@ async fn import(cli: &Cli, dir: &Path, options: ImportOptions) -> Result<(), Cli
             .import_lore(file, options, |_| bar.inc(1))
             .await
             .map_err(|e| CliError(format!("{}: {e}", path.display())))?;
+        // `bar.suspend`, not `bar.println`: the latter prints nothing when
+        // stderr is not a terminal.
         for f in &report.failures {
-            bar.println(format!(
-                "{}: {:?} failed: {}{}",
-                path.display(),
-                f.title,
-                f.field
-                    .as_deref()
-                    .map(|x| format!("{x}: "))
-                    .unwrap_or_default(),
-                f.message
-            ));
+            let field = f.field.as_deref().map(|x| format!("{x}: "));
+            bar.suspend(|| {
+                eprintln!(
+                    "{}: {:?} failed: {}{}",
+                    path.display(),
+                    f.title,
+                    field.unwrap_or_default(),
+                    f.message
+                )
+            });
         }
+        let verb = if options.dry_run {
+            "would prune"
+        } else {
+            "pruned"
+        };
         for title in &report.pruned {
-            bar.println(format!(
-                "{}: {} {title:?}",
-                report.source,
-                if options.dry_run {
-                    "would prune"
-                } else {
-                    "pruned"
-                }
-            ));
+            bar.suspend(|| println!("{}: {verb} {title:?}", report.source));
         }
         summary.absorb(report);
     }
