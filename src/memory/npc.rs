@@ -158,12 +158,6 @@ impl MemoryStore {
         if batch.is_empty() {
             return Err(MemoryError::invalid("memories", "must not be empty"));
         }
-        if batch.len() > self.settings.max_batch {
-            return Err(MemoryError::invalid(
-                "memories",
-                format!("at most {} memories per batch", self.settings.max_batch),
-            ));
-        }
         let summaries = batch
             .iter()
             .map(|m| self.check_new_npc(m))

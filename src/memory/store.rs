@@ -23,8 +23,6 @@ pub struct MemorySettings {
     pub max_top_k: usize,
     /// Longest text (in characters) accepted for any memory field.
     pub max_text_chars: usize,
-    /// Most memories one batch store accepts.
-    pub max_batch: usize,
 }
 
 impl Default for MemorySettings {
@@ -33,7 +31,6 @@ impl Default for MemorySettings {
             ef_search: 100,
             max_top_k: 100,
             max_text_chars: 16_000,
-            max_batch: 256,
         }
     }
 }
