@@ -186,3 +186,61 @@ async fn reembed_embeds_pending_rows_and_is_resumable() {
         text(&again)
     );
 }
+
+/// `mnemo lore import DIR`: dry run, import, idempotent rerun, prune, and
+/// exit 1 when an entry fails.
+#[test]
+fn lore_import_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let env = [("MNEMO_DATA_DIR", data)];
+    let lore = dir.path().join("lore");
+    std::fs::create_dir(&lore).unwrap();
+    std::fs::write(
+        lore.join("world.yaml"),
+        "source: world\nentries:\n  - title: Bridge\n    scope_level: regional\n    scope_tags: [riverlands]\n    content: The bridge fell.\n  - title: Mill\n    scope_level: local\n    content: The mill grinds barley.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        lore.join("north.json"),
+        r#"{"entries": [{"title": "Dragon", "scope_level": "continental", "content": "A dragon sleeps."}]}"#,
+    )
+    .unwrap();
+    let lore = lore.to_str().unwrap();
+    assert!(mnemo(&["migrate"], &env).status.success());
+
+    let out = mnemo(&["lore", "import", lore, "--dry-run"], &env);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("dry run: 2 file(s): 3 created, 0 updated, 0 unchanged, 0 failed"),
+        "{}",
+        text(&out)
+    );
+    let out = mnemo(&["lore", "import", lore], &env);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("3 created"), "{}", text(&out));
+    let out = mnemo(&["lore", "import", lore], &env);
+    assert!(
+        text(&out).contains("0 created, 0 updated, 3 unchanged"),
+        "{}",
+        text(&out)
+    );
+
+    // The mill is gone from the file, and one entry is invalid.
+    std::fs::write(
+        std::path::Path::new(lore).join("world.yaml"),
+        "source: world\nentries:\n  - title: Bridge\n    scope_level: regional\n    scope_tags: [riverlands]\n    content: The bridge was rebuilt.\n  - title: Void\n    scope_level: cosmic\n    content: x\n",
+    )
+    .unwrap();
+    let out = mnemo(&["lore", "import", lore, "--prune"], &env);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let all = text(&out);
+    assert!(all.contains("1 updated"), "{all}");
+    assert!(all.contains("1 failed, 1 pruned"), "{all}");
+    assert!(all.contains("\"Void\" failed: scope_level"), "{all}");
+    assert!(all.contains("pruned \"Mill\""), "{all}");
+
+    let out = mnemo(&["lore", "import", "/nonexistent/lore"], &env);
+    assert_eq!(out.status.code(), Some(1));
+}

@@ -2,6 +2,7 @@
 
 mod demo;
 mod embedding;
+mod lore;
 mod migrate;
 mod model;
 mod reembed;
@@ -56,6 +57,8 @@ pub enum Command {
     Model(model::ModelArgs),
     /// Demo data: `demo load` fills the databases with a small game world.
     Demo(demo::DemoArgs),
+    /// Lore files: import a directory of them.
+    Lore(lore::LoreArgs),
 }
 
 /// A command's failure: printed on stderr, exit status 1.
@@ -100,6 +103,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Token(args) => token::token(&cli, args).await,
         Command::Model(args) => model::model(&cli, args).await,
         Command::Demo(args) => demo::demo(&cli, args).await,
+        Command::Lore(args) => lore::lore(&cli, args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

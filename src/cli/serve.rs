@@ -65,11 +65,9 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> Result<(), CliError> {
     let state = AppState::new(db.clone());
     state.readiness.hold(MEMORY_INDEX);
     state.readiness.release(STARTUP);
-    let (addrs, server) = crate::http::start(state.clone(), settings, true)?;
+    let (_, server) = crate::http::start(state.clone(), settings, true)?;
     let handle = server.handle();
     let mut server = tokio::spawn(server);
-    let listen: Vec<String> = addrs.iter().map(ToString::to_string).collect();
-    tracing::info!(backend = %db.describe(), listen = %listen.join(", "), "mnemo listening");
 
     tracing::info!(
         model = embedder.model(),

@@ -161,6 +161,14 @@ impl ApiError {
                         "a value is longer than its column allows",
                     );
                 }
+                // Postgres refuses NUL in text (22021) and `\u0000` in jsonb (22P05).
+                Some("22021" | "22P05") => {
+                    return Self::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid",
+                        "a value contains a character the database cannot store (NUL)",
+                    );
+                }
                 Some("23514") => {
                     return Self::new(
                         StatusCode::BAD_REQUEST,

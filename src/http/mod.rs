@@ -309,6 +309,7 @@ pub fn start(
     // Whole seconds, rounded up: actix counts shutdown time in seconds.
     let shutdown_secs = settings.shutdown_timeout.as_secs_f64().ceil() as u64;
     let limit = settings.json_limit;
+    let backend = state.db.describe();
     let ctx = web::Data::new(HttpContext::new(&state, settings));
     let state = web::Data::new(state);
     let mut server = HttpServer::new(move || {
@@ -343,6 +344,8 @@ pub fn start(
     }
     let server = server.bind(&bind)?;
     let addrs = server.addrs();
+    let listen: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+    tracing::info!(backend = %backend, listen = %listen.join(", "), "mnemo listening");
     Ok((addrs, server.run()))
 }
 

@@ -75,6 +75,10 @@ fn default_top_k() -> usize {
 impl MemoryStore {
     fn check_new_combat(&self, m: &NewCombatMemory) -> Result<(), MemoryError> {
         self.check_text("mob_type", &m.mob_type, true)?;
+        self.check_name("mob_type", &m.mob_type, 80)?;
+        self.check_name("mob_name", &m.mob_name, 80)?;
+        self.check_text("mob_tactics", &m.mob_tactics, false)?;
+        self.check_text("enemy_tactics", &m.enemy_tactics, false)?;
         self.check_text("summary", &m.summary, true)?;
         if !OUTCOMES.contains(&m.outcome.as_str()) {
             return Err(MemoryError::invalid(
@@ -88,8 +92,17 @@ impl MemoryStore {
                 "must be between 0 and 100",
             ));
         }
-        if m.party_size.is_some_and(|s| s < 0) || m.rounds_survived < 0 {
+        if m.party_size.is_some_and(|s| s < 0) {
             return Err(MemoryError::invalid("party_size", "must not be negative"));
+        }
+        if m.rounds_survived < 0 {
+            return Err(MemoryError::invalid(
+                "rounds_survived",
+                "must not be negative",
+            ));
+        }
+        if m.metadata.as_ref().is_some_and(|v| !v.is_object()) {
+            return Err(MemoryError::invalid("metadata", "must be a JSON object"));
         }
         if m.party_composition.as_ref().is_some_and(|p| !p.is_array()) {
             return Err(MemoryError::invalid(

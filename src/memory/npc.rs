@@ -107,8 +107,8 @@ impl Speaker {
 
 impl MemoryStore {
     fn check_new_npc(&self, m: &NewNpcMemory) -> Result<String, MemoryError> {
-        self.check_text("speaker_name", &m.speaker_name, false)?;
-        self.check_text("npc_name", &m.npc_name, false)?;
+        self.check_name("speaker_name", &m.speaker_name, 80)?;
+        self.check_name("npc_name", &m.npc_name, 80)?;
         self.check_text("user_message", &m.user_message, false)?;
         self.check_text("assistant_message", &m.assistant_message, false)?;
         if m.user_message.trim().is_empty()
@@ -157,12 +157,6 @@ impl MemoryStore {
     ) -> Result<Vec<Stored<NpcMemory>>, MemoryError> {
         if batch.is_empty() {
             return Err(MemoryError::invalid("memories", "must not be empty"));
-        }
-        if batch.len() > self.settings.max_batch {
-            return Err(MemoryError::invalid(
-                "memories",
-                format!("at most {} memories per batch", self.settings.max_batch),
-            ));
         }
         let summaries = batch
             .iter()

@@ -25,8 +25,6 @@ pub struct MemorySettings {
     pub max_text_chars: usize,
     /// The in-memory HNSW layer of SQLite mode (threshold, m, ef).
     pub hnsw: crate::vector::HnswSettings,
-    /// Most memories one batch store accepts.
-    pub max_batch: usize,
 }
 
 impl Default for MemorySettings {
@@ -36,7 +34,6 @@ impl Default for MemorySettings {
             max_top_k: 100,
             max_text_chars: 16_000,
             hnsw: crate::vector::HnswSettings::default(),
-            max_batch: 256,
         }
     }
 }
@@ -171,10 +168,34 @@ impl MemoryStore {
         if required && text.trim().is_empty() {
             return Err(MemoryError::invalid(field, "must not be empty"));
         }
+        if text.contains('\0') {
+            // Postgres text cannot hold NUL; refused on both backends alike.
+            return Err(MemoryError::invalid(
+                field,
+                "must not contain NUL characters",
+            ));
+        }
         if text.chars().count() > self.settings.max_text_chars {
             return Err(MemoryError::invalid(
                 field,
                 format!("longer than {} characters", self.settings.max_text_chars),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A short name (speaker, NPC, mob): at most `max` characters, the column width.
+    pub(crate) fn check_name(
+        &self,
+        field: &'static str,
+        text: &str,
+        max: usize,
+    ) -> Result<(), MemoryError> {
+        self.check_text(field, text, false)?;
+        if text.chars().count() > max {
+            return Err(MemoryError::invalid(
+                field,
+                format!("longer than {max} characters"),
             ));
         }
         Ok(())

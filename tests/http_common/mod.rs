@@ -37,9 +37,24 @@ pub struct Service {
 
 impl Service {
     /// A migrated database, an admin token, readiness released, the server started.
+    /// The memory stores use the offline hash provider (1536-d).
     pub async fn start(backend: &str, settings: HttpSettings) -> Self {
         let t = TestDb::migrated(backend).await;
-        let state = AppState::new(t.db.clone());
+        let store = crate::common::memory_store(&t.db).await;
+        let state = AppState::with_memory(t.db.clone(), std::sync::Arc::new(store));
+        state.readiness.release(STARTUP);
+        Self::start_with(t, state, settings).await
+    }
+
+    /// As [`start`](Self::start), with the memory stores on `embedder`.
+    pub async fn start_with_embedder(
+        backend: &str,
+        settings: HttpSettings,
+        embedder: std::sync::Arc<dyn mnemo::embed::Embedder>,
+    ) -> Self {
+        let t = TestDb::migrated(backend).await;
+        let store = crate::common::memory_store_with(&t.db, embedder).await;
+        let state = AppState::with_memory(t.db.clone(), std::sync::Arc::new(store));
         state.readiness.release(STARTUP);
         Self::start_with(t, state, settings).await
     }

@@ -8,6 +8,10 @@ use crate::http::admin::{after_and_limit, int_param};
 use crate::http::{ApiError, AppState};
 use crate::memory::{EmbeddingState, LastInteraction, NewNpcMemory, NpcSearch, Stored};
 
+/// Most memories one `POST /v1/memories/npc/batch` accepts (one provider
+/// call and one transaction; larger loads go in several requests).
+pub const MAX_BATCH: usize = 256;
+
 /// Memories `GET /v1/memories/npc/recent` returns when `limit` is not given.
 pub const DEFAULT_RECENT: i64 = 10;
 
@@ -71,7 +75,14 @@ pub(super) async fn store_batch(
     body: web::Json<BatchBody>,
 ) -> Result<HttpResponse, ApiError> {
     let store = super::store(&state)?;
-    let items: Vec<Stored<_>> = store.store_npc_batch(body.into_inner().memories).await?;
+    let memories = body.into_inner().memories;
+    if memories.len() > MAX_BATCH {
+        return Err(ApiError::invalid(
+            "memories",
+            format!("at most {MAX_BATCH} memories per batch"),
+        ));
+    }
+    let items: Vec<Stored<_>> = store.store_npc_batch(memories).await?;
     let mut res = if items
         .iter()
         .all(|s| s.embedding_state == EmbeddingState::Ready)
