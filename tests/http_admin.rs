@@ -63,6 +63,14 @@ async fn accounts(backend: &str) {
         )
         .await;
     assert_error(&blank, 400, "invalid", Some("username"));
+    let nul = s
+        .as_admin(
+            Method::POST,
+            "/v1/accounts",
+            Some(json!({"username": "\u{0}bob"})),
+        )
+        .await;
+    assert_error(&nul, 400, "invalid", Some("username"));
     let unknown = s
         .as_admin(
             Method::POST,

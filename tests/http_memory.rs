@@ -130,6 +130,17 @@ async fn npc_store_get_list_delete(backend: &str) {
         Some("mood"),
     );
     assert_error(
+        &post(
+            &s,
+            "/v1/memories/npc",
+            json!({"npc_id": 1, "summary": "\u{0}hidden"}),
+        )
+        .await,
+        400,
+        "invalid",
+        Some("summary"),
+    );
+    assert_error(
         &post(&s, "/v1/memories/npc", json!({"npc_id": 1})).await,
         400,
         "invalid",

@@ -89,6 +89,13 @@ fn check_name(field: &'static str, value: &str, max: usize) -> Result<(), Accoun
             message: format!("must be 1 to {max} characters"),
         });
     }
+    // SQLite's length() stops at a NUL and Postgres text cannot hold one.
+    if value.contains('\0') {
+        return Err(AccountError::Invalid {
+            field,
+            message: "must not contain NUL characters".into(),
+        });
+    }
     Ok(())
 }
 

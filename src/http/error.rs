@@ -169,7 +169,8 @@ impl ApiError {
                         "a value contains a character the database cannot store (NUL)",
                     );
                 }
-                Some("23514") => {
+                // A CHECK constraint: Postgres 23514, SQLite SQLITE_CONSTRAINT_CHECK (275).
+                Some("23514" | "275") => {
                     return Self::new(
                         StatusCode::BAD_REQUEST,
                         "invalid",
