@@ -1013,8 +1013,8 @@ def make_test_data(d, parts=20, per_part=5000, dim=1536, queries=200, latent=128
     vectors would make HNSW look far worse than on real data. Queries are new
     draws from the same distribution. The spread and noise were tuned so that
     HNSW (M=16, efConstruction=64) on 5,000 rows is not trivially exact: at
-    1536-d recall@10 is about 0.88 / 0.93 / 0.97 / 0.99 at ef 16 / 32 / 64 / 128
-    (384-d: about 0.70 / 0.82 / 0.93 / 0.98). `interleave` assigns rows round-robin to
+    1536-d recall@10 is about 0.85 / 0.91 / 0.96 / 0.99 at ef 16 / 32 / 64 / 128
+    (384-d: about 0.73 / 0.84 / 0.93 / 0.98). `interleave` assigns rows round-robin to
     partitions (with form="list"), to exercise the non-contiguous path.
     """
     rng = np.random.default_rng(seed)

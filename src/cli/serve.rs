@@ -27,6 +27,32 @@ pub struct ServeArgs {
     /// Apply pending migrations before serving instead of refusing to start.
     #[arg(long)]
     pub migrate: bool,
+    /// SQLite mode: partitions with at least this many rows get an in-memory HNSW
+    /// index (below it every search is an exact scan; see `HnswSettings`).
+    #[arg(long, env = "MNEMO_HNSW_THRESHOLD", default_value_t = 20_000)]
+    pub hnsw_threshold: usize,
+    /// HNSW candidate list size at search time (pgvector `hnsw.ef_search` and the in-memory index).
+    #[arg(long, env = "MNEMO_EF_SEARCH", default_value_t = 100)]
+    pub ef_search: usize,
+    /// SQLite mode: exact scans take an int8 first pass and re-score this many
+    /// times k candidates in f32; 0 (default) scans f32 only.
+    #[arg(long, env = "MNEMO_INT8_RESCORE", default_value_t = 0)]
+    pub int8_rescore: usize,
+}
+
+impl ServeArgs {
+    fn memory_settings(&self) -> MemorySettings {
+        MemorySettings {
+            ef_search: self.ef_search,
+            hnsw: crate::vector::HnswSettings {
+                threshold: self.hnsw_threshold.max(1),
+                ef_search: self.ef_search,
+                int8_rescore: self.int8_rescore,
+                ..crate::vector::HnswSettings::default()
+            },
+            ..MemorySettings::default()
+        }
+    }
 }
 
 /// Start listening at once (so `/healthz` answers and `/readyz` says what it
@@ -74,7 +100,7 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> Result<(), CliError> {
         "opening the memory stores (loading partitions)"
     );
     let opened = tokio::select! {
-        opened = MemoryStore::open(db.clone(), embedder, MemorySettings::default()) => opened,
+        opened = MemoryStore::open(db.clone(), embedder, args.memory_settings()) => opened,
         stopped = &mut server => {
             // A signal arrived while the partitions were loading.
             tracing::info!("stopped before the memory stores were open");
