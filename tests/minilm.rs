@@ -330,38 +330,3 @@ fn matches_an_independent_float64_reference() {
         assert!((got - sum).abs() < 1e-3, "{text:?}: sum {got} vs {sum}");
     }
 }
-
-/// Throughput on this machine, not a check: `cargo test --release --features minilm
-/// --test minilm -- --ignored --nocapture throughput`. The demo world's 293 dialogue
-/// summaries (about 40 tokens each), embedded in calls of 64 as `mnemo demo load` does.
-#[test]
-#[ignore = "a measurement, run by hand"]
-fn throughput() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/npc_dialogue.jsonl");
-    let texts: Vec<String> = std::fs::read_to_string(path)
-        .expect("fixture")
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).expect("json");
-            format!(
-                "{} said: \"{}\" | {} replied: \"{}\"",
-                v["speaker_name"].as_str().unwrap_or(""),
-                v["user_message"].as_str().unwrap_or(""),
-                v["npc_name"].as_str().unwrap_or(""),
-                v["assistant_message"].as_str().unwrap_or("")
-            )
-        })
-        .collect();
-    model().embed_blocking(&texts[..8]).expect("warm up");
-    let start = std::time::Instant::now();
-    for chunk in texts.chunks(64) {
-        model().embed_blocking(chunk).expect("embeds");
-    }
-    let secs = start.elapsed().as_secs_f64();
-    println!(
-        "{} texts in {secs:.2} s: {:.1} sentences/s on {} threads",
-        texts.len(),
-        texts.len() as f64 / secs,
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    );
-}
