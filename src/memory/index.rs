@@ -305,6 +305,11 @@ impl MemoryIndex {
         }
     }
 
+    /// Whether the partition holds any searchable row.
+    pub fn has_partition(&self, key: &PartitionKey) -> bool {
+        self.read().partitions.contains_key(key)
+    }
+
     /// Partitions of `kind` currently answered through an HNSW index.
     pub fn indexed_partitions(&self, kind: MemoryKind) -> usize {
         self.read()

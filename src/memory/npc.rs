@@ -236,6 +236,15 @@ impl MemoryStore {
         npc_id: i64,
         npc_name: Option<&str>,
     ) -> Result<Vec<i64>, MemoryError> {
+        // SQLite mode: an NPC with searchable rows has a partition in memory, so the
+        // common case needs no query on the search path.
+        if self
+            .index
+            .as_ref()
+            .is_some_and(|i| i.has_partition(&PartitionKey::Npc(npc_id)))
+        {
+            return Ok(vec![npc_id]);
+        }
         let has_rows: Option<(i64,)> = with_pool!(self.db.pool(Alias::AiMemory), |p| {
             sqlx::query_as("SELECT id FROM ai_memory_npcmemory WHERE npc_id = $1 LIMIT 1")
                 .bind(npc_id)
