@@ -37,7 +37,7 @@ fi
 "${_mnemo_as_pg[@]}" "$_mnemo_pg_bin/initdb" -D "$_mnemo_pg_dir/data" -U postgres --auth=trust -E UTF8 >"$_mnemo_pg_dir/initdb.log" 2>&1 \
     || { cat "$_mnemo_pg_dir/initdb.log"; echo "pg-env: initdb failed" >&2; return 1 2>/dev/null || exit 1; }
 "${_mnemo_as_pg[@]}" "$_mnemo_pg_bin/pg_ctl" -D "$_mnemo_pg_dir/data" -w -l "$_mnemo_pg_dir/server.log" \
-    -o "-p $_mnemo_pg_port -k $_mnemo_pg_dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" start >/dev/null \
+    -o "-p $_mnemo_pg_port -k $_mnemo_pg_dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off ${MNEMO_PG_OPTIONS:-}" start >/dev/null \
     || { cat "$_mnemo_pg_dir/server.log"; echo "pg-env: postgres did not start" >&2; return 1 2>/dev/null || exit 1; }
 
 _mnemo_pg_stop() {

@@ -930,6 +930,11 @@ async fn metrics_show_search_latency_cache_and_partitions(backend: &str) {
     );
     assert!(text.contains("mnemo_embedding_cache_misses_total 1"));
     assert!(text.contains("mnemo_pending_embeddings{kind=\"npc\"} 0"));
+    assert!(
+        text.contains("mnemo_searches_total{strategy=\"exact\"} 2"),
+        "{text}"
+    );
+    assert!(text.contains("mnemo_searches_total{strategy=\"hnsw\"} 0"));
     if backend == "sqlite" {
         assert!(
             text.contains("mnemo_partition_rows{kind=\"npc\"} 1"),

@@ -188,3 +188,27 @@ async fn pgvector_step_back_fills_vectors_from_blobs() {
             .unwrap();
     assert_eq!(v.to_vec(), values.to_vec());
 }
+
+/// Vectors are stored inline (STORAGE PLAIN), not in TOAST: exact scans read
+/// one heap tuple per row instead of chasing chunks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_vectors_are_stored_inline() {
+    let t = TestDb::migrated("postgres").await;
+    let mnemo::db::Pool::Postgres(pool) = t.db.pool(Alias::AiMemory) else {
+        unreachable!()
+    };
+    for table in [
+        "ai_memory_npcmemory",
+        "ai_memory_combatmemory",
+        "ai_memory_lorememory",
+    ] {
+        let (storage,): (i8,) = sqlx::query_as(
+            "SELECT attstorage FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'embedding_vector'",
+        )
+        .bind(table)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        assert_eq!(storage as u8, b'p', "{table}");
+    }
+}

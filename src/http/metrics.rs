@@ -182,12 +182,13 @@ pub async fn middleware(
 }
 
 /// Reads the memory store's own counters at scrape time: the query cache's
-/// hits and misses (counters), and the in-memory partitions' rows and count
-/// (gauges, SQLite mode only).
+/// hits and misses and the searches by strategy (counters), and the in-memory
+/// partitions' rows and count (gauges, SQLite mode only).
 struct MemoryCollector {
     slot: MemorySlot,
     hits: IntCounter,
     misses: IntCounter,
+    searches: IntCounterVec,
     rows: IntGaugeVec,
     partitions: IntGaugeVec,
 }
@@ -211,6 +212,14 @@ impl MemoryCollector {
                 "mnemo_embedding_cache_misses_total",
                 "Query embeddings that needed a provider call",
             ),
+            searches: IntCounterVec::new(
+                Opts::new(
+                    "mnemo_searches_total",
+                    "Vector searches by strategy: an exact scan or an HNSW index",
+                ),
+                &["strategy"],
+            )
+            .unwrap_or_else(|e| unreachable!("static metric: {e}")),
             rows: gauge(
                 "mnemo_partition_rows",
                 "Vectors held in memory by kind (SQLite mode)",
@@ -227,6 +236,7 @@ impl Collector for MemoryCollector {
     fn desc(&self) -> Vec<&Desc> {
         let mut d = self.hits.desc();
         d.extend(self.misses.desc());
+        d.extend(self.searches.desc());
         d.extend(self.rows.desc());
         d.extend(self.partitions.desc());
         d
@@ -243,8 +253,15 @@ impl Collector for MemoryCollector {
         self.hits.inc_by(cache.hits());
         self.misses.reset();
         self.misses.inc_by(cache.misses());
+        let counts = store.searches();
+        for (strategy, total) in [("exact", counts.exact()), ("hnsw", counts.index())] {
+            let counter = self.searches.with_label_values(&[strategy]);
+            counter.reset();
+            counter.inc_by(total);
+        }
         let mut out = self.hits.collect();
         out.extend(self.misses.collect());
+        out.extend(self.searches.collect());
         if let Some(index) = store.index() {
             for (kind, rows, parts) in index.sizes() {
                 self.rows.with_label_values(&[kind.name()]).set(rows as i64);

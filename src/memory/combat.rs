@@ -11,6 +11,7 @@ use super::fetch::{Record, order_pg_rows};
 use super::index::PartitionKey;
 use super::model::{CombatMemory, EmbeddingState, MemoryKind, NewCombatMemory, OUTCOMES, Scored};
 use super::npc::Stored;
+use super::pg_search::PgScope;
 use super::store::{MemoryStore, log_change};
 use crate::db::{Alias, Pool, now_micros};
 use crate::with_pool;
@@ -307,7 +308,9 @@ impl MemoryStore {
                 Ok(hits.into_iter().map(|h| (h.id, h.score)).collect())
             }
             (None, Pool::Postgres(pool)) => {
-                let mut tx = self.pg_search_tx(pool).await?;
+                let mut tx = self
+                    .pg_search_tx(pool, PgScope::MobType(&s.mob_type))
+                    .await?;
                 let rows: Vec<(i64, f32, DateTime<Utc>)> = sqlx::query_as(
                     "SELECT id, (1 - (embedding_vector <=> $1))::REAL, created_at FROM ai_memory_combatmemory
                      WHERE mob_type = $2 AND embedding_model = $3 AND embedding_vector IS NOT NULL

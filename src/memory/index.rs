@@ -13,7 +13,8 @@ use sqlx::{Row, SqlitePool, sqlite::SqliteRow};
 
 use super::error::MemoryError;
 use super::model::MemoryKind;
-use crate::vector::{Hit, HnswSettings, IndexedPartition, Maintenance, decode_blob};
+use super::search_counts::SearchCounts;
+use crate::vector::{Hit, HnswSettings, IndexedPartition, Maintenance, Strategy, decode_blob};
 
 /// What filters look at, per row. One struct for the three kinds keeps the core
 /// generic; fields a kind does not have stay at their defaults.
@@ -65,6 +66,7 @@ pub struct MemoryIndex {
     hnsw: HnswSettings,
     state: RwLock<State>,
     refreshing: tokio::sync::Mutex<()>,
+    searches: SearchCounts,
 }
 
 struct LoadedRow {
@@ -105,6 +107,7 @@ impl MemoryIndex {
             hnsw,
             state: RwLock::new(State::default()),
             refreshing: tokio::sync::Mutex::new(()),
+            searches: SearchCounts::default(),
         });
         // Take the change-log position first: changes racing with the load are
         // replayed afterwards, and replaying an upsert twice is harmless.
@@ -300,9 +303,19 @@ impl MemoryIndex {
     ) -> Vec<Hit> {
         let state = self.read();
         match state.partitions.get(key) {
-            Some(p) if p.dim() == query.len() => p.search_filtered(query, k, None, filter).hits,
+            Some(p) if p.dim() == query.len() => {
+                let outcome = p.search_filtered(query, k, None, filter);
+                self.searches
+                    .record(!matches!(outcome.strategy, Strategy::Hnsw));
+                outcome.hits
+            }
             _ => Vec::new(),
         }
+    }
+
+    /// Searches by strategy since the index was loaded.
+    pub fn searches(&self) -> &SearchCounts {
+        &self.searches
     }
 
     /// Whether the partition holds any searchable row.

@@ -12,6 +12,7 @@ use super::error::MemoryError;
 use super::fetch::{Record, order_pg_rows};
 use super::index::PartitionKey;
 use super::model::{LoreMemory, MemoryKind, NewLoreMemory, SCOPE_LEVELS, Scored, UpsertOutcome};
+use super::pg_search::PgScope;
 use super::store::{MemoryStore, log_change};
 use crate::db::{Alias, Pool, now_micros};
 use crate::with_pool;
@@ -297,7 +298,7 @@ impl MemoryStore {
                     .collect()
             }
             (None, Pool::Postgres(pool)) => {
-                let mut tx = self.pg_search_tx(pool).await?;
+                let mut tx = self.pg_search_tx(pool, PgScope::Lore).await?;
                 let rows: Vec<(i64, f32, DateTime<Utc>)> = sqlx::query_as(
                     "SELECT id, (1 - (embedding_vector <=> $1))::REAL, created_at FROM ai_memory_lorememory
                      WHERE embedding_model = $2 AND embedding_vector IS NOT NULL AND scope_tags <@ $3

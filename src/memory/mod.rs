@@ -11,6 +11,8 @@ mod lore_import;
 mod model;
 mod npc;
 mod pending;
+mod pg_search;
+mod search_counts;
 mod store;
 mod time_ago;
 
@@ -24,5 +26,6 @@ pub use lore_import::{ImportFailure, ImportOptions, ImportReport, LoreEntry, Lor
 pub use model::*;
 pub use npc::{LastInteraction, NpcSearch, Stored};
 pub use pending::spawn_pending_worker;
+pub use search_counts::SearchCounts;
 pub use store::{MemorySettings, MemoryStore, check_models, decode_b64_vector, encode_b64_vector};
 pub use time_ago::time_ago;

@@ -9,6 +9,7 @@ use super::error::MemoryError;
 use super::fetch::{Record, Weights, candidates, order_hits, order_pg_rows};
 use super::index::PartitionKey;
 use super::model::{EmbeddingState, MemoryKind, NewNpcMemory, NpcMemory, Scored};
+use super::pg_search::PgScope;
 use super::store::{MemoryStore, log_change};
 use super::time_ago::time_ago;
 use crate::db::{Alias, Pool, now_micros};
@@ -350,7 +351,7 @@ impl MemoryStore {
                 order_hits(all, k)
             }
             (None, Pool::Postgres(pool)) => {
-                let mut tx = self.pg_search_tx(pool).await?;
+                let mut tx = self.pg_search_tx(pool, PgScope::Npcs(&npc_ids)).await?;
                 let rows: Vec<(i64, f32, DateTime<Utc>)> = sqlx::query_as(
                     "SELECT id, (1 - (embedding_vector <=> $1))::REAL, created_at FROM ai_memory_npcmemory
                      WHERE npc_id = ANY($2) AND embedding_model = $3 AND embedding_vector IS NOT NULL
@@ -520,20 +521,5 @@ impl MemoryStore {
         });
         self.sync_index().await?;
         Ok(deleted.len() as u64)
-    }
-
-    /// A Postgres transaction with this store's HNSW search settings.
-    pub(crate) async fn pg_search_tx(
-        &self,
-        pool: &sqlx::PgPool,
-    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, MemoryError> {
-        let mut tx = pool.begin().await?;
-        sqlx::query(
-            "SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'strict_order', true)",
-        )
-        .bind(self.pg_search_settings())
-        .execute(&mut *tx)
-        .await?;
-        Ok(tx)
     }
 }

@@ -13,6 +13,7 @@ use crate::with_pool;
 use super::error::MemoryError;
 use super::index::MemoryIndex;
 use super::model::MemoryKind;
+use super::search_counts::SearchCounts;
 
 /// Tunables of the memory stores.
 #[derive(Debug, Clone)]
@@ -44,6 +45,8 @@ pub struct MemoryStore {
     pub(crate) embedder: Arc<CachedEmbedder>,
     pub(crate) index: Option<Arc<MemoryIndex>>,
     pub(crate) settings: MemorySettings,
+    /// Postgres searches by strategy (SQLite mode counts in its index).
+    pub(crate) pg_searches: SearchCounts,
 }
 
 /// Vectors for rows about to be written, and why some are missing.
@@ -87,6 +90,7 @@ impl MemoryStore {
             embedder,
             index,
             settings,
+            pg_searches: SearchCounts::default(),
         })
     }
 
@@ -111,6 +115,13 @@ impl MemoryStore {
     }
 
     /// The in-memory index (SQLite mode only), for metrics.
+    /// Searches by strategy (exact scan or HNSW index) since the store opened.
+    pub fn searches(&self) -> &SearchCounts {
+        self.index
+            .as_deref()
+            .map_or(&self.pg_searches, MemoryIndex::searches)
+    }
+
     pub fn index(&self) -> Option<&MemoryIndex> {
         self.index.as_deref()
     }

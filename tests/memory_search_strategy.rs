@@ -1,0 +1,137 @@
+//! How a search ranks: exactly below `HnswSettings::threshold` rows in the
+//! searched scope (both backends, so both return the same rows), through the
+//! HNSW index above it.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{TestDb, random_vector};
+use mnemo::embed::{CachedEmbedder, HashEmbedder};
+use mnemo::memory::{MemorySettings, MemoryStore, NewNpcMemory, NpcSearch};
+use mnemo::vector::HnswSettings;
+
+const DIM: usize = 1536;
+const PER_NPC: u64 = 600;
+
+async fn store_with(t: &TestDb, settings: MemorySettings) -> MemoryStore {
+    let embedder = Arc::new(CachedEmbedder::new(Arc::new(HashEmbedder::new(DIM)), 10));
+    MemoryStore::open(t.db.clone(), embedder, settings)
+        .await
+        .expect("open memory store")
+}
+
+/// Two NPCs of random vectors; returns (id, vector) of NPC 1's rows.
+async fn fill(store: &MemoryStore) -> Vec<(i64, Vec<f32>)> {
+    let mut npc1 = Vec::new();
+    for npc_id in [1i64, 2] {
+        let vectors: Vec<Vec<f32>> = (0..PER_NPC)
+            .map(|i| random_vector(npc_id as u64 * 100_000 + i, DIM))
+            .collect();
+        for chunk in vectors.chunks(200) {
+            let batch = chunk
+                .iter()
+                .map(|v| NewNpcMemory {
+                    npc_id,
+                    user_message: "x".into(),
+                    embedding: Some(v.clone()),
+                    ..NewNpcMemory::default()
+                })
+                .collect();
+            let stored = store.store_npc_batch(batch).await.expect("store batch");
+            if npc_id == 1 {
+                npc1.extend(
+                    stored
+                        .iter()
+                        .map(|m| m.memory.id)
+                        .zip(chunk.iter().cloned()),
+                );
+            }
+        }
+    }
+    npc1
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+    let norm = |v: &[f32]| v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    dot / (norm(a) * norm(b))
+}
+
+fn exact_top(rows: &[(i64, Vec<f32>)], q: &[f32], k: usize) -> Vec<i64> {
+    let mut scored: Vec<(f64, i64)> = rows.iter().map(|(id, v)| (cosine(v, q), *id)).collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    scored.into_iter().take(k).map(|(_, id)| id).collect()
+}
+
+async fn top_ids(store: &MemoryStore, q: &[f32], k: usize) -> Vec<i64> {
+    let found = store
+        .search_npc(&NpcSearch {
+            npc_id: 1,
+            embedding: Some(q.to_vec()),
+            top_k: k,
+            ..NpcSearch::default()
+        })
+        .await
+        .expect("search");
+    found.into_iter().map(|s| s.memory.id).collect()
+}
+
+/// With `ef_search = 1` an HNSW walk would miss neighbours; a scope below the
+/// threshold is ranked exactly anyway, filtered to its NPC, in score order.
+async fn small_scopes_are_ranked_exactly(backend: &str) {
+    let t = TestDb::migrated(backend).await;
+    let store = store_with(
+        &t,
+        MemorySettings {
+            ef_search: 1,
+            ..MemorySettings::default()
+        },
+    )
+    .await;
+    let rows = fill(&store).await;
+    for seed in 0..25 {
+        let q = random_vector(900_000 + seed, DIM);
+        assert_eq!(
+            top_ids(&store, &q, 10).await,
+            exact_top(&rows, &q, 10),
+            "query {seed}"
+        );
+    }
+    assert_eq!(store.searches().exact(), 25);
+    assert_eq!(store.searches().index(), 0);
+}
+
+on_both_backends!(small_scopes_are_ranked_exactly);
+
+/// Above the threshold Postgres answers through the HNSW index, still
+/// filtered to the NPC and still returning full k.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_large_scopes_use_the_index_with_full_k_and_high_recall() {
+    let t = TestDb::migrated("postgres").await;
+    let store = store_with(
+        &t,
+        MemorySettings {
+            hnsw: HnswSettings {
+                threshold: 100,
+                ..HnswSettings::default()
+            },
+            ..MemorySettings::default()
+        },
+    )
+    .await;
+    let rows = fill(&store).await;
+    let (mut overlap, mut judged) = (0, 0);
+    for (id, v) in rows.iter().step_by(30) {
+        let got = top_ids(&store, v, 10).await;
+        assert_eq!(got.len(), 10, "full k for row {id}");
+        assert_eq!(got[0], *id, "a stored vector finds itself first");
+        let truth = exact_top(&rows, v, 10);
+        overlap += got.iter().filter(|g| truth.contains(g)).count();
+        judged += truth.len();
+    }
+    let recall = overlap as f64 / judged as f64;
+    assert!(recall >= 0.9, "recall@10 {recall}");
+    assert_eq!(store.searches().index(), 20);
+    assert_eq!(store.searches().exact(), 0);
+}
