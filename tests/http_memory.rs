@@ -941,6 +941,7 @@ async fn metrics_show_search_latency_cache_and_partitions(backend: &str) {
             "{text}"
         );
         assert!(text.contains("mnemo_partitions{kind=\"npc\"} 1"));
+        assert!(text.contains("mnemo_hnsw_partitions{kind=\"npc\"} 0"));
     }
     s.stop().await;
 }

@@ -212,3 +212,65 @@ async fn postgres_vectors_are_stored_inline() {
         assert_eq!(storage as u8, b'p', "{table}");
     }
 }
+
+/// The pending-embedding worker's poll and the /metrics count read a partial
+/// index of the pending rows, not the whole table (vectors included).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_rows_are_found_through_their_index() {
+    let t = TestDb::migrated("sqlite").await;
+    let mnemo::db::Pool::Sqlite(pool) = t.db.pool(Alias::AiMemory) else {
+        unreachable!()
+    };
+    // A populated table: on an empty one any plan is as cheap as another.
+    for table in [
+        "ai_memory_npcmemory",
+        "ai_memory_combatmemory",
+        "ai_memory_lorememory",
+    ] {
+        let columns = match table {
+            "ai_memory_npcmemory" => "npc_id, created_at, embedding_model",
+            "ai_memory_combatmemory" => "mob_type, outcome, summary, created_at, embedding_model",
+            _ => "title, content, scope_level, created_at, updated_at, embedding_model",
+        };
+        let values = match table {
+            "ai_memory_npcmemory" => "n, '2026-01-01T00:00:00Z', 'm'",
+            "ai_memory_combatmemory" => "'wolf', 'win', 's', '2026-01-01T00:00:00Z', 'm'",
+            _ => "'t' || n, 'c', 'local', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 'm'",
+        };
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < 2000)
+             INSERT INTO {table} ({columns}) SELECT {values} FROM seq"
+        )))
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+    for (table, query) in [
+        (
+            "ai_memory_npcmemory",
+            "SELECT id, user_message FROM ai_memory_npcmemory WHERE embedding_model IS NULL AND ?1 = ?1 ORDER BY id LIMIT 10",
+        ),
+        (
+            "ai_memory_combatmemory",
+            "SELECT COUNT(*) FROM ai_memory_combatmemory WHERE embedding_model IS NULL",
+        ),
+        (
+            "ai_memory_lorememory",
+            "SELECT COUNT(*) FROM ai_memory_lorememory WHERE embedding_model IS NULL",
+        ),
+    ] {
+        let plan: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {query}")))
+                .bind("model")
+                .fetch_all(pool)
+                .await
+                .unwrap();
+        let detail: Vec<&str> = plan.iter().map(|r| r.3.as_str()).collect();
+        assert!(
+            detail
+                .iter()
+                .any(|d| d.contains(&format!("{table}_pending_idx"))),
+            "{table}: {detail:?}"
+        );
+    }
+}

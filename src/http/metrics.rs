@@ -191,6 +191,7 @@ struct MemoryCollector {
     searches: IntCounterVec,
     rows: IntGaugeVec,
     partitions: IntGaugeVec,
+    indexed: IntGaugeVec,
 }
 
 impl MemoryCollector {
@@ -228,6 +229,10 @@ impl MemoryCollector {
                 "mnemo_partitions",
                 "In-memory partitions by kind (SQLite mode)",
             ),
+            indexed: gauge(
+                "mnemo_hnsw_partitions",
+                "In-memory partitions answered through an HNSW index, by kind (SQLite mode)",
+            ),
         }
     }
 }
@@ -239,6 +244,7 @@ impl Collector for MemoryCollector {
         d.extend(self.searches.desc());
         d.extend(self.rows.desc());
         d.extend(self.partitions.desc());
+        d.extend(self.indexed.desc());
         d
     }
 
@@ -268,9 +274,13 @@ impl Collector for MemoryCollector {
                 self.partitions
                     .with_label_values(&[kind.name()])
                     .set(parts as i64);
+                self.indexed
+                    .with_label_values(&[kind.name()])
+                    .set(index.indexed_partitions(kind) as i64);
             }
             out.extend(self.rows.collect());
             out.extend(self.partitions.collect());
+            out.extend(self.indexed.collect());
         }
         out
     }

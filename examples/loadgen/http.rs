@@ -1,0 +1,302 @@
+//! `load`, `wait-index` and `run`: drive the service over HTTP.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+
+use crate::args::{arg, num};
+use crate::dataset::{read_f32, read_json};
+
+fn b64(v: &[f32]) -> String {
+    let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+pub struct Client {
+    pub http: reqwest::Client,
+    pub url: String,
+    pub token: String,
+}
+
+impl Client {
+    async fn post(&self, path: &str, body: &Value) -> Result<(u16, Value), String> {
+        let res = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = res.status().as_u16();
+        let value = res.json::<Value>().await.unwrap_or(Value::Null);
+        Ok((status, value))
+    }
+}
+
+/// Store the data set's rows through the batch endpoint, `--concurrency`
+/// batches in flight (default 4: Postgres spends most of a batch in HNSW
+/// inserts on one core), and map rows to the ids the service gave them.
+pub async fn load(dir: &Path, client: &Client, args: &[String]) {
+    let meta = read_json(&dir.join("base.json"));
+    let dim = meta["dim"].as_u64().expect("dim") as usize;
+    let base = read_f32(&dir.join("base.f32"), dim);
+    let texts = read_json(&dir.join("texts.json"));
+    let texts = texts["texts"].as_array().expect("texts");
+    let concurrency = num(args, "--concurrency", 4).max(1);
+    let started = Instant::now();
+    let batches = base.chunks(100).zip(texts.chunks(100)).map(|(vecs, texts)| {
+        let memories: Vec<Value> = vecs
+            .iter()
+            .zip(texts)
+            .map(|(v, t)| {
+                json!({"npc_id": t[0], "speaker_id": 1, "speaker_name": "Player", "npc_name": format!("Npc{}", t[0]),
+                       "user_message": t[1], "assistant_message": t[2], "embedding_b64": b64(v)})
+            })
+            .collect();
+        async move {
+            // 503 means "retry later" (e.g. SQLite's write lock was busy past its
+            // timeout); nothing of the batch was written, so sending it again is safe.
+            let mut retries = 0;
+            loop {
+                let (status, body) = client
+                    .post("/v1/memories/npc/batch", &json!({"memories": &memories}))
+                    .await
+                    .expect("batch request");
+                if status == 503 && retries < 10 {
+                    retries += 1;
+                    tokio::time::sleep(Duration::from_millis(200 * retries)).await;
+                    continue;
+                }
+                assert!(status == 201, "batch store answered {status}: {body}");
+                let ids = body["items"]
+                    .as_array()
+                    .expect("items")
+                    .iter()
+                    .map(|item| item["id"].as_i64().expect("id"))
+                    .collect::<Vec<i64>>();
+                return (ids, retries);
+            }
+        }
+    });
+    // `buffered` keeps the batches' order, so ids line up with rows.
+    let done: Vec<(Vec<i64>, u64)> = futures_util::stream::iter(batches)
+        .buffered(concurrency)
+        .collect()
+        .await;
+    let retries: u64 = done.iter().map(|(_, r)| r).sum();
+    let ids: Vec<i64> = done.into_iter().flat_map(|(ids, _)| ids).collect();
+    let seconds = started.elapsed().as_secs_f64();
+    std::fs::write(dir.join("ids.json"), json!(ids).to_string()).expect("write ids");
+    println!(
+        "{}",
+        json!({"loaded": ids.len(), "seconds": seconds, "rows_per_second": ids.len() as f64 / seconds, "concurrency": concurrency, "retries_after_503": retries})
+    );
+}
+
+/// SQLite mode builds a large partition's HNSW index in the background: poll
+/// (a search installs a finished build; `/metrics` counts indexed partitions)
+/// until `--expect` NPC partitions are indexed, and report how long it took.
+pub async fn wait_index(dir: &Path, client: &Client, args: &[String]) {
+    let expect = num(args, "--expect", 1);
+    let timeout = Duration::from_secs(num(args, "--timeout", 1800) as u64);
+    let meta = read_json(&dir.join("base.json"));
+    let dim = meta["dim"].as_u64().expect("dim") as usize;
+    let npc = meta["partitions"][0]["npc_id"].as_i64().expect("partition");
+    let probe = json!({"npc_id": npc, "top_k": 1, "embedding_b64": b64(&read_f32(&dir.join("queries.f32"), dim)[0])});
+    let started = Instant::now();
+    loop {
+        let (status, body) = client
+            .post("/v1/memories/npc/search", &probe)
+            .await
+            .expect("search request");
+        assert!(status == 200, "search answered {status}: {body}");
+        let metrics = client
+            .http
+            .get(format!("{}/metrics", client.url))
+            .bearer_auth(&client.token)
+            .send()
+            .await
+            .expect("metrics request")
+            .text()
+            .await
+            .expect("metrics body");
+        let indexed = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("mnemo_hnsw_partitions{kind=\"npc\"} "))
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        if indexed >= expect {
+            break;
+        }
+        assert!(
+            started.elapsed() < timeout,
+            "no HNSW index after {timeout:?} ({indexed} of {expect} partitions)"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    println!(
+        "{}",
+        json!({"index_ready_seconds": started.elapsed().as_secs_f64(), "partitions": expect})
+    );
+}
+
+struct Workload {
+    kind: String,
+    queries: Vec<Vec<f32>>,
+    partitions: Vec<i64>,
+    texts: Vec<String>,
+    truth: Vec<Vec<i64>>,
+    dim: usize,
+}
+
+impl Workload {
+    fn request(&self, i: usize) -> (String, Value) {
+        let q = i % self.queries.len();
+        let npc = self.partitions[q];
+        match self.kind.as_str() {
+            "search" => (
+                "/v1/memories/npc/search".into(),
+                json!({"npc_id": npc, "top_k": 10, "embedding_b64": b64(&self.queries[q])}),
+            ),
+            "search_text" => (
+                "/v1/memories/npc/search".into(),
+                json!({"npc_id": npc, "top_k": 10, "query": self.texts[q]}),
+            ),
+            "context" => (
+                format!("/v1/npcs/{npc}/context"),
+                json!({"speaker_id": 1, "message": self.texts[q]}),
+            ),
+            "store" => (
+                "/v1/memories/npc".into(),
+                json!({"npc_id": 1000 + npc, "speaker_id": 2, "user_message": self.texts[q], "assistant_message": "noted"}),
+            ),
+            "store_batch" => {
+                let memories: Vec<Value> = (0..16)
+                    .map(|j| json!({"npc_id": 1000 + npc, "speaker_id": 2, "user_message": format!("{} {j}", self.texts[q]), "assistant_message": "noted"}))
+                    .collect();
+                (
+                    "/v1/memories/npc/batch".into(),
+                    json!({"memories": memories}),
+                )
+            }
+            other => panic!("unknown workload {other}"),
+        }
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx]
+}
+
+pub async fn run(dir: &Path, client: Arc<Client>, args: &[String]) {
+    let meta = read_json(&dir.join("base.json"));
+    let dim = meta["dim"].as_u64().expect("dim") as usize;
+    let qmeta = read_json(&dir.join("queries.json"));
+    let ids: Vec<i64> =
+        serde_json::from_value(read_json(&dir.join("ids.json"))).unwrap_or_default();
+    let truth_rows: Vec<Vec<usize>> =
+        serde_json::from_value(qmeta["truth_rows"].clone()).expect("truth");
+    let workload = Arc::new(Workload {
+        kind: arg(args, "--workload").unwrap_or_else(|| "search".into()),
+        queries: read_f32(&dir.join("queries.f32"), dim),
+        partitions: serde_json::from_value(qmeta["partition"].clone()).expect("partition"),
+        texts: serde_json::from_value(qmeta["texts"].clone()).expect("texts"),
+        truth: truth_rows
+            .iter()
+            .map(|rows| {
+                rows.iter()
+                    .take(10)
+                    .filter_map(|r| ids.get(*r).copied())
+                    .collect()
+            })
+            .collect(),
+        dim,
+    });
+    let concurrency = num(args, "--concurrency", 1).max(1);
+    let seconds = arg(args, "--seconds")
+        .and_then(|s| s.parse::<f64>().ok())
+        .unwrap_or(10.0);
+    let rate = arg(args, "--rate").and_then(|s| s.parse::<f64>().ok());
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let started = Instant::now();
+    let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    let workers = if rate.is_some() {
+        concurrency.max(64)
+    } else {
+        concurrency
+    };
+    for _ in 0..workers {
+        let (client, workload, counter) = (client.clone(), workload.clone(), counter.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let (mut errors, mut overlap, mut judged) = (0usize, 0usize, 0usize);
+            loop {
+                let i = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                // Open loop: request i is due at i / rate, whoever sends it.
+                let due = match rate {
+                    Some(r) => started + Duration::from_secs_f64(i as f64 / r),
+                    None => Instant::now(),
+                };
+                if due >= deadline {
+                    break;
+                }
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    tokio::time::sleep(wait).await;
+                }
+                let (path, body) = workload.request(i);
+                match client.post(&path, &body).await {
+                    Ok((status, value)) if status < 300 => {
+                        latencies.push(due.elapsed().as_secs_f64() * 1000.0);
+                        if workload.kind == "search" && !workload.truth.is_empty() {
+                            let truth = &workload.truth[i % workload.queries.len()];
+                            if !truth.is_empty() {
+                                let got: Vec<i64> = value["items"]
+                                    .as_array()
+                                    .map(|a| a.iter().filter_map(|r| r["id"].as_i64()).collect())
+                                    .unwrap_or_default();
+                                overlap += got.iter().filter(|id| truth.contains(id)).count();
+                                judged += truth.len();
+                            }
+                        }
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (latencies, errors, overlap, judged)
+        }));
+    }
+    let mut latencies = Vec::new();
+    let (mut errors, mut overlap, mut judged) = (0, 0, 0);
+    for t in tasks {
+        let (l, e, o, j) = t.await.expect("worker");
+        latencies.extend(l);
+        errors += e;
+        overlap += o;
+        judged += j;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_by(f64::total_cmp);
+    let out = json!({
+        "workload": workload.kind,
+        "dim": workload.dim,
+        "concurrency": concurrency,
+        "rate": rate,
+        "requests": latencies.len(),
+        "errors": errors,
+        "qps": latencies.len() as f64 / elapsed,
+        "p50_ms": percentile(&latencies, 0.50),
+        "p99_ms": percentile(&latencies, 0.99),
+        "recall_at_10": if judged > 0 { Some(overlap as f64 / judged as f64) } else { None },
+    });
+    println!("{out}");
+}
