@@ -35,8 +35,11 @@ pub struct ServeArgs {
     #[arg(long, env = "MNEMO_EF_SEARCH", default_value_t = 100)]
     pub ef_search: usize,
     /// SQLite mode: exact scans take an int8 first pass and re-score this many
-    /// times k candidates in f32; 0 (default) scans f32 only.
-    #[arg(long, env = "MNEMO_INT8_RESCORE", default_value_t = 0)]
+    /// times k candidates in f32; 0 scans f32 only. On by default: on the recall
+    /// data set (real text, minilm) it kept recall@10 at 1.000 at 384 and 1536
+    /// dimensions while scanning 2.5x (384-d) to 5.6x (1536-d) faster
+    /// (benches/results).
+    #[arg(long, env = "MNEMO_INT8_RESCORE", default_value_t = 4)]
     pub int8_rescore: usize,
 }
 
@@ -132,4 +135,27 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> Result<(), CliError> {
     tracing::info!("closing database pools");
     db.close().await;
     result.map_err(CliError::from)?.map_err(CliError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::ServeArgs;
+
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    #[test]
+    fn int8_first_pass_is_on_by_default_and_can_be_turned_off() {
+        let defaults = Wrapper::parse_from(["mnemo"]).serve.memory_settings();
+        assert_eq!(defaults.hnsw.int8_rescore, 4);
+        let off = Wrapper::parse_from(["mnemo", "--int8-rescore", "0"])
+            .serve
+            .memory_settings();
+        assert_eq!(off.hnsw.int8_rescore, 0);
+    }
 }

@@ -4,8 +4,8 @@
 //! The rule is SQLite mode's (`HnswSettings::threshold`): below the threshold
 //! an exact scan is both exact and fast (with vectors stored inline, 5,000
 //! 1536-d rows rank in about 7 ms, where a filtered HNSW walk that must skip
-//! the other NPCs' rows took 22 ms and missed some neighbours), so the same
-//! query returns the same rows on both backends. Above it the index answers,
+//! the other NPCs' rows took 22 ms and missed some neighbours), so both
+//! backends rank small scopes by scanning every row. Above it the index answers,
 //! with strict iterative scans so a filter never leaves fewer than `top_k`.
 
 use super::error::MemoryError;
