@@ -135,3 +135,28 @@ async fn postgres_large_scopes_use_the_index_with_full_k_and_high_recall() {
     assert_eq!(store.searches().index(), 20);
     assert_eq!(store.searches().exact(), 0);
 }
+
+/// Exact ties (the same vector stored again) are broken the same way on both
+/// backends: newest first, so `top_k` keeps the latest of them.
+async fn exact_ties_keep_the_newest(backend: &str) {
+    let t = TestDb::migrated(backend).await;
+    let store = store_with(&t, MemorySettings::default()).await;
+    let v = random_vector(42, DIM);
+    let mut ids = Vec::new();
+    for _ in 0..6 {
+        let stored = store
+            .store_npc_batch(vec![NewNpcMemory {
+                npc_id: 1,
+                user_message: "again".into(),
+                embedding: Some(v.clone()),
+                ..NewNpcMemory::default()
+            }])
+            .await
+            .expect("store");
+        ids.push(stored[0].memory.id);
+    }
+    let newest: Vec<i64> = ids.iter().rev().take(3).copied().collect();
+    assert_eq!(top_ids(&store, &v, 3).await, newest);
+}
+
+on_both_backends!(exact_ties_keep_the_newest);

@@ -11,7 +11,7 @@ use super::fetch::{Record, order_pg_rows};
 use super::index::PartitionKey;
 use super::model::{CombatMemory, EmbeddingState, MemoryKind, NewCombatMemory, OUTCOMES, Scored};
 use super::npc::Stored;
-use super::pg_search::PgScope;
+use super::pg_search::{PgScope, PgSearch};
 use super::store::{MemoryStore, log_change};
 use crate::db::{Alias, Pool, now_micros};
 use crate::with_pool;
@@ -308,17 +308,17 @@ impl MemoryStore {
                 Ok(hits.into_iter().map(|h| (h.id, h.score)).collect())
             }
             (None, Pool::Postgres(pool)) => {
-                let mut tx = self
+                let PgSearch { mut tx, tie_break } = self
                     .pg_search_tx(pool, PgScope::MobType(&s.mob_type))
                     .await?;
-                let rows: Vec<(i64, f32, DateTime<Utc>)> = sqlx::query_as(
+                let rows: Vec<(i64, f32, DateTime<Utc>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                     "SELECT id, (1 - (embedding_vector <=> $1))::REAL, created_at FROM ai_memory_combatmemory
                      WHERE mob_type = $2 AND embedding_model = $3 AND embedding_vector IS NOT NULL
                        AND ($4::TEXT IS NULL OR mob_name = $4) AND ($5::TEXT IS NULL OR outcome = $5)
                        AND ($6::INTEGER IS NULL OR party_size >= $6) AND ($7::INTEGER IS NULL OR party_size <= $7)
                        AND NOT (id = ANY($8))
-                     ORDER BY embedding_vector <=> $1 LIMIT $9",
-                )
+                     ORDER BY embedding_vector <=> $1{tie_break} LIMIT $9"
+                )))
                 .bind(pgvector::Vector::from(q.to_vec()))
                 .bind(&s.mob_type)
                 .bind(self.model())

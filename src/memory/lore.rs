@@ -12,7 +12,7 @@ use super::error::MemoryError;
 use super::fetch::{Record, order_pg_rows};
 use super::index::PartitionKey;
 use super::model::{LoreMemory, MemoryKind, NewLoreMemory, SCOPE_LEVELS, Scored, UpsertOutcome};
-use super::pg_search::PgScope;
+use super::pg_search::{PgScope, PgSearch};
 use super::store::{MemoryStore, log_change};
 use crate::db::{Alias, Pool, now_micros};
 use crate::with_pool;
@@ -298,12 +298,12 @@ impl MemoryStore {
                     .collect()
             }
             (None, Pool::Postgres(pool)) => {
-                let mut tx = self.pg_search_tx(pool, PgScope::Lore).await?;
-                let rows: Vec<(i64, f32, DateTime<Utc>)> = sqlx::query_as(
+                let PgSearch { mut tx, tie_break } = self.pg_search_tx(pool, PgScope::Lore).await?;
+                let rows: Vec<(i64, f32, DateTime<Utc>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                     "SELECT id, (1 - (embedding_vector <=> $1))::REAL, created_at FROM ai_memory_lorememory
                      WHERE embedding_model = $2 AND embedding_vector IS NOT NULL AND scope_tags <@ $3
-                     ORDER BY embedding_vector <=> $1 LIMIT $4",
-                )
+                     ORDER BY embedding_vector <=> $1{tie_break} LIMIT $4"
+                )))
                 .bind(pgvector::Vector::from(q.to_vec()))
                 .bind(self.model())
                 .bind(Json(&npc_tags))

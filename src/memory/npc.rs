@@ -9,7 +9,7 @@ use super::error::MemoryError;
 use super::fetch::{Record, Weights, candidates, order_hits, order_pg_rows};
 use super::index::PartitionKey;
 use super::model::{EmbeddingState, MemoryKind, NewNpcMemory, NpcMemory, Scored};
-use super::pg_search::PgScope;
+use super::pg_search::{PgScope, PgSearch};
 use super::store::{MemoryStore, log_change};
 use super::time_ago::time_ago;
 use crate::db::{Alias, Pool, now_micros};
@@ -351,14 +351,15 @@ impl MemoryStore {
                 order_hits(all, k)
             }
             (None, Pool::Postgres(pool)) => {
-                let mut tx = self.pg_search_tx(pool, PgScope::Npcs(&npc_ids)).await?;
-                let rows: Vec<(i64, f32, DateTime<Utc>)> = sqlx::query_as(
+                let PgSearch { mut tx, tie_break } =
+                    self.pg_search_tx(pool, PgScope::Npcs(&npc_ids)).await?;
+                let rows: Vec<(i64, f32, DateTime<Utc>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                     "SELECT id, (1 - (embedding_vector <=> $1))::REAL, created_at FROM ai_memory_npcmemory
                      WHERE npc_id = ANY($2) AND embedding_model = $3 AND embedding_vector IS NOT NULL
                        AND ($4::BIGINT IS NULL OR speaker_id = $4) AND ($5::TEXT IS NULL OR speaker_name = $5)
                        AND ($6::TIMESTAMPTZ IS NULL OR created_at >= $6) AND ($7::TIMESTAMPTZ IS NULL OR created_at < $7)
-                     ORDER BY embedding_vector <=> $1 LIMIT $8",
-                )
+                     ORDER BY embedding_vector <=> $1{tie_break} LIMIT $8"
+                )))
                 .bind(pgvector::Vector::from(q.to_vec()))
                 .bind(&npc_ids)
                 .bind(self.model())

@@ -36,6 +36,16 @@ impl PgScope<'_> {
     }
 }
 
+/// A read transaction set up for one search.
+pub(crate) struct PgSearch {
+    pub tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    /// What follows the distance in `ORDER BY`. An exact scan sorts anyway, so
+    /// it breaks exact ties as SQLite mode does (newer first, then higher id)
+    /// before `LIMIT` cuts them; an HNSW scan yields rows in distance order
+    /// only, and a second sort key would stop the planner from using it.
+    pub tie_break: &'static str,
+}
+
 impl MemoryStore {
     /// Open the search transaction: HNSW settings, and for a small scope
     /// `enable_indexscan = off`, which leaves the planner a bitmap scan of the
@@ -45,7 +55,7 @@ impl MemoryStore {
         &self,
         pool: &sqlx::PgPool,
         scope: PgScope<'_>,
-    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, MemoryError> {
+    ) -> Result<PgSearch, MemoryError> {
         let mut tx = pool.begin().await?;
         let sql = format!(
             "SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'strict_order', true),
@@ -62,7 +72,15 @@ impl MemoryStore {
             PgScope::Lore => query,
         };
         let (_, _, index_scans) = query.fetch_one(&mut *tx).await?;
-        self.pg_searches.record(index_scans == "off");
-        Ok(tx)
+        let exact = index_scans == "off";
+        self.pg_searches.record(exact);
+        Ok(PgSearch {
+            tx,
+            tie_break: if exact {
+                ", created_at DESC, id DESC"
+            } else {
+                ""
+            },
+        })
     }
 }
