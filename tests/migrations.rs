@@ -18,7 +18,8 @@ async fn fresh_then_idempotent(backend: &str) {
         .map(|&a| migrations_for(t.db.backend(), a).unwrap().len())
         .sum();
     assert_eq!(applied.len(), expected);
-    assert!(migrate::pending(&t.db).await.unwrap().is_empty());
+    let status = migrate::status(&t.db, &[Alias::AiMemory]).await.unwrap();
+    assert!(status[0].pending.is_empty(), "{:?}", status[0].pending);
 
     let again = migrate::migrate(&t.db, &Alias::ALL, &params, None)
         .await
@@ -273,4 +274,63 @@ async fn pending_rows_are_found_through_their_index() {
             "{table}: {detail:?}"
         );
     }
+}
+
+/// Rows stored as blobs before the pgvector step, by a provider of another
+/// dimension than the configured one: the step is refused before it starts,
+/// saying what to do, and runs once migrated with the blobs' dimension.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pgvector_step_refuses_blobs_of_another_dimension() {
+    let t = TestDb::empty("postgres").await;
+    let at = |embedding_dim| MigrateParams {
+        embedding_dim,
+        ..MigrateParams::default()
+    };
+    migrate::migrate(&t.db, &[Alias::AiMemory], &at(4), Some("0001_initial"))
+        .await
+        .unwrap();
+    let blob: Vec<u8> = [0.5f32, -0.25, 1.0, 2.0]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let mnemo::db::Pool::Postgres(pool) = t.db.pool(Alias::AiMemory) else {
+        unreachable!()
+    };
+    sqlx::query("INSERT INTO ai_memory_lorememory (title, content, scope_level, created_at, updated_at, embedding, embedding_model) VALUES ('t', 'c', 'local', now(), now(), $1, 'legacy')")
+        .bind(&blob)
+        .execute(pool)
+        .await
+        .unwrap();
+
+    let err = migrate::migrate(&t.db, &[Alias::AiMemory], &at(8), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            MigrateError::EmbeddingDimension {
+                table: "ai_memory_lorememory",
+                expected: 8,
+                found: 4,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("mnemo reembed"), "{err}");
+    let status = migrate::status(&t.db, &[Alias::AiMemory]).await.unwrap();
+    assert_eq!(
+        status[0].pending.first().map(String::as_str),
+        Some("0002_pgvector")
+    );
+
+    let applied = migrate::migrate(&t.db, &[Alias::AiMemory], &at(4), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        applied.first(),
+        Some(&(Alias::AiMemory, "0002_pgvector".to_owned()))
+    );
+    let status = migrate::status(&t.db, &[Alias::AiMemory]).await.unwrap();
+    assert!(status[0].pending.is_empty(), "{:?}", status[0].pending);
 }

@@ -1,11 +1,13 @@
-//! `mnemo reembed`: embed pending rows, or every row written with another model.
+//! `mnemo reembed`: embed pending rows, or every row written with another model or
+//! dimension (switching providers, also across dimensions on Postgres).
 
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{Cli, CliError};
+use crate::db::{Alias, migrate};
 use crate::embed::Embedder;
-use crate::memory::{MemoryKind, MemorySettings, MemoryStore};
+use crate::memory::{MemoryKind, MemorySettings, MemoryStore, ReembedEvent};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum KindArg {
@@ -30,8 +32,19 @@ pub struct ReembedArgs {
 
 /// Re-embed in batches, each committed on its own: an interrupted run resumes
 /// where it stopped, because finished rows already carry the current model.
+/// On Postgres a provider of another dimension first resizes the vector column
+/// (see `MemoryStore::reembed`); the run says so, and when it builds an index.
 pub async fn reembed(cli: &Cli, args: &ReembedArgs) -> Result<(), CliError> {
     let db = cli.open().await?;
+    // Without the pgvector step the columns this command writes do not exist yet.
+    let status = migrate::status(&db, &[Alias::AiMemory]).await?;
+    let pending: Vec<String> = status.into_iter().flat_map(|s| s.pending).collect();
+    if !pending.is_empty() {
+        return Err(CliError(format!(
+            "pending ai_memory migration(s): {}; run `mnemo migrate` first",
+            pending.join(", ")
+        )));
+    }
     let embedder = cli.embedding.build()?;
     let store =
         MemoryStore::open_unchecked(db, embedder.clone(), MemorySettings::default()).await?;
@@ -42,31 +55,40 @@ pub async fn reembed(cli: &Cli, args: &ReembedArgs) -> Result<(), CliError> {
         KindArg::All => MemoryKind::ALL.to_vec(),
     };
     let batch = args.batch.clamp(1, 2048);
+    let model = embedder.model();
     for kind in kinds {
-        let bar = ProgressBar::new_spinner();
+        let name = kind.name();
+        // Hidden until the row count is known, so it never shows an empty 0/0 bar.
+        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden());
         bar.set_style(
-            ProgressStyle::with_template("{spinner} {msg} {pos} rows ({per_sec})")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} rows ({per_sec}, {eta})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
-        bar.set_message(format!(
-            "re-embedding {} memories with {}",
-            kind.name(),
-            embedder.model()
-        ));
-        loop {
-            let n = store.embed_missing(kind, batch, !args.pending).await?;
-            if n == 0 {
-                break;
-            }
-            bar.inc(n as u64);
-        }
-        bar.finish();
-        println!(
-            "{}: {} rows embedded with {}",
-            kind.name(),
-            bar.position(),
-            embedder.model()
-        );
+        bar.set_message(format!("re-embedding {name} memories with {model}"));
+        let embedded = store
+            .reembed(kind, batch, args.pending, |event| match event {
+                ReembedEvent::ColumnResized { from, to } => bar.suspend(|| {
+                    println!(
+                        "{name}: column changed from vector({from}) to vector({to}); \
+                         its vectors were cleared and its rows will be re-embedded"
+                    )
+                }),
+                ReembedEvent::ToEmbed(n) => {
+                    bar.set_length(n);
+                    bar.set_draw_target(ProgressDrawTarget::stderr());
+                }
+                ReembedEvent::Embedded(n) => bar.inc(n as u64),
+                ReembedEvent::BuildingIndex(index) => {
+                    bar.set_message(format!("building HNSW index {index}"));
+                    bar.tick();
+                }
+                ReembedEvent::IndexBuilt(index) => {
+                    bar.suspend(|| println!("{name}: HNSW index {index} built"))
+                }
+            })
+            .await?;
+        bar.finish_and_clear();
+        println!("{name}: {embedded} rows embedded with {model}");
     }
     Ok(())
 }

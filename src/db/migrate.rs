@@ -83,6 +83,18 @@ pub enum MigrateError {
         name: String,
         source: sqlx::Error,
     },
+    #[error(
+        "migration {alias}/{name} would size the vector columns for {expected} dimensions (the configured \
+         embedding provider), but {table} holds embeddings of {found} dimensions, which cannot fill them: \
+         run `mnemo migrate` with the provider they were written with, then switch providers with `mnemo reembed`"
+    )]
+    EmbeddingDimension {
+        alias: Alias,
+        name: String,
+        table: &'static str,
+        expected: usize,
+        found: usize,
+    },
     #[error("reading the migration history of {alias} failed: {source}")]
     History { alias: Alias, source: sqlx::Error },
 }
@@ -282,8 +294,11 @@ pub async fn migrate(
         let applied = history(db, alias).await?;
         verify(alias, &files, &applied)?;
         for m in files {
-            if !applied.contains_key(&m.name) && apply_one(db, &m, params).await? {
-                done.push((alias, m.name.clone()));
+            if !applied.contains_key(&m.name) {
+                check_blob_dimension(db, &m, params).await?;
+                if apply_one(db, &m, params).await? {
+                    done.push((alias, m.name.clone()));
+                }
             }
             if target == Some(m.name.as_str()) {
                 break;
@@ -291,6 +306,56 @@ pub async fn migrate(
         }
     }
     Ok(done)
+}
+
+/// Postgres' pgvector step fills the new `vector({{embedding_dim}})` columns
+/// from the f32 blobs of rows stored before it. Blobs of another dimension
+/// (written by another provider) make it fail deep inside a SQL function, so
+/// they are looked for first and reported with what to do instead. Once the
+/// step is applied, the dimension no longer matters to migrations: checksums
+/// cover the files as written, not as filled in, and `mnemo reembed` resizes
+/// the columns.
+async fn check_blob_dimension(
+    db: &Db,
+    m: &Migration,
+    params: &MigrateParams,
+) -> Result<(), MigrateError> {
+    const TABLES: [&str; 3] = [
+        "ai_memory_npcmemory",
+        "ai_memory_combatmemory",
+        "ai_memory_lorememory",
+    ];
+    let crate::db::Pool::Postgres(pool) = db.pool(m.alias) else {
+        return Ok(());
+    };
+    if m.alias != Alias::AiMemory || m.name != "0002_pgvector" {
+        return Ok(());
+    }
+    let bytes = i32::try_from(params.embedding_dim * 4).unwrap_or(i32::MAX);
+    for table in TABLES {
+        let sql = format!(
+            "SELECT length(embedding) / 4 FROM {table} WHERE embedding IS NOT NULL AND length(embedding) <> $1 LIMIT 1"
+        );
+        let found: Option<(i32,)> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(bytes)
+            .fetch_optional(pool)
+            .await
+            .map_err(|source| MigrateError::Apply {
+                alias: m.alias,
+                name: m.name.clone(),
+                source,
+            })?;
+        if let Some((found,)) = found {
+            return Err(MigrateError::EmbeddingDimension {
+                alias: m.alias,
+                name: m.name.clone(),
+                table,
+                expected: params.embedding_dim,
+                found: usize::try_from(found).unwrap_or(0),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Apply one migration unless a concurrent migrator got there first. The

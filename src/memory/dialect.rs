@@ -1,9 +1,9 @@
 //! The few places where the memory SQL differs between backends: how a vector
-//! is stored and how a list of ids is passed.
+//! is stored, how a list of ids is passed, and how a stale vector is recognised.
 
 use sqlx::{PgPool, SqlitePool};
 
-use crate::db::BackendPool;
+use crate::db::{Backend, BackendPool};
 use crate::vector::encode_blob;
 
 pub(crate) trait MemoryDialect: BackendPool {
@@ -62,4 +62,23 @@ pub(crate) fn vector_column<P: MemoryDialect>(_: &P) -> &'static str {
 /// The dialect's id-list condition on `$n`, for building SQL inside `with_pool!`.
 pub(crate) fn id_in<P: MemoryDialect>(_: &P, n: usize) -> String {
     P::id_in(n)
+}
+
+/// SQL true for rows the provider (`$1` = its model, `dim` its dimension) has
+/// not embedded yet: pending rows, rows of another model, and rows of this
+/// model without a vector of this dimension. The last case exists because a
+/// model name does not always fix the dimension (the hash provider and OpenAI's
+/// `dimensions` keep their name at any size), and because resizing a Postgres
+/// column clears its vectors. Postgres needs no length test: the column's
+/// `vector(N)` type already fixes it, and measuring would read every vector.
+pub(crate) fn not_embedded_by(backend: Backend, dim: usize) -> String {
+    match backend {
+        Backend::Sqlite => format!(
+            "embedding_model IS NULL OR embedding_model <> $1 OR embedding IS NULL OR length(embedding) <> {}",
+            dim * 4
+        ),
+        Backend::Postgres => {
+            "embedding_model IS NULL OR embedding_model <> $1 OR embedding_vector IS NULL".into()
+        }
+    }
 }

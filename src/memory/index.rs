@@ -94,7 +94,7 @@ fn row_select(kind: MemoryKind) -> &'static str {
 }
 
 impl MemoryIndex {
-    /// Load every embedded row of the current model, logging progress.
+    /// Load every embedded row of the current model and dimension, logging progress.
     pub async fn load(
         pool: &SqlitePool,
         dim: usize,
@@ -116,9 +116,12 @@ impl MemoryIndex {
                 .fetch_one(pool)
                 .await?;
         for kind in MemoryKind::ALL {
+            // Only vectors of this model *and* dimension: after a provider switch
+            // the rows not yet re-embedded stay out (see `decode`).
             let sql = format!(
-                "{} WHERE embedding IS NOT NULL AND embedding_model = $1 ORDER BY id",
-                row_select(kind)
+                "{} WHERE embedding IS NOT NULL AND embedding_model = $1 AND length(embedding) = {} ORDER BY id",
+                row_select(kind),
+                dim * 4
             );
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(model)
@@ -166,8 +169,13 @@ impl MemoryIndex {
         let created_at: DateTime<Utc> = r.try_get("created_at")?;
         let blob: Option<Vec<u8>> = r.try_get("embedding")?;
         let model: Option<String> = r.try_get("embedding_model")?;
+        // A blob of another length belongs to another embedding space, not to a
+        // corrupt row: the same model name can come at several dimensions (the
+        // hash provider, OpenAI's `dimensions`), and a re-embedding run by another
+        // process writes the new dimension while this index still has the old one.
+        // Such rows are left out, like rows of another model.
         let vector = match (blob, model) {
-            (Some(bytes), Some(m)) if m == self.model => {
+            (Some(bytes), Some(m)) if m == self.model && bytes.len() == self.dim * 4 => {
                 Some(decode_blob(&bytes, self.dim).map_err(|source| {
                     MemoryError::CorruptVector {
                         kind: kind.name(),

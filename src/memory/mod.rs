@@ -12,6 +12,7 @@ mod model;
 mod npc;
 mod pending;
 mod pg_search;
+mod reembed;
 mod search_counts;
 mod store;
 mod time_ago;
@@ -26,6 +27,7 @@ pub use lore_import::{ImportFailure, ImportOptions, ImportReport, LoreEntry, Lor
 pub use model::*;
 pub use npc::{LastInteraction, NpcSearch, Stored};
 pub use pending::spawn_pending_worker;
+pub use reembed::{ReembedEvent, hnsw_index};
 pub use search_counts::SearchCounts;
 pub use store::{MemorySettings, MemoryStore, check_models, decode_b64_vector, encode_b64_vector};
 pub use time_ago::time_ago;

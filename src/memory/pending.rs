@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::dialect::{MemoryDialect, vector_column};
+use super::dialect::{MemoryDialect, not_embedded_by, vector_column};
 use super::error::MemoryError;
 use super::model::MemoryKind;
 use super::store::{MemoryStore, log_change};
@@ -15,23 +15,20 @@ use crate::with_pool;
 
 impl MemoryStore {
     /// Embed up to `batch` rows of `kind` that have no embedding, or (with
-    /// `other_models`) one from another model. One provider call, one
-    /// transaction. Returns how many rows were embedded.
+    /// `other_models`) one not embedded by the current provider: another model,
+    /// or this model at another dimension. One provider call, one transaction.
+    /// Returns how many rows were embedded.
     pub async fn embed_missing(
         &self,
         kind: MemoryKind,
         batch: usize,
         other_models: bool,
     ) -> Result<usize, MemoryError> {
-        let condition = if other_models {
-            "embedding_model IS NULL OR embedding_model <> $1"
-        } else {
-            "embedding_model IS NULL AND $1 = $1"
-        };
         let select = format!(
-            "SELECT id, {} FROM {} WHERE {condition} ORDER BY id LIMIT $2",
+            "SELECT id, {} FROM {} WHERE {} ORDER BY id LIMIT $2",
             kind.text_column(),
-            kind.table()
+            kind.table(),
+            self.to_embed(other_models)
         );
         let rows: Vec<(i64, String)> = with_pool!(self.db.pool(Alias::AiMemory), |p| {
             sqlx::query_as(sqlx::AssertSqlSafe(select))
@@ -74,6 +71,36 @@ impl MemoryStore {
         });
         self.sync_index().await?;
         Ok(rows.len())
+    }
+
+    /// How many rows [`embed_missing`](Self::embed_missing) has left to do.
+    pub async fn count_to_embed(
+        &self,
+        kind: MemoryKind,
+        other_models: bool,
+    ) -> Result<u64, MemoryError> {
+        let sql = format!(
+            "SELECT COUNT(*) FROM {} WHERE {}",
+            kind.table(),
+            self.to_embed(other_models)
+        );
+        let (n,): (i64,) = with_pool!(self.db.pool(Alias::AiMemory), |p| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(self.model())
+                .fetch_one(p)
+                .await?
+        });
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// The rows to embed, with the model bound as `$1`.
+    fn to_embed(&self, other_models: bool) -> String {
+        if other_models {
+            not_embedded_by(self.backend(), self.dimension())
+        } else {
+            // `$1 = $1`: Postgres refuses a bound parameter the statement does not use.
+            "embedding_model IS NULL AND $1 = $1".to_owned()
+        }
     }
 
     async fn record_embedding_error(

@@ -10,6 +10,7 @@ use crate::embed::{CachedEmbedder, EmbedError, Embedder};
 use crate::vector::{decode_blob, normalize};
 use crate::with_pool;
 
+use super::dialect::not_embedded_by;
 use super::error::MemoryError;
 use super::index::MemoryIndex;
 use super::model::MemoryKind;
@@ -303,41 +304,56 @@ impl MemoryStore {
     }
 }
 
-/// Refuse to start on rows embedded by another model, or a pgvector column of
-/// another dimension, naming both and the command that fixes it.
+/// Refuse to start on rows embedded by another model or at another dimension,
+/// or a pgvector column of another dimension, naming both and the command that
+/// fixes it. Rows not yet re-embedded are never searched (searches ask for the
+/// current model and a present vector), but serving while they exist would
+/// silently leave them out of every result. On Postgres a missing HNSW index
+/// (a re-embedding stopped before rebuilding it) is only warned about: searches
+/// stay correct, just slower.
 pub async fn check_models(db: &Db, model: &str, dim: usize) -> Result<(), MemoryError> {
+    let configured = format!("{model} ({dim} dimensions)");
     for kind in MemoryKind::ALL {
+        let mismatch = |stored: String| MemoryError::ModelMismatch {
+            kind: kind.name(),
+            stored,
+            configured: configured.clone(),
+        };
+        let pool = db.pool(Alias::AiMemory);
+        let stale = not_embedded_by(db.backend(), dim);
+        // SQLite blobs carry their dimension; a Postgres vector of this model can
+        // only be missing (the column type fixes the dimension, checked below).
+        let dims = match pool {
+            Pool::Sqlite(_) => "length(embedding) / 4",
+            Pool::Postgres(_) => "CAST(NULL AS BIGINT)",
+        };
         let sql = format!(
-            "SELECT DISTINCT embedding_model FROM {} WHERE embedding_model IS NOT NULL AND embedding_model <> $1 LIMIT 3",
+            "SELECT embedding_model, {dims} FROM {} WHERE embedding_model IS NOT NULL AND ({stale}) LIMIT 1",
             kind.table()
         );
-        let others: Vec<(String,)> = with_pool!(db.pool(Alias::AiMemory), |p| {
+        let found: Option<(String, Option<i64>)> = with_pool!(pool, |p| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(model)
-                .fetch_all(p)
+                .fetch_optional(p)
                 .await?
         });
-        if let Some((stored,)) = others.into_iter().next() {
-            return Err(MemoryError::ModelMismatch {
-                kind: kind.name(),
-                stored,
-                configured: format!("{model} ({dim} dimensions)"),
-            });
-        }
-        if let Pool::Postgres(pool) = db.pool(Alias::AiMemory) {
-            let (typmod,): (i32,) = sqlx::query_as(
-                "SELECT atttypmod FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'embedding_vector'",
-            )
-            .bind(kind.table())
-            .fetch_one(pool)
-            .await?;
-            if typmod > 0 && typmod as usize != dim {
-                return Err(MemoryError::ModelMismatch {
-                    kind: kind.name(),
-                    stored: format!("vector({typmod}) columns"),
-                    configured: format!("{model} ({dim} dimensions)"),
-                });
+        match found {
+            Some((stored, _)) if stored != model => return Err(mismatch(stored)),
+            Some((stored, Some(n))) => return Err(mismatch(format!("{stored} ({n} dimensions)"))),
+            Some((stored, None)) => {
+                return Err(mismatch(format!(
+                    "{stored} (vectors cleared when the column was resized)"
+                )));
             }
+            None => {}
+        }
+        if let Pool::Postgres(pool) = pool {
+            if let Some(typmod) = super::reembed::column_dimension(pool, kind).await?
+                && typmod != dim
+            {
+                return Err(mismatch(format!("vector({typmod}) columns")));
+            }
+            super::reembed::warn_if_index_missing(pool, kind).await?;
         }
     }
     Ok(())

@@ -1,0 +1,212 @@
+//! Switching the embedding provider on existing data (`mnemo reembed`).
+//!
+//! On SQLite a vector is a blob of any length, so re-embedding is only
+//! rewriting rows. On Postgres the `embedding_vector` column is typed
+//! `vector(N)`: a provider of another dimension cannot write into it, and old
+//! vectors cannot be converted to the new space. So the column is first resized
+//! in one transaction (HNSW index dropped, vectors cleared; the rows keep their
+//! old `embedding_model`, which marks them for re-embedding), then the rows are
+//! re-embedded in batches, and the index is built once at the end, which is
+//! much cheaper than updating it row by row. Every step can be interrupted: a
+//! second run sees the resized column, resumes the batches and builds the
+//! index if it is still missing.
+
+use sqlx::{AssertSqlSafe, PgExecutor, PgPool};
+
+use super::error::MemoryError;
+use super::model::MemoryKind;
+use super::store::MemoryStore;
+use crate::db::{Alias, Pool};
+
+/// The index definition of migrations/postgres/ai_memory/0002_pgvector.sql,
+/// kept identical so a rebuilt index is the one a fresh migration makes.
+const HNSW_DEFINITION: &str =
+    "USING hnsw (embedding_vector vector_cosine_ops) WITH (m = 16, ef_construction = 64)";
+
+/// The HNSW index on a kind's vector column, named as the migration names it.
+pub fn hnsw_index(kind: MemoryKind) -> &'static str {
+    match kind {
+        MemoryKind::Npc => "npcmemory_embedding_hnsw",
+        MemoryKind::Combat => "combatmemory_embedding_hnsw",
+        MemoryKind::Lore => "lorememory_embedding_hnsw",
+    }
+}
+
+/// The steps of a re-embedding run, reported as they happen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReembedEvent {
+    /// Postgres: the vector column was resized from `vector(from)` to
+    /// `vector(to)`; its vectors were cleared and its HNSW index dropped.
+    ColumnResized { from: usize, to: usize },
+    /// This many rows are to be embedded.
+    ToEmbed(u64),
+    /// A batch of this many rows was embedded and committed.
+    Embedded(usize),
+    /// Postgres: the HNSW index is missing and is being built now.
+    BuildingIndex(&'static str),
+    /// Postgres: the HNSW index has been built.
+    IndexBuilt(&'static str),
+}
+
+impl MemoryStore {
+    /// Bring `kind` to the current provider: resize the Postgres column if its
+    /// dimension differs, embed in batches of `batch` rows (each committed on
+    /// its own) every row the provider has not embedded (only pending rows with
+    /// `pending_only`), then make sure the HNSW index exists. Returns the rows
+    /// embedded; `on_event` hears each step.
+    ///
+    /// With `pending_only`, a column of another dimension is an error rather
+    /// than resized: resizing clears every vector, which only a full run repairs.
+    pub async fn reembed(
+        &self,
+        kind: MemoryKind,
+        batch: usize,
+        pending_only: bool,
+        mut on_event: impl FnMut(ReembedEvent),
+    ) -> Result<usize, MemoryError> {
+        let dim = self.dimension();
+        if let Pool::Postgres(pool) = self.db.pool(Alias::AiMemory)
+            && let Some(from) = column_dimension(pool, kind).await?
+            && from != dim
+        {
+            if pending_only {
+                return Err(MemoryError::ModelMismatch {
+                    kind: kind.name(),
+                    stored: format!("vector({from}) columns"),
+                    configured: format!("{} ({dim} dimensions)", self.model()),
+                });
+            }
+            if let Some(from) = resize_column(pool, kind, dim).await? {
+                on_event(ReembedEvent::ColumnResized { from, to: dim });
+            }
+        }
+        let other_models = !pending_only;
+        on_event(ReembedEvent::ToEmbed(
+            self.count_to_embed(kind, other_models).await?,
+        ));
+        let mut total = 0;
+        loop {
+            let n = self.embed_missing(kind, batch, other_models).await?;
+            if n == 0 {
+                break;
+            }
+            total += n;
+            on_event(ReembedEvent::Embedded(n));
+        }
+        if let Pool::Postgres(pool) = self.db.pool(Alias::AiMemory)
+            && !index_exists(pool, kind).await?
+        {
+            let name = hnsw_index(kind);
+            on_event(ReembedEvent::BuildingIndex(name));
+            let sql = format!(
+                "CREATE INDEX IF NOT EXISTS {name} ON {} {HNSW_DEFINITION}",
+                kind.table()
+            );
+            sqlx::query(AssertSqlSafe(sql)).execute(pool).await?;
+            on_event(ReembedEvent::IndexBuilt(name));
+        }
+        Ok(total)
+    }
+}
+
+/// The `N` of a kind's `vector(N)` column; `None` for a column without a
+/// dimension, or none at all (ai_memory not migrated to the pgvector step).
+pub(crate) async fn column_dimension(
+    executor: impl PgExecutor<'_>,
+    kind: MemoryKind,
+) -> Result<Option<usize>, MemoryError> {
+    let typmod: Option<(i32,)> = sqlx::query_as(
+        "SELECT atttypmod FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'embedding_vector' AND NOT attisdropped",
+    )
+    .bind(kind.table())
+    .fetch_optional(executor)
+    .await?;
+    Ok(typmod.and_then(|(t,)| usize::try_from(t).ok().filter(|&t| t > 0)))
+}
+
+/// Resize the column to `vector(dim)` in one transaction: drop the HNSW index
+/// (rebuilt once at the end instead of on every re-embedded row), then change
+/// the type clearing every vector (a vector cannot move to another model's
+/// space), keeping the column's storage. Returns the old dimension, or `None`
+/// when a concurrent run did it.
+async fn resize_column(
+    pool: &PgPool,
+    kind: MemoryKind,
+    dim: usize,
+) -> Result<Option<usize>, MemoryError> {
+    let table = kind.table();
+    let mut tx = pool.begin().await?;
+    // Read the type again under the lock: of two runs at once, the second
+    // waits here and then finds nothing left to do.
+    sqlx::query(AssertSqlSafe(format!(
+        "LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"
+    )))
+    .execute(&mut *tx)
+    .await?;
+    let Some(from) = column_dimension(&mut *tx, kind).await? else {
+        return Ok(None);
+    };
+    if from == dim {
+        return Ok(None);
+    }
+    sqlx::query(AssertSqlSafe(format!(
+        "DROP INDEX IF EXISTS {}",
+        hnsw_index(kind)
+    )))
+    .execute(&mut *tx)
+    .await?;
+    // Changing the type resets the column's storage to the type's default
+    // (pgvector: EXTERNAL, i.e. TOAST); keep the one the migrations chose
+    // (PLAIN since 0003_vector_storage_plain: vectors inline, faster scans).
+    let (storage,): (i8,) = sqlx::query_as(
+        "SELECT attstorage FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'embedding_vector'",
+    )
+    .bind(table)
+    .fetch_one(&mut *tx)
+    .await?;
+    let storage = match storage as u8 {
+        b'p' => "PLAIN",
+        b'm' => "MAIN",
+        b'x' => "EXTENDED",
+        _ => "EXTERNAL",
+    };
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "ALTER TABLE {table} ALTER COLUMN embedding_vector TYPE vector({dim}) USING NULL;
+         ALTER TABLE {table} ALTER COLUMN embedding_vector SET STORAGE {storage}"
+    )))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    tracing::info!(
+        kind = kind.name(),
+        from,
+        to = dim,
+        "vector column resized; its vectors were cleared"
+    );
+    Ok(Some(from))
+}
+
+async fn index_exists(pool: &PgPool, kind: MemoryKind) -> Result<bool, MemoryError> {
+    let (exists,): (bool,) = sqlx::query_as("SELECT to_regclass($1) IS NOT NULL")
+        .bind(hnsw_index(kind))
+        .fetch_one(pool)
+        .await?;
+    Ok(exists)
+}
+
+/// Say so at start when a kind's HNSW index is missing (a re-embedding stopped
+/// before building it): searches stay correct but scan the whole table.
+pub(crate) async fn warn_if_index_missing(
+    pool: &PgPool,
+    kind: MemoryKind,
+) -> Result<(), MemoryError> {
+    if !index_exists(pool, kind).await? {
+        tracing::warn!(
+            kind = kind.name(),
+            index = hnsw_index(kind),
+            "the HNSW index is missing, so searches scan the whole table; `mnemo reembed --kind {}` builds it",
+            kind.name()
+        );
+    }
+    Ok(())
+}
