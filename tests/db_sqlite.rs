@@ -1,5 +1,5 @@
-//! SQLite mode queues a process's writers to one database in order (the write
-//! gate) instead of leaving them to SQLite's sleeping busy handler.
+//! How SQLite mode uses its database files: writers queue on an in-process
+//! gate instead of SQLite's sleeping busy handler; reads go through a memory map.
 
 mod common;
 
@@ -64,4 +64,18 @@ async fn concurrent_sqlite_batches_all_land() {
     assert_eq!(stored, 16 * 20);
     let recent = store.recent_npc(1, 100, None, None).await.unwrap();
     assert_eq!(recent.len(), 100);
+}
+
+/// SQLite connections read through a memory map (see `SQLITE_MMAP_BYTES`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_connections_read_through_a_memory_map() {
+    let t = TestDb::migrated("sqlite").await;
+    let mnemo::db::Pool::Sqlite(pool) = t.db.pool(Alias::AiMemory) else {
+        unreachable!()
+    };
+    let (bytes,): (i64,) = sqlx::query_as("PRAGMA mmap_size")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(bytes as u64, mnemo::db::SQLITE_MMAP_BYTES);
 }
