@@ -118,9 +118,12 @@ class Report:
                       "p50 ms", "p99 ms", "recall@10"], body)
         rss = [r for r in self.rows if r.get("step") == "rss"]
         if rss:
-            out += ["Peak RSS of the server process: " + ", ".join(
-                f"{r['backend']} {r['peak_rss_kib'] / 1024:.0f} MiB" for r in rss)
-                + " (Postgres' own processes are not counted in the postgres figure).", ""]
+            out += ["Peak RSS of the server process (VmHWM): " + ", ".join(
+                f"{r['backend']} {r['peak_rss_kib'] / 1024:.0f} MiB (at the end: anonymous {r.get('anon_kib', 0) / 1024:.0f} MiB, "
+                f"mapped files {r.get('file_kib', 0) / 1024:.0f} MiB)" for r in rss)
+                + ". Mapped files are SQLite's memory-mapped database pages: page cache, counted once per connection "
+                "that touched them, reclaimable; the anonymous figure is the process's own memory (vectors, index, "
+                "buffers). Postgres' own processes are not counted in the postgres figure.", ""]
         return out
 
     def in_process(self):
