@@ -3,6 +3,7 @@
 
 mod common;
 mod http_common;
+mod serve_process;
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
@@ -15,6 +16,7 @@ use mnemo::config::DatabaseTarget;
 use mnemo::http::{AppState, HttpSettings, STARTUP};
 use reqwest::Method;
 use serde_json::json;
+use serve_process::ServeProcess;
 
 async fn tokens_and_scopes(backend: &str) {
     let s = Service::start(backend, test_settings()).await;
@@ -530,54 +532,20 @@ on_both_backends!(
 #[test]
 fn serve_bootstraps_an_admin_token_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mnemo"))
-        .args(["serve", "--migrate", "--bind", "127.0.0.1:0"])
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mnemo"));
+    cmd.args(["serve", "--migrate", "--bind", "127.0.0.1:0"])
         .env_remove("DATABASE_URL")
         .env("MNEMO_DATA_DIR", dir.path().join("data"))
-        .env("MNEMO_LOG", "warn,mnemo::http=info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start mnemo serve");
-    // Kill the server if an assertion fails before it is stopped properly.
-    struct KillOnDrop(std::process::Child);
-    impl Drop for KillOnDrop {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let stdout = child.stdout.take().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut child = KillOnDrop(child);
-    let mut stdout = BufReader::new(stdout).lines();
+        .stdout(Stdio::piped());
+    let mut server = ServeProcess::start(cmd);
+    // The token is printed before the server starts; the pipe holds it.
+    let mut stdout = BufReader::new(server.take_stdout().unwrap()).lines();
     let announce = stdout.next().unwrap().unwrap();
     assert!(announce.contains("bootstrap-admin"), "{announce}");
     let secret = stdout.next().unwrap().unwrap();
     assert!(tokens::looks_like_token(&secret), "{secret}");
-    // Read the log on a thread, so a changed log line fails the test instead of hanging it.
-    let (lines_tx, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if lines_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let addr = loop {
-        let line = lines
-            .recv_timeout(Duration::from_secs(30))
-            .expect("no `listen=` log line from mnemo serve");
-        if let Some(at) = line.find("listen=") {
-            let rest = &line[at + "listen=".len()..];
-            let end = rest
-                .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ':'))
-                .unwrap_or(rest.len());
-            break rest[..end].to_owned();
-        }
-    };
 
+    let addr = server.addr.clone();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -599,11 +567,6 @@ fn serve_bootstraps_an_admin_token_and_stops_on_sigterm() {
         assert_eq!(res.status(), 200);
     });
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = child.0.wait().unwrap();
+    let status = server.stop();
     assert!(status.success(), "graceful exit, got {status}");
 }

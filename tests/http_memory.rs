@@ -5,8 +5,8 @@
 
 mod common;
 mod http_common;
+mod serve_process;
 
-use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +19,7 @@ use mnemo::http::{AppState, STARTUP};
 use mnemo::memory::encode_b64_vector;
 use reqwest::Method;
 use serde_json::{Value, json};
+use serve_process::ServeProcess;
 
 fn said(npc_id: i64, speaker_id: i64, user: &str, reply: &str) -> Value {
     json!({
@@ -1021,52 +1022,17 @@ fn graceful_shutdown_loses_no_acknowledged_write() {
     );
     let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
 
-    struct KillOnDrop(std::process::Child);
-    impl Drop for KillOnDrop {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
     let start = || {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mnemo"))
-            .args(["serve", "--bind", "127.0.0.1:0"])
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mnemo"));
+        cmd.args(["serve", "--bind", "127.0.0.1:0"])
             .env_remove("DATABASE_URL")
             .env("MNEMO_DATA_DIR", &data)
-            .env("MNEMO_LOG", "warn,mnemo=info")
             .env("MNEMO_RATE_LIMIT_PER_SECOND", "0")
             .env("MNEMO_SHUTDOWN_TIMEOUT_SECONDS", "10")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start mnemo serve");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            // Keep draining after the reader is gone, so the server never
-            // writes its log into a closed pipe.
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let mut addr = None;
-        loop {
-            let line = lines
-                .recv_timeout(Duration::from_secs(30))
-                .expect("mnemo serve log ended before it was ready");
-            if let Some(at) = line.find("listen=") {
-                let rest = &line[at + "listen=".len()..];
-                let end = rest
-                    .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ':'))
-                    .unwrap_or(rest.len());
-                addr = Some(rest[..end].to_owned());
-            }
-            if line.contains(" ready") {
-                break;
-            }
-        }
-        (KillOnDrop(child), addr.expect("listen address"))
+            .stdout(Stdio::null());
+        let server = ServeProcess::start(cmd);
+        let addr = server.addr.clone();
+        (server, addr)
     };
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -1099,11 +1065,7 @@ fn graceful_shutdown_loses_no_acknowledged_write() {
             }));
         }
         tokio::time::sleep(Duration::from_millis(150)).await;
-        let killed = Command::new("kill")
-            .args(["-TERM", &child.0.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
+        child.send_sigterm();
         let mut ids = Vec::new();
         for t in tasks {
             if let Some(id) = t.await.unwrap() {
@@ -1112,7 +1074,7 @@ fn graceful_shutdown_loses_no_acknowledged_write() {
         }
         ids
     });
-    let status = child.0.wait().unwrap();
+    let status = child.wait();
     assert!(status.success(), "graceful exit, got {status}");
     assert!(
         !acknowledged.is_empty(),

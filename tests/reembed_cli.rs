@@ -5,11 +5,10 @@
 
 mod common;
 mod reembed_common;
+mod serve_process;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
 
 use common::TestDb;
 use mnemo::config::DatabaseTarget;
@@ -18,6 +17,7 @@ use mnemo::db::migrate::{self, MigrateParams};
 use mnemo::embed::{Embedder, HashEmbedder};
 use mnemo::memory::MemoryKind;
 use reembed_common as rc;
+use serve_process::ServeProcess;
 
 /// `mnemo` on the database of `t`, with extra environment.
 fn command(t: &TestDb, args: &[&str], env: &[(&str, &str)]) -> Command {
@@ -50,58 +50,14 @@ fn run(t: &TestDb, args: &[&str], env: &[(&str, &str)]) -> (Output, String) {
 /// `mnemo serve` gets ready (the memory stores opened) and says so on
 /// `/readyz`, then stops cleanly on SIGTERM.
 async fn serve_starts(t: &TestDb, env: &[(&str, &str)]) {
-    struct KillOnDrop(std::process::Child);
-    impl Drop for KillOnDrop {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut child = command(t, &["serve", "--bind", "127.0.0.1:0"], env)
-        .env("MNEMO_LOG", "warn,mnemo=info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start mnemo serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut child = KillOnDrop(child);
-    let (tx, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut log = Vec::new();
-    let mut addr = None;
-    loop {
-        let line = lines
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("mnemo serve did not get ready:\n{}", log.join("\n")));
-        if let Some(at) = line.find("listen=") {
-            let rest = &line[at + "listen=".len()..];
-            let end = rest
-                .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ':'))
-                .unwrap_or(rest.len());
-            addr = Some(rest[..end].to_owned());
-        }
-        if line.contains(" ready") {
-            break;
-        }
-        log.push(line);
-    }
-    // An answer also means the server task runs, so its SIGTERM handler is
-    // installed: a signal sent before that would end the process at once.
-    let addr = addr.expect("a `listen=` log line");
-    let ready = reqwest::get(format!("http://{addr}/readyz"))
+    let mut cmd = command(t, &["serve", "--bind", "127.0.0.1:0"], env);
+    cmd.stdout(Stdio::null());
+    let server = ServeProcess::start(cmd);
+    let ready = reqwest::get(format!("http://{}/readyz", server.addr))
         .await
         .expect("GET /readyz");
     assert_eq!(ready.status(), 200);
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.0.id().to_string()])
-        .status()
-        .expect("kill -TERM");
-    assert!(killed.success());
-    let status = child.0.wait().expect("wait for mnemo serve");
+    let status = server.stop();
     assert!(status.success(), "graceful exit, got {status}");
 }
 
