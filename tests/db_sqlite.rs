@@ -1,40 +1,128 @@
-//! How SQLite mode uses its database files: writers queue on an in-process
-//! gate instead of SQLite's sleeping busy handler; reads go through a memory map.
+//! How the service uses its database files: SQLite writers in one process take
+//! turns instead of meeting SQLite's sleeping busy handler; SQLite reads go
+//! through a memory map.
 
 mod common;
 
 use std::time::Duration;
 
 use common::{TestDb, memory_store};
-use mnemo::db::Alias;
+use mnemo::db::{Alias, BackendPool as _};
 use mnemo::memory::NewNpcMemory;
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_writers_queue_on_the_gate_of_their_database() {
-    let t = TestDb::migrated("sqlite").await;
-    let held =
-        t.db.write_gate(Alias::AiMemory)
-            .await
-            .expect("SQLite has a gate");
-    let same = tokio::time::timeout(Duration::from_millis(100), t.db.write_gate(Alias::AiMemory));
-    assert!(
-        same.await.is_err(),
-        "a second writer waits while the gate is held"
-    );
-    let other = tokio::time::timeout(Duration::from_millis(100), t.db.write_gate(Alias::Default));
-    assert!(
-        other.await.is_ok(),
-        "other databases have gates of their own"
-    );
-    drop(held);
-    let after = tokio::time::timeout(Duration::from_secs(5), t.db.write_gate(Alias::AiMemory));
-    assert!(after.await.is_ok(), "released gates let the next writer in");
+/// A pool on `file` whose writers give up after 50 ms in SQLite's busy handler.
+async fn impatient_pool(file: &std::path::Path) -> SqlitePool {
+    let options = SqliteConnectOptions::new()
+        .filename(file)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .busy_timeout(Duration::from_millis(50));
+    let pool = SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await
+        .expect("open");
+    sqlx::query("CREATE TABLE IF NOT EXISTS t (v INTEGER)")
+        .execute(&pool)
+        .await
+        .expect("create");
+    pool
 }
 
+async fn insert(pool: &SqlitePool, v: i64) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin_write().await?;
+    sqlx::query("INSERT INTO t (v) VALUES ($1)")
+        .bind(v)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}
+
+/// In-process writers wait for their turn however long the current writer
+/// takes, instead of failing after SQLite's busy timeout; pools on one file
+/// share the turn, other files have their own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_has_no_gate() {
+async fn sqlite_writers_in_one_process_take_turns() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a.sqlite3");
+    let pool = impatient_pool(&file).await;
+    let second_pool = impatient_pool(&file).await;
+    let other_file = impatient_pool(&dir.path().join("b.sqlite3")).await;
+
+    let mut held = pool.begin_write().await.unwrap();
+    sqlx::query("INSERT INTO t (v) VALUES (1)")
+        .execute(&mut *held)
+        .await
+        .unwrap();
+    let same_pool = tokio::spawn({
+        let pool = pool.clone();
+        async move { insert(&pool, 2).await }
+    });
+    let same_file = tokio::spawn(async move { insert(&second_pool, 3).await });
+    tokio::time::timeout(Duration::from_secs(5), insert(&other_file, 9))
+        .await
+        .expect("another file is not held up")
+        .expect("another file's write");
+    // Well past the 50 ms busy timeout: writers that went to SQLite's lock
+    // would have failed with "database is locked" by now.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!same_pool.is_finished(), "a writer on the same pool waits");
+    assert!(!same_file.is_finished(), "a writer on the same file waits");
+    held.commit().await.unwrap();
+    same_pool
+        .await
+        .unwrap()
+        .expect("the same pool's write lands");
+    same_file
+        .await
+        .unwrap()
+        .expect("the same file's write lands");
+    let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM t")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 3);
+}
+
+/// A write transaction dropped without commit rolls back and lets the next
+/// writer in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_write_transaction_lets_the_next_writer_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = impatient_pool(&dir.path().join("a.sqlite3")).await;
+    let mut abandoned = pool.begin_write().await.unwrap();
+    sqlx::query("INSERT INTO t (v) VALUES (1)")
+        .execute(&mut *abandoned)
+        .await
+        .unwrap();
+    drop(abandoned);
+    tokio::time::timeout(Duration::from_secs(5), insert(&pool, 2))
+        .await
+        .expect("the next writer gets its turn")
+        .expect("the next write lands");
+    let values: Vec<(i64,)> = sqlx::query_as("SELECT v FROM t")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(values, vec![(2,)]);
+}
+
+/// Postgres writers do not queue in the process: row locks do that work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_writers_do_not_queue_in_the_process() {
     let t = TestDb::migrated("postgres").await;
-    assert!(t.db.write_gate(Alias::AiMemory).await.is_none());
+    let mnemo::db::Pool::Postgres(pool) = t.db.pool(Alias::AiMemory) else {
+        unreachable!()
+    };
+    let first = pool.begin_write().await.unwrap();
+    let second = tokio::time::timeout(Duration::from_secs(5), pool.begin_write())
+        .await
+        .expect("a second transaction begins while the first is open")
+        .unwrap();
+    second.commit().await.unwrap();
+    first.commit().await.unwrap();
 }
 
 /// Many concurrent batch stores all land, each exactly once.

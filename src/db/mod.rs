@@ -6,6 +6,7 @@ mod alias;
 pub mod introspect;
 pub mod migrate;
 mod sql;
+mod write_tx;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use sqlx::sqlite::{
 
 pub use alias::Alias;
 pub use sql::{BackendPool, is_unique_violation, now_micros};
+pub use write_tx::WriteTx;
 
 use crate::config::DatabaseTarget;
 
@@ -59,7 +61,6 @@ enum Inner {
     Sqlite {
         data_dir: PathBuf,
         pools: [SqlitePool; 4],
-        write_gates: [tokio::sync::Mutex<()>; 4],
     },
     Postgres {
         pool: PgPool,
@@ -127,7 +128,6 @@ impl Db {
             inner: Arc::new(Inner::Sqlite {
                 data_dir: data_dir.to_owned(),
                 pools,
-                write_gates: Default::default(),
             }),
         })
     }
@@ -161,20 +161,6 @@ impl Db {
         match &*self.inner {
             Inner::Sqlite { pools, .. } => Pool::Sqlite(&pools[alias.index()]),
             Inner::Postgres { pool, .. } => Pool::Postgres(pool),
-        }
-    }
-
-    /// SQLite mode: queue this process's writers to one database file in FIFO
-    /// order before `BEGIN IMMEDIATE`; hold the guard until the commit. Without
-    /// it, concurrent writers wait in SQLite's busy handler, which sleeps with a
-    /// growing back-off (up to 100 ms): at 8 concurrent batch writers that cut
-    /// throughput below one writer's and put p99 at 0.6 s. Writers in other
-    /// processes (the CLI) still meet the busy timeout. `None` on Postgres,
-    /// whose row locks need no such queue.
-    pub async fn write_gate(&self, alias: Alias) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match &*self.inner {
-            Inner::Sqlite { write_gates, .. } => Some(write_gates[alias.index()].lock().await),
-            Inner::Postgres { .. } => None,
         }
     }
 

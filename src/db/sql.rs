@@ -3,22 +3,24 @@
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgPool, SqlitePool, Transaction};
+use sqlx::{PgPool, SqlitePool};
 
 use super::Backend;
+use super::write_tx::{self, WriteTx};
 
 /// What repositories need to know about a pool inside [`with_pool!`](crate::with_pool).
 pub trait BackendPool {
     type Database: sqlx::Database;
     const BACKEND: Backend;
 
-    /// Begin a write transaction: `BEGIN IMMEDIATE` on SQLite, so concurrent writers
-    /// queue on the database lock (busy timeout) instead of failing when a read
-    /// transaction tries to upgrade; a plain `BEGIN` on Postgres, where row locks
+    /// Begin a write transaction. On SQLite: wait for this process's turn to
+    /// write to the file (see [`write_tx`](super::write_tx)), then `BEGIN
+    /// IMMEDIATE`, so the write lock is taken at once instead of failing when a
+    /// read transaction tries to upgrade. On Postgres a plain `BEGIN`: row locks
     /// (`SELECT … FOR UPDATE`) and constraints do the work.
     fn begin_write(
         &self,
-    ) -> impl Future<Output = Result<Transaction<'static, Self::Database>, sqlx::Error>> + Send;
+    ) -> impl Future<Output = Result<WriteTx<Self::Database>, sqlx::Error>> + Send;
 
     /// The backend of this pool.
     fn backend(&self) -> Backend {
@@ -38,10 +40,12 @@ impl BackendPool for SqlitePool {
     type Database = sqlx::Sqlite;
     const BACKEND: Backend = Backend::Sqlite;
 
-    fn begin_write(
-        &self,
-    ) -> impl Future<Output = Result<Transaction<'static, sqlx::Sqlite>, sqlx::Error>> + Send {
-        self.begin_with("BEGIN IMMEDIATE")
+    async fn begin_write(&self) -> Result<WriteTx<sqlx::Sqlite>, sqlx::Error> {
+        let turn = write_tx::sqlite_turn(self).await;
+        Ok(WriteTx::new(
+            self.begin_with("BEGIN IMMEDIATE").await?,
+            Some(turn),
+        ))
     }
 }
 
@@ -49,11 +53,8 @@ impl BackendPool for PgPool {
     type Database = sqlx::Postgres;
     const BACKEND: Backend = Backend::Postgres;
 
-    fn begin_write(
-        &self,
-    ) -> impl Future<Output = Result<Transaction<'static, sqlx::Postgres>, sqlx::Error>> + Send
-    {
-        self.begin()
+    async fn begin_write(&self) -> Result<WriteTx<sqlx::Postgres>, sqlx::Error> {
+        Ok(WriteTx::new(self.begin().await?, None))
     }
 }
 

@@ -133,7 +133,6 @@ impl MemoryStore {
             .party_size
             .unwrap_or_else(|| composition.as_array().map_or(0, |a| a.len() as i32));
         let model = self.model().to_owned();
-        let gate = self.db.write_gate(Alias::AiMemory).await;
         let id: i64 = with_pool!(self.db.pool(Alias::AiMemory), |p| {
             let sql = format!(
                 "INSERT INTO ai_memory_combatmemory (mob_type, mob_level, mob_name, party_composition, party_size,
@@ -168,7 +167,6 @@ impl MemoryStore {
             tx.commit().await?;
             id
         });
-        drop(gate);
         self.sync_index().await?;
         Ok(Stored {
             memory: self.get_combat(id).await?,

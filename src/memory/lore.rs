@@ -112,7 +112,6 @@ impl MemoryStore {
         }
         let now = now_micros();
         let model = self.model().to_owned();
-        let gate = self.db.write_gate(Alias::AiMemory).await;
         let id: i64 = with_pool!(self.db.pool(Alias::AiMemory), |p| {
             let col = vector_column(p);
             let sql = format!(
@@ -141,7 +140,6 @@ impl MemoryStore {
             tx.commit().await?;
             id
         });
-        drop(gate);
         self.sync_index().await?;
         let outcome = if existing.is_some() {
             UpsertOutcome::Updated

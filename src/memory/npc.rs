@@ -170,7 +170,6 @@ impl MemoryStore {
         let vectors = self.vectors_for_write(&summaries, given).await?;
         let now = now_micros();
         let model = self.model().to_owned();
-        let gate = self.db.write_gate(Alias::AiMemory).await;
         let ids: Vec<i64> = with_pool!(self.db.pool(Alias::AiMemory), |p| {
             let sql = format!(
                 "INSERT INTO ai_memory_npcmemory (npc_id, speaker_id, speaker_name, npc_name, user_message,
@@ -207,7 +206,6 @@ impl MemoryStore {
             tx.commit().await?;
             ids
         });
-        drop(gate);
         self.sync_index().await?;
         let mut records = self.fetch::<NpcMemory>(&ids).await?;
         Ok(ids
@@ -515,7 +513,6 @@ impl MemoryStore {
             "DELETE FROM {} WHERE {condition} RETURNING id",
             kind.table()
         );
-        let gate = self.db.write_gate(Alias::AiMemory).await;
         let deleted: Vec<(i64,)> = with_pool!(self.db.pool(Alias::AiMemory), |p| {
             let mut tx = p.begin_write().await?;
             let ids: Vec<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
@@ -528,7 +525,6 @@ impl MemoryStore {
             tx.commit().await?;
             ids
         });
-        drop(gate);
         self.sync_index().await?;
         Ok(deleted.len() as u64)
     }
