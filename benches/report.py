@@ -101,6 +101,9 @@ class Report:
             body.append([r["backend"], r.get("data", "npc"), r["loaded"], fmt(r["seconds"]), fmt(r["rows_per_second"], 0),
                          fmt(ready and ready["index_ready_seconds"], 1)])
         out += table(["backend", "data", "rows", "seconds", "rows/s", "HNSW ready s after load"], body)
+        notes = [r["note"] for r in index.values() if r.get("note")]
+        if notes:
+            out += [f"{n}." for n in notes] + [""]
         return out
 
     def workloads(self):

@@ -13,7 +13,7 @@ use common::TestDb;
 use mnemo::db::migrate::{self, MigrateParams};
 use mnemo::db::{Alias, Backend};
 use mnemo::embed::{Embedder, HashEmbedder};
-use mnemo::memory::{MemoryKind, MemoryStore, ReembedEvent, hnsw_index};
+use mnemo::memory::{EmbeddedBatch, MemoryKind, MemoryStore, ReembedEvent, hnsw_index};
 use reembed_common::{self as rc, NPC};
 
 fn big() -> Arc<dyn Embedder> {
@@ -173,7 +173,67 @@ async fn stopped_between_batches(backend: &str) {
     }
 }
 
-on_both_backends!(hash_1536_to_384_and_back, stopped_between_batches);
+/// A batch resumes after the id it is given: rows at or below it are left for
+/// another run, and the batch says where the next one starts.
+async fn batches_resume_after_the_last_id(backend: &str) {
+    let t = TestDb::migrated(backend).await;
+    rc::fill(&rc::open(&t.db, big()).await.expect("open")).await;
+    if t.db.backend() == Backend::Postgres {
+        rc::pg_resize_only(&t.db, MemoryKind::Npc, 384).await;
+    }
+    let store = rc::open_unchecked(&t.db, Arc::new(HashEmbedder::new(384))).await;
+    let ids: Vec<i64> = mnemo::with_pool!(t.db.pool(Alias::AiMemory), |p| {
+        sqlx::query_scalar("SELECT id FROM ai_memory_npcmemory ORDER BY id")
+            .fetch_all(p)
+            .await
+            .expect("ids")
+    });
+    assert_eq!(ids.len(), NPC.len());
+
+    let first = store
+        .embed_missing_after(MemoryKind::Npc, 1, true, ids[2])
+        .await
+        .expect("a batch")
+        .expect("rows above the id");
+    assert_eq!(
+        first,
+        EmbeddedBatch {
+            rows: 1,
+            last_id: ids[3]
+        }
+    );
+    let second = store
+        .embed_missing_after(MemoryKind::Npc, 10, true, first.last_id)
+        .await
+        .expect("a batch")
+        .expect("rows above the id");
+    assert_eq!(
+        second,
+        EmbeddedBatch {
+            rows: 1,
+            last_id: ids[4]
+        }
+    );
+    let none = store
+        .embed_missing_after(MemoryKind::Npc, 10, true, second.last_id)
+        .await
+        .expect("no batch");
+    assert_eq!(none, None);
+    assert_eq!(
+        store
+            .count_to_embed(MemoryKind::Npc, true)
+            .await
+            .expect("count"),
+        3,
+        "the rows up to the first id are still to do"
+    );
+}
+
+on_both_backends!(
+    hash_1536_to_384_and_back,
+    stopped_between_batches,
+    batches_resume_after_the_last_id
+);
 
 /// A run stopped right after resizing the column: the rows keep the old model's
 /// name with no vector, so the start is refused (they would be missing from

@@ -2,6 +2,8 @@
 
 mod demo;
 mod embedding;
+mod index;
+mod kind_arg;
 mod lore;
 mod migrate;
 mod model;
@@ -59,6 +61,8 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Lore files: import a directory of them.
     Lore(lore::LoreArgs),
+    /// The Postgres HNSW indexes: status, build, drop (around a bulk import).
+    Index(index::IndexArgs),
 }
 
 /// A command's failure: printed on stderr, exit status 1.
@@ -104,6 +108,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Model(args) => model::model(&cli, args).await,
         Command::Demo(args) => demo::demo(&cli, args).await,
         Command::Lore(args) => lore::lore(&cli, args).await,
+        Command::Index(args) => index::index(&cli, args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,21 +1,14 @@
 //! `mnemo reembed`: embed pending rows, or every row written with another model or
 //! dimension (switching providers, also across dimensions on Postgres).
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::kind_arg::KindArg;
 use super::{Cli, CliError};
 use crate::db::{Alias, migrate};
 use crate::embed::Embedder;
-use crate::memory::{MemoryKind, MemorySettings, MemoryStore, ReembedEvent};
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum KindArg {
-    Npc,
-    Combat,
-    Lore,
-    All,
-}
+use crate::memory::{MemorySettings, MemoryStore, ReembedEvent};
 
 #[derive(Debug, Args)]
 pub struct ReembedArgs {
@@ -48,12 +41,7 @@ pub async fn reembed(cli: &Cli, args: &ReembedArgs) -> Result<(), CliError> {
     let embedder = cli.embedding.build()?;
     let store =
         MemoryStore::open_unchecked(db, embedder.clone(), MemorySettings::default()).await?;
-    let kinds: Vec<MemoryKind> = match args.kind {
-        KindArg::Npc => vec![MemoryKind::Npc],
-        KindArg::Combat => vec![MemoryKind::Combat],
-        KindArg::Lore => vec![MemoryKind::Lore],
-        KindArg::All => MemoryKind::ALL.to_vec(),
-    };
+    let kinds = args.kind.kinds();
     let batch = args.batch.clamp(1, 2048);
     let model = embedder.model();
     for kind in kinds {

@@ -13,6 +13,15 @@ use super::store::{MemoryStore, log_change};
 use crate::db::Alias;
 use crate::with_pool;
 
+/// One batch embedded by [`MemoryStore::embed_missing_after`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmbeddedBatch {
+    /// Rows embedded and committed.
+    pub rows: usize,
+    /// The highest id in the batch: the next batch starts after it.
+    pub last_id: i64,
+}
+
 impl MemoryStore {
     /// Embed up to `batch` rows of `kind` that have no embedding, or (with
     /// `other_models`) one not embedded by the current provider: another model,
@@ -24,8 +33,26 @@ impl MemoryStore {
         batch: usize,
         other_models: bool,
     ) -> Result<usize, MemoryError> {
+        let done = self
+            .embed_missing_after(kind, batch, other_models, 0)
+            .await?;
+        Ok(done.map_or(0, |b| b.rows))
+    }
+
+    /// [`embed_missing`](Self::embed_missing) over ids above `after` only, so a
+    /// run through a whole table resumes where its last batch ended instead of
+    /// reading again, batch after batch, every row it has already rewritten
+    /// (quadratic: a 100,000-row re-embedding read 50 times the table).
+    /// `None` when no row is left.
+    pub async fn embed_missing_after(
+        &self,
+        kind: MemoryKind,
+        batch: usize,
+        other_models: bool,
+        after: i64,
+    ) -> Result<Option<EmbeddedBatch>, MemoryError> {
         let select = format!(
-            "SELECT id, {} FROM {} WHERE {} ORDER BY id LIMIT $2",
+            "SELECT id, {} FROM {} WHERE id > $3 AND ({}) ORDER BY id LIMIT $2",
             kind.text_column(),
             kind.table(),
             self.to_embed(other_models)
@@ -34,12 +61,13 @@ impl MemoryStore {
             sqlx::query_as(sqlx::AssertSqlSafe(select))
                 .bind(self.model())
                 .bind(batch as i64)
+                .bind(after)
                 .fetch_all(p)
                 .await?
         });
-        if rows.is_empty() {
-            return Ok(0);
-        }
+        let Some(&(last_id, _)) = rows.last() else {
+            return Ok(None);
+        };
         let texts: Vec<String> = rows.iter().map(|(_, t)| t.clone()).collect();
         let vectors = self
             .vectors_for_write(&texts, vec![None; texts.len()])
@@ -70,7 +98,10 @@ impl MemoryStore {
             tx.commit().await?;
         });
         self.sync_index().await?;
-        Ok(rows.len())
+        Ok(Some(EmbeddedBatch {
+            rows: rows.len(),
+            last_id,
+        }))
     }
 
     /// How many rows [`embed_missing`](Self::embed_missing) has left to do.

@@ -7,7 +7,7 @@
 //! in one transaction (HNSW index dropped, vectors cleared; the rows keep their
 //! old `embedding_model`, which marks them for re-embedding), then the rows are
 //! re-embedded in batches, and the index is built once at the end, which is
-//! much cheaper than updating it row by row. Every step can be interrupted: a
+//! much cheaper than updating it row by row (see `pg_index`). Every step can be interrupted: a
 //! second run sees the resized column, resumes the batches and builds the
 //! index if it is still missing.
 
@@ -15,22 +15,9 @@ use sqlx::{AssertSqlSafe, PgExecutor, PgPool};
 
 use super::error::MemoryError;
 use super::model::MemoryKind;
+use super::pg_index::{self, IndexState, hnsw_index};
 use super::store::MemoryStore;
 use crate::db::{Alias, Pool};
-
-/// The index definition of migrations/postgres/ai_memory/0002_pgvector.sql,
-/// kept identical so a rebuilt index is the one a fresh migration makes.
-const HNSW_DEFINITION: &str =
-    "USING hnsw (embedding_vector vector_cosine_ops) WITH (m = 16, ef_construction = 64)";
-
-/// The HNSW index on a kind's vector column, named as the migration names it.
-pub fn hnsw_index(kind: MemoryKind) -> &'static str {
-    match kind {
-        MemoryKind::Npc => "npcmemory_embedding_hnsw",
-        MemoryKind::Combat => "combatmemory_embedding_hnsw",
-        MemoryKind::Lore => "lorememory_embedding_hnsw",
-    }
-}
 
 /// The steps of a re-embedding run, reported as they happen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,24 +72,21 @@ impl MemoryStore {
             self.count_to_embed(kind, other_models).await?,
         ));
         let mut total = 0;
-        loop {
-            let n = self.embed_missing(kind, batch, other_models).await?;
-            if n == 0 {
-                break;
-            }
-            total += n;
-            on_event(ReembedEvent::Embedded(n));
+        let mut after = 0;
+        while let Some(done) = self
+            .embed_missing_after(kind, batch, other_models, after)
+            .await?
+        {
+            after = done.last_id;
+            total += done.rows;
+            on_event(ReembedEvent::Embedded(done.rows));
         }
         if let Pool::Postgres(pool) = self.db.pool(Alias::AiMemory)
-            && !index_exists(pool, kind).await?
+            && pg_index::state_on(pool, kind).await? != IndexState::Ready
         {
             let name = hnsw_index(kind);
             on_event(ReembedEvent::BuildingIndex(name));
-            let sql = format!(
-                "CREATE INDEX IF NOT EXISTS {name} ON {} {HNSW_DEFINITION}",
-                kind.table()
-            );
-            sqlx::query(AssertSqlSafe(sql)).execute(pool).await?;
+            pg_index::build_on(pool, kind, None, |_| {}).await?;
             on_event(ReembedEvent::IndexBuilt(name));
         }
         Ok(total)
@@ -184,29 +168,4 @@ async fn resize_column(
         "vector column resized; its vectors were cleared"
     );
     Ok(Some(from))
-}
-
-async fn index_exists(pool: &PgPool, kind: MemoryKind) -> Result<bool, MemoryError> {
-    let (exists,): (bool,) = sqlx::query_as("SELECT to_regclass($1) IS NOT NULL")
-        .bind(hnsw_index(kind))
-        .fetch_one(pool)
-        .await?;
-    Ok(exists)
-}
-
-/// Say so at start when a kind's HNSW index is missing (a re-embedding stopped
-/// before building it): searches stay correct but scan the whole table.
-pub(crate) async fn warn_if_index_missing(
-    pool: &PgPool,
-    kind: MemoryKind,
-) -> Result<(), MemoryError> {
-    if !index_exists(pool, kind).await? {
-        tracing::warn!(
-            kind = kind.name(),
-            index = hnsw_index(kind),
-            "the HNSW index is missing, so searches scan the whole table; `mnemo reembed --kind {}` builds it",
-            kind.name()
-        );
-    }
-    Ok(())
 }

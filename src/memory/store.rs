@@ -353,7 +353,7 @@ pub async fn check_models(db: &Db, model: &str, dim: usize) -> Result<(), Memory
             {
                 return Err(mismatch(format!("vector({typmod}) columns")));
             }
-            super::reembed::warn_if_index_missing(pool, kind).await?;
+            super::pg_index::warn_if_index_missing(pool, kind).await?;
         }
     }
     Ok(())
