@@ -20,6 +20,14 @@ fn pg_pool(t: &TestDb) -> &sqlx::PgPool {
     pool
 }
 
+/// Columns of the NPC table with planner statistics (made by ANALYZE).
+async fn column_statistics(t: &TestDb) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM pg_stats WHERE tablename = 'ai_memory_npcmemory'")
+        .fetch_one(pg_pool(t))
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drop_then_build_restores_the_migrated_index() {
     let t = TestDb::migrated("postgres").await;
@@ -75,11 +83,21 @@ async fn drop_then_build_restores_the_migrated_index() {
     assert_eq!(hits.len(), 2);
     assert!(hits[0].memory.user_message.contains("blacksmith"));
 
-    // ...and in the index once it is built: the migration's definition.
+    // ...and in the index once it is built: the migration's definition, with
+    // the statistics the planner needs to choose it.
+    assert_eq!(
+        column_statistics(&t).await,
+        0,
+        "nothing analysed the table yet"
+    );
     assert!(
         pg_index::build_index(&t.db, MemoryKind::Npc, Some("64MB"), |_| {})
             .await
             .unwrap()
+    );
+    assert!(
+        column_statistics(&t).await > 0,
+        "the build analysed the table"
     );
     assert_eq!(
         reembed_common::pg_index_definition(&t.db, MemoryKind::Npc).await,
