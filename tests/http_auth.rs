@@ -12,7 +12,6 @@ use std::time::Duration;
 use common::TestDb;
 use http_common::{Service, assert_error, status_json, test_settings};
 use mnemo::accounts::tokens;
-use mnemo::config::DatabaseTarget;
 use mnemo::http::{AppState, HttpSettings, STARTUP};
 use reqwest::Method;
 use serde_json::json;
@@ -411,15 +410,7 @@ async fn bootstrap_admin_token(backend: &str) {
 
 /// `mnemo` with the database of `t`.
 fn mnemo(t: &TestDb, args: &[&str]) -> std::process::Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mnemo"));
-    cmd.args(args)
-        .env_remove("DATABASE_URL")
-        .env("MNEMO_LOG", "warn");
-    match &t.target {
-        DatabaseTarget::Sqlite { data_dir } => cmd.env("MNEMO_DATA_DIR", data_dir),
-        DatabaseTarget::Postgres { url } => cmd.env("DATABASE_URL", url),
-    };
-    cmd.output().expect("run mnemo")
+    t.mnemo(args).output().expect("run mnemo")
 }
 
 fn out(o: &std::process::Output) -> (String, String) {

@@ -5,11 +5,10 @@
 mod common;
 mod reembed_common;
 
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use common::TestDb;
-use mnemo::config::DatabaseTarget;
 use mnemo::db::{Alias, Pool};
 use mnemo::memory::{IndexState, MemoryError, MemoryKind, NewNpcMemory, NpcSearch, pg_index};
 
@@ -18,6 +17,13 @@ fn pg_pool(t: &TestDb) -> &sqlx::PgPool {
         panic!("a Postgres database")
     };
     pool
+}
+
+/// The state of the NPC store's index.
+async fn npc_index(t: &TestDb) -> IndexState {
+    pg_index::index_state(&t.db, MemoryKind::Npc)
+        .await
+        .expect("index state")
 }
 
 /// Columns of the NPC table with planner statistics (made by ANALYZE).
@@ -35,17 +41,11 @@ async fn drop_then_build_restores_the_migrated_index() {
         .await
         .expect("the migration made the index");
     let store = common::memory_store(&t.db).await;
-    assert_eq!(
-        pg_index::index_state(&t.db, MemoryKind::Npc).await.unwrap(),
-        IndexState::Ready
-    );
+    assert_eq!(npc_index(&t).await, IndexState::Ready);
 
     let before = pg_index::drop_index(&t.db, MemoryKind::Npc).await.unwrap();
     assert_eq!(before, IndexState::Ready);
-    assert_eq!(
-        pg_index::index_state(&t.db, MemoryKind::Npc).await.unwrap(),
-        IndexState::Missing
-    );
+    assert_eq!(npc_index(&t).await, IndexState::Missing);
     assert_eq!(
         pg_index::drop_index(&t.db, MemoryKind::Npc).await.unwrap(),
         IndexState::Missing,
@@ -123,19 +123,13 @@ async fn an_invalid_index_is_replaced() {
     .execute(pg_pool(&t))
     .await
     .expect("mark the index invalid (the test cluster runs as a superuser)");
-    assert_eq!(
-        pg_index::index_state(&t.db, MemoryKind::Npc).await.unwrap(),
-        IndexState::Invalid
-    );
+    assert_eq!(npc_index(&t).await, IndexState::Invalid);
     assert!(
         pg_index::build_index(&t.db, MemoryKind::Npc, None, |_| {})
             .await
             .unwrap()
     );
-    assert_eq!(
-        pg_index::index_state(&t.db, MemoryKind::Npc).await.unwrap(),
-        IndexState::Ready
-    );
+    assert_eq!(npc_index(&t).await, IndexState::Ready);
 }
 
 /// A build reports its phase while it runs: here it waits for a writer's
@@ -164,10 +158,7 @@ async fn a_build_reports_progress() {
     assert!(first.phase.contains("waiting"), "{first:?}");
     writer.commit().await.unwrap();
     assert!(build.await.unwrap().unwrap());
-    assert_eq!(
-        pg_index::index_state(&t.db, MemoryKind::Npc).await.unwrap(),
-        IndexState::Ready
-    );
+    assert_eq!(npc_index(&t).await, IndexState::Ready);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -187,10 +178,7 @@ async fn a_bad_memory_setting_is_refused_by_name() {
         ),
         "{err}"
     );
-    assert_eq!(
-        pg_index::index_state(&t.db, MemoryKind::Npc).await.unwrap(),
-        IndexState::Missing
-    );
+    assert_eq!(npc_index(&t).await, IndexState::Missing);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -212,15 +200,7 @@ async fn sqlite_mode_has_no_index_to_manage() {
 }
 
 fn mnemo(t: &TestDb, args: &[&str]) -> (Output, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mnemo"));
-    cmd.args(args)
-        .env_remove("DATABASE_URL")
-        .env("MNEMO_LOG", "warn");
-    match &t.target {
-        DatabaseTarget::Sqlite { data_dir } => cmd.env("MNEMO_DATA_DIR", data_dir),
-        DatabaseTarget::Postgres { url } => cmd.env("DATABASE_URL", url),
-    };
-    let out = cmd.output().expect("run mnemo");
+    let out = t.mnemo(args).output().expect("run mnemo");
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

@@ -11,7 +11,6 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 
 use common::TestDb;
-use mnemo::config::DatabaseTarget;
 use mnemo::db::Alias;
 use mnemo::db::migrate::{self, MigrateParams};
 use mnemo::embed::{Embedder, HashEmbedder};
@@ -21,16 +20,9 @@ use serve_process::ServeProcess;
 
 /// `mnemo` on the database of `t`, with extra environment.
 fn command(t: &TestDb, args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mnemo"));
-    cmd.args(args)
-        .env_remove("DATABASE_URL")
-        .env_remove("MNEMO_EMBEDDING_PROVIDER")
-        .env("MNEMO_LOG", "warn")
+    let mut cmd = t.mnemo(args);
+    cmd.env_remove("MNEMO_EMBEDDING_PROVIDER")
         .env("NO_COLOR", "1");
-    match &t.target {
-        DatabaseTarget::Sqlite { data_dir } => cmd.env("MNEMO_DATA_DIR", data_dir),
-        DatabaseTarget::Postgres { url } => cmd.env("DATABASE_URL", url),
-    };
     for (k, v) in env {
         cmd.env(k, v);
     }

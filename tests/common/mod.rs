@@ -61,6 +61,20 @@ impl TestDb {
         t
     }
 
+    /// The `mnemo` binary with `args`, on this database (and no other
+    /// DATABASE_URL from the environment), logging warnings only.
+    pub fn mnemo(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mnemo"));
+        cmd.args(args)
+            .env_remove("DATABASE_URL")
+            .env("MNEMO_LOG", "warn");
+        match &self.target {
+            DatabaseTarget::Sqlite { data_dir } => cmd.env("MNEMO_DATA_DIR", data_dir),
+            DatabaseTarget::Postgres { url } => cmd.env("DATABASE_URL", url),
+        };
+        cmd
+    }
+
     pub fn data_dir(&self) -> Option<PathBuf> {
         match &self.target {
             DatabaseTarget::Sqlite { data_dir } => Some(data_dir.clone()),
