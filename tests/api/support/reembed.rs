@@ -1,7 +1,6 @@
 //! Shared by the provider-switch tests: a small world stored with one provider,
 //! searches whose right answers do not depend on the provider, and checks of
 //! what the database holds after a switch.
-#![allow(dead_code)]
 
 use std::sync::Arc;
 

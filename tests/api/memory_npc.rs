@@ -1,13 +1,11 @@
 //! NpcMemory on both backends: store, search and its filters, fallbacks,
 //! recent, last interaction, deletes, bad vectors, pending rows.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::db::{TestDb, memory_store, memory_store_with, random_vector};
 use chrono::Utc;
-use common::{TestDb, memory_store, memory_store_with, random_vector};
 use mnemo::embed::mock::{MockOpenAi, MockReply};
 use mnemo::embed::{OpenAiEmbedder, OpenAiSettings};
 use mnemo::memory::{EmbeddingState, MemoryError, NewNpcMemory, NpcSearch};

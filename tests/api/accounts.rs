@@ -1,8 +1,6 @@
 //! Accounts and characters on both backends.
 
-mod common;
-
-use common::TestDb;
+use crate::support::db::TestDb;
 use mnemo::accounts::{self, AccountError, AccountUpdate, NewAccount};
 
 fn new(username: &str) -> NewAccount {

@@ -1,6 +1,5 @@
 //! The `mnemo serve` binary as a child process: started, waited for until it
 //! logs that it is ready, stopped with SIGTERM, killed if a test fails first.
-#![allow(dead_code)]
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -65,10 +64,6 @@ impl ServeProcess {
             seen.join("\n")
         );
         process
-    }
-
-    pub fn id(&self) -> u32 {
-        self.child.id()
     }
 
     /// The server's stdout, when the command piped it.

@@ -1,9 +1,7 @@
 //! Migrations on both backends: fresh, idempotent, per alias, listing,
 //! checksums, parity of the two sets, the pgvector back-fill.
 
-mod common;
-
-use common::TestDb;
+use crate::support::db::TestDb;
 use mnemo::db::migrate::{self, MigrateError, MigrateParams, migrations_for};
 use mnemo::db::{Alias, Backend, introspect};
 

@@ -1,12 +1,10 @@
 //! Combat and lore stores, the composed context, pending rows and the worker,
 //! cross-process visibility, and backend parity.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{TestDb, memory_store, memory_store_with, random_vector};
+use crate::support::db::{TestDb, memory_store, memory_store_with, random_vector};
 use mnemo::embed::mock::{MockOpenAi, MockReply};
 use mnemo::embed::{OpenAiEmbedder, OpenAiSettings};
 use mnemo::memory::{

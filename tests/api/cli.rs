@@ -1,7 +1,5 @@
 //! The `mnemo` binary: the backend switch and the migration commands, as an admin runs them.
 
-mod common;
-
 use std::process::{Command, Output};
 
 fn mnemo(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -109,7 +107,7 @@ fn deploy_migrate_refuses_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deploy_migrate_on_postgres_then_again() {
-    let url = common::postgres_database().await;
+    let url = crate::support::db::postgres_database().await;
     let env = [("DATABASE_URL", url.as_str())];
     let first = mnemo(&["deploy-migrate"], &env);
     let out = text(&first);

@@ -1,11 +1,9 @@
 //! SQLite mode: large partitions get an HNSW index built in the background, and
 //! searches through it keep recall against the exact scan.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::{TestDb, random_vector};
+use crate::support::db::{TestDb, random_vector};
 use mnemo::embed::{CachedEmbedder, HashEmbedder};
 use mnemo::memory::{MemoryKind, MemorySettings, MemoryStore, NewNpcMemory, NpcSearch};
 use mnemo::vector::HnswSettings;

@@ -2,12 +2,10 @@
 //! fungible balances and transfers, chain deposits and withdrawals, the NFT
 //! pool and moves, economy snapshots.
 
-mod common;
-
 use std::sync::Arc;
 
+use crate::support::db::TestDb;
 use chrono::{Duration, TimeZone, Utc};
-use common::TestDb;
 use mnemo::db::migrate::{self, DEFAULT_VAULT_ADDRESS, MigrateParams};
 use mnemo::db::{Alias, Db};
 use mnemo::with_pool;

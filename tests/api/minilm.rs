@@ -3,7 +3,6 @@
 //! These tests need the model: `scripts/fetch-model` (or `mnemo model fetch`) installs it
 //! into `$MNEMO_MODEL_DIR` or `${XDG_CACHE_HOME:-$HOME/.cache}/mnemo/all-MiniLM-L6-v2`.
 //! Without it they fail, naming that command.
-#![cfg(feature = "minilm")]
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

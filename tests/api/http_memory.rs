@@ -3,23 +3,19 @@
 //! one-embedding context, lore upserts and imports, scopes, readiness, metrics,
 //! and a graceful shutdown that loses no acknowledged write.
 
-mod common;
-mod http_common;
-mod serve_process;
-
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{TestDb, random_vector};
-use http_common::{Service, assert_error, status_json, test_settings};
+use crate::support::db::{TestDb, random_vector};
+use crate::support::http::{Service, assert_error, status_json, test_settings};
+use crate::support::serve::ServeProcess;
 use mnemo::embed::mock::{MockOpenAi, MockReply};
 use mnemo::embed::{OpenAiEmbedder, OpenAiSettings};
 use mnemo::http::{AppState, STARTUP};
 use mnemo::memory::encode_b64_vector;
 use reqwest::Method;
 use serde_json::{Value, json};
-use serve_process::ServeProcess;
 
 fn said(npc_id: i64, speaker_id: i64, user: &str, reply: &str) -> Value {
     json!({
@@ -889,7 +885,7 @@ async fn readiness_waits_for_the_memory_index(backend: &str) {
     assert!(res.headers().contains_key("retry-after"));
     assert_error(&status_json(res).await, 503, "not_ready", None);
 
-    let store = common::memory_store(&s.t.db).await;
+    let store = crate::support::db::memory_store(&s.t.db).await;
     state.memory.set(Arc::new(store));
     state.readiness.release("memory index");
     let (status, _) = status_json(s.call(Method::GET, "/readyz", None, None).await).await;

@@ -4,17 +4,14 @@
 //! column, searches that never mix dimensions, migrations that still run
 //! cleanly after, and runs interrupted at each step.
 
-mod common;
-mod reembed_common;
-
 use std::sync::Arc;
 
-use common::TestDb;
+use crate::support::db::TestDb;
+use crate::support::reembed::{self as rc, NPC};
 use mnemo::db::migrate::{self, MigrateParams};
 use mnemo::db::{Alias, Backend};
 use mnemo::embed::{Embedder, HashEmbedder};
 use mnemo::memory::{EmbeddedBatch, MemoryKind, MemoryStore, ReembedEvent, hnsw_index};
-use reembed_common::{self as rc, NPC};
 
 fn big() -> Arc<dyn Embedder> {
     Arc::new(HashEmbedder::new(1536))
@@ -321,8 +318,6 @@ mod minilm {
 
     use mnemo::embed::minilm::{check_model_dir, resolve_model_dir};
     use mnemo::embed::{Embedder, MiniLmEmbedder};
-
-    use crate::on_both_backends;
 
     fn model() -> Arc<dyn Embedder> {
         static MODEL: OnceLock<Arc<MiniLmEmbedder>> = OnceLock::new();

@@ -2,13 +2,10 @@
 //! built after it with the migration's definition, replaced when a build was
 //! interrupted, with progress while the build runs. SQLite mode has none.
 
-mod common;
-mod reembed_common;
-
 use std::process::Output;
 use std::time::Duration;
 
-use common::TestDb;
+use crate::support::db::TestDb;
 use mnemo::db::{Alias, Pool};
 use mnemo::memory::{IndexState, MemoryError, MemoryKind, NewNpcMemory, NpcSearch, pg_index};
 
@@ -37,10 +34,10 @@ async fn column_statistics(t: &TestDb) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drop_then_build_restores_the_migrated_index() {
     let t = TestDb::migrated("postgres").await;
-    let migrated = reembed_common::pg_index_definition(&t.db, MemoryKind::Npc)
+    let migrated = crate::support::reembed::pg_index_definition(&t.db, MemoryKind::Npc)
         .await
         .expect("the migration made the index");
-    let store = common::memory_store(&t.db).await;
+    let store = crate::support::db::memory_store(&t.db).await;
     assert_eq!(npc_index(&t).await, IndexState::Ready);
 
     let before = pg_index::drop_index(&t.db, MemoryKind::Npc).await.unwrap();
@@ -100,7 +97,7 @@ async fn drop_then_build_restores_the_migrated_index() {
         "the build analysed the table"
     );
     assert_eq!(
-        reembed_common::pg_index_definition(&t.db, MemoryKind::Npc).await,
+        crate::support::reembed::pg_index_definition(&t.db, MemoryKind::Npc).await,
         Some(migrated)
     );
     assert!(

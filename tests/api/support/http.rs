@@ -1,5 +1,4 @@
 //! The real service on a random port against a per-test database, and a client.
-#![allow(dead_code)]
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -10,7 +9,7 @@ use mnemo::http::{self, AppState, HttpSettings, STARTUP};
 use reqwest::{Method, Response};
 use serde_json::Value;
 
-use crate::common::TestDb;
+use crate::support::db::TestDb;
 
 /// Settings for tests: one worker, no rate limit, no token cache (a revoke is
 /// seen at once), a free port.
@@ -40,7 +39,7 @@ impl Service {
     /// The memory stores use the offline hash provider (1536-d).
     pub async fn start(backend: &str, settings: HttpSettings) -> Self {
         let t = TestDb::migrated(backend).await;
-        let store = crate::common::memory_store(&t.db).await;
+        let store = crate::support::db::memory_store(&t.db).await;
         let state = AppState::with_memory(t.db.clone(), std::sync::Arc::new(store));
         state.readiness.release(STARTUP);
         Self::start_with(t, state, settings).await
@@ -53,7 +52,7 @@ impl Service {
         embedder: std::sync::Arc<dyn mnemo::embed::Embedder>,
     ) -> Self {
         let t = TestDb::migrated(backend).await;
-        let store = crate::common::memory_store_with(&t.db, embedder).await;
+        let store = crate::support::db::memory_store_with(&t.db, embedder).await;
         let state = AppState::with_memory(t.db.clone(), std::sync::Arc::new(store));
         state.readiness.release(STARTUP);
         Self::start_with(t, state, settings).await

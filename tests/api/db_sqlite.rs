@@ -2,11 +2,9 @@
 //! turns instead of meeting SQLite's sleeping busy handler; SQLite reads go
 //! through a memory map.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{TestDb, memory_store};
+use crate::support::db::{TestDb, memory_store};
 use mnemo::db::{Alias, BackendPool as _};
 use mnemo::memory::NewNpcMemory;
 use sqlx::SqlitePool;

@@ -3,20 +3,16 @@
 //! `reembed` says what it changed, `migrate` still has nothing to do, and
 //! `serve` then starts.
 
-mod common;
-mod reembed_common;
-mod serve_process;
-
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 
-use common::TestDb;
+use crate::support::db::TestDb;
+use crate::support::reembed as rc;
+use crate::support::serve::ServeProcess;
 use mnemo::db::Alias;
 use mnemo::db::migrate::{self, MigrateParams};
 use mnemo::embed::{Embedder, HashEmbedder};
 use mnemo::memory::MemoryKind;
-use reembed_common as rc;
-use serve_process::ServeProcess;
 
 /// `mnemo` on the database of `t`, with extra environment.
 fn command(t: &TestDb, args: &[&str], env: &[(&str, &str)]) -> Command {
@@ -138,8 +134,6 @@ mod minilm {
     use std::sync::Arc;
 
     use mnemo::embed::{EmbedSettings, HashEmbedder};
-
-    use crate::on_both_backends;
 
     async fn binary_switches_hash_to_minilm(backend: &str) {
         let t = super::TestDb::migrated(backend).await;

@@ -1,9 +1,6 @@
 //! Shared test fixtures: a fresh database per test, on SQLite (a temp dir) or on
 //! the real Postgres of `scripts/test` (a new database per test in the cluster
 //! named by `TEST_DATABASE_URL`), so tests run in parallel without sharing state.
-#![allow(dead_code)]
-
-use std::path::PathBuf;
 
 use mnemo::config::DatabaseTarget;
 use mnemo::db::migrate::{self, MigrateParams};
@@ -74,13 +71,6 @@ impl TestDb {
         };
         cmd
     }
-
-    pub fn data_dir(&self) -> Option<PathBuf> {
-        match &self.target {
-            DatabaseTarget::Sqlite { data_dir } => Some(data_dir.clone()),
-            DatabaseTarget::Postgres { .. } => None,
-        }
-    }
 }
 
 /// The URL of the test cluster. Postgres tests are part of the suite: without
@@ -109,7 +99,6 @@ pub async fn postgres_database() -> String {
 }
 
 /// Generate one `#[tokio::test]` per backend from `async fn $name(backend: &str)`.
-#[macro_export]
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         $(

@@ -2,11 +2,9 @@
 //! searched scope (both backends, so both return the same rows), through the
 //! HNSW index above it.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::{TestDb, random_vector};
+use crate::support::db::{TestDb, random_vector};
 use mnemo::embed::{CachedEmbedder, HashEmbedder};
 use mnemo::memory::{MemorySettings, MemoryStore, NewNpcMemory, NpcSearch};
 use mnemo::vector::HnswSettings;

@@ -1,21 +1,17 @@
 //! Authentication, scopes, rate limits, readiness, metrics, request ids and the
 //! token command line, over real HTTP on both backends.
 
-mod common;
-mod http_common;
-mod serve_process;
-
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::TestDb;
-use http_common::{Service, assert_error, status_json, test_settings};
+use crate::support::db::TestDb;
+use crate::support::http::{Service, assert_error, status_json, test_settings};
+use crate::support::serve::ServeProcess;
 use mnemo::accounts::tokens;
 use mnemo::http::{AppState, HttpSettings, STARTUP};
 use reqwest::Method;
 use serde_json::json;
-use serve_process::ServeProcess;
 
 async fn tokens_and_scopes(backend: &str) {
     let s = Service::start(backend, test_settings()).await;

@@ -1,10 +1,7 @@
 //! Admin routes over real HTTP, on both backends: every route's success path and
 //! its error paths.
 
-mod common;
-mod http_common;
-
-use http_common::{Service, assert_error, status_json, test_settings};
+use crate::support::http::{Service, assert_error, status_json, test_settings};
 use mnemo::http::HttpSettings;
 use reqwest::Method;
 use serde_json::{Value, json};

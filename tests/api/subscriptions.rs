@@ -1,11 +1,9 @@
 //! Subscriptions on both backends: plans, extension rules, the trial, and replay protection.
 
-mod common;
-
 use std::sync::Arc;
 
+use crate::support::db::TestDb;
 use chrono::{Duration, Utc};
-use common::TestDb;
 use mnemo::db::now_micros;
 use mnemo::subscriptions::{self, NewPayment, SubscriptionError};
 

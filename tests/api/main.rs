@@ -1,0 +1,27 @@
+//! The integration tests: one binary (each test binary links the whole
+//! dependency tree, so one binary links once), one module per area. Storage
+//! tests run on SQLite and on the real Postgres of `scripts/test`.
+
+#[macro_use]
+mod support;
+
+mod accounts;
+mod cli;
+mod db_sqlite;
+mod demo;
+mod http_admin;
+mod http_auth;
+mod http_contract;
+mod http_memory;
+mod memory_hnsw;
+mod memory_kinds;
+mod memory_npc;
+mod memory_search_strategy;
+mod migrations;
+#[cfg(feature = "minilm")]
+mod minilm;
+mod pg_index;
+mod reembed;
+mod reembed_cli;
+mod subscriptions;
+mod xrpl;
