@@ -81,6 +81,7 @@ pub struct Breaker {
     settings: BreakerSettings,
     inner: Mutex<Inner>,
     opened: AtomicU64,
+    recovered: tokio::sync::Notify,
 }
 
 impl Breaker {
@@ -134,7 +135,13 @@ impl Breaker {
         };
         let mut inner = self.lock();
         if !failed {
+            let was_open = inner.open_until.is_some();
             *inner = Inner::default();
+            drop(inner);
+            if was_open {
+                tracing::info!("embedding provider answering again");
+                self.recovered.notify_waiters();
+            }
             return;
         }
         inner.consecutive = inner.consecutive.saturating_add(1);
@@ -166,6 +173,13 @@ impl Breaker {
             Some(until) if now >= until => BreakerState::HalfOpen,
             Some(_) => BreakerState::Open,
         }
+    }
+
+    /// Completes the next time a success closes the open breaker: the background
+    /// worker waits on it beside its back-off, so rows stored during an outage are
+    /// embedded as soon as any call finds the provider back.
+    pub async fn recovered(&self) {
+        self.recovered.notified().await
     }
 
     /// How many times the breaker opened (from closed) since the process started.

@@ -83,9 +83,10 @@ fn normalized_tags(tags: &[String]) -> Vec<String> {
 
 impl MemoryStore {
     /// Create or update the entry (source, title). Unchanged content, level and
-    /// tags make no embedding call. When re-embedding changed content fails, the
-    /// stored entry (and its working vector) is kept and the error returned; a new
-    /// entry whose embedding fails is stored pending.
+    /// tags make no embedding call. When the new content cannot be embedded now
+    /// (the provider is down), the entry is written anyway, pending: its old
+    /// vector, which no longer matches its text, is dropped, and the background
+    /// worker embeds the new text. Nothing the caller sent is lost.
     pub async fn upsert_lore(
         &self,
         m: NewLoreMemory,
@@ -103,13 +104,6 @@ impl MemoryStore {
             .vectors_for_write(std::slice::from_ref(&m.content), vec![given])
             .await?;
         let vector = vectors.vectors.into_iter().next().flatten();
-        if existing.is_some() && vector.is_none() {
-            return Err(MemoryError::EmbeddingUnavailable(
-                crate::embed::EmbedError::Transient(
-                    vectors.error.unwrap_or_else(|| "embedding failed".into()),
-                ),
-            ));
-        }
         let now = now_micros();
         let model = self.model().to_owned();
         let id: i64 = with_pool!(self.db.pool(Alias::AiMemory), |p| {

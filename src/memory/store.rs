@@ -214,8 +214,9 @@ impl MemoryStore {
     }
 
     /// Vectors for `texts`: the caller's own (validated and normalised) where
-    /// given, else one provider call for the rest. A provider failure is not an
-    /// error here: those rows are stored pending, and `error` says why.
+    /// given, else one provider call for the rest, on the request path (its short
+    /// budget, or nothing at all while the breaker is open). A provider failure is
+    /// not an error here: those rows are stored pending, and `error` says why.
     pub(crate) async fn vectors_for_write(
         &self,
         texts: &[String],
@@ -239,7 +240,7 @@ impl MemoryStore {
         let mut error = None;
         if !missing.is_empty() {
             let inputs: Vec<String> = missing.iter().map(|&i| texts[i].clone()).collect();
-            match self.embedder.embed(&inputs).await {
+            match self.embedder.embed_now(&inputs).await {
                 Ok(embedded) => {
                     for (slot, mut v) in missing.into_iter().zip(embedded) {
                         normalize(&mut v, dim).map_err(|e| {
