@@ -274,11 +274,14 @@ impl MemoryStore {
             }
             (Some(text), None) => {
                 self.check_text("query", text, true)?;
-                let v = self
-                    .embedder
-                    .embed_query(text)
-                    .await
-                    .map_err(MemoryError::EmbeddingUnavailable)?;
+                let v = self.embedder.embed_query(text).await.map_err(|e| {
+                    if e.is_rejected() {
+                        // The provider will refuse this text every time: the caller's to fix.
+                        MemoryError::invalid("query", e.to_string())
+                    } else {
+                        MemoryError::EmbeddingUnavailable(e)
+                    }
+                })?;
                 Ok(v.to_vec())
             }
             (None, None) => Err(MemoryError::invalid(

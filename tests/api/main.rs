@@ -20,6 +20,7 @@ mod memory_search_strategy;
 mod migrations;
 #[cfg(feature = "minilm")]
 mod minilm;
+mod pending;
 mod pg_index;
 mod reembed;
 mod reembed_cli;
