@@ -9,6 +9,7 @@ mod accounts;
 mod cli;
 mod db_sqlite;
 mod demo;
+mod faults;
 mod http_admin;
 mod http_auth;
 mod http_contract;

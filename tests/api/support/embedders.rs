@@ -22,7 +22,6 @@ pub struct Scripted {
     hash: HashEmbedder,
     mode: Mutex<Mode>,
     calls: AtomicUsize,
-    inputs: Mutex<Vec<String>>,
     hold: Mutex<bool>,
     entered: Notify,
     release: Notify,
@@ -36,7 +35,6 @@ impl Scripted {
             hash: HashEmbedder::new(1536),
             mode: Mutex::new(mode),
             calls: AtomicUsize::new(0),
-            inputs: Mutex::new(Vec::new()),
             hold: Mutex::new(false),
             entered: Notify::new(),
             release: Notify::new(),
@@ -50,11 +48,6 @@ impl Scripted {
     /// Calls made so far.
     pub fn calls(&self) -> usize {
         self.calls.load(Ordering::SeqCst)
-    }
-
-    /// Every text sent so far, in order.
-    pub fn inputs(&self) -> Vec<String> {
-        self.inputs.lock().unwrap().clone()
     }
 
     /// Hold the next call until [`release`](Self::release); [`entered`](Self::entered)
@@ -87,7 +80,6 @@ impl Embedder for Scripted {
     ) -> BoxFuture<'a, Result<Vec<Vec<f32>>, EmbedError>> {
         Box::pin(async move {
             self.calls.fetch_add(1, Ordering::SeqCst);
-            self.inputs.lock().unwrap().extend(texts.iter().cloned());
             let held = std::mem::take(&mut *self.hold.lock().unwrap());
             if held {
                 self.entered.notify_one();
