@@ -7,7 +7,7 @@ use tokio::sync::watch;
 
 use super::{Cli, CliError};
 use crate::accounts::tokens;
-use crate::db::migrate;
+use crate::db::{Db, migrate};
 use crate::embed::Embedder as _;
 use crate::http::{AppState, HttpSettings, STARTUP};
 use crate::memory::{MemorySettings, MemoryStore, WorkerSettings, spawn_pending_worker};
@@ -67,7 +67,7 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> Result<(), CliError> {
         ..HttpSettings::from_env().map_err(CliError)?
     };
     let embedder = cli.embedding.build()?;
-    let db = cli.open().await?;
+    let db = Db::open_with(&cli.target()?, &cli.db_settings(true)?).await?;
     if args.migrate {
         migrate::migrate(&db, &crate::db::Alias::ALL, &cli.migrate_params(), None).await?;
     }

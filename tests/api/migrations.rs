@@ -331,3 +331,34 @@ async fn pgvector_step_refuses_blobs_of_another_dimension() {
     let status = migrate::status(&t.db, &[Alias::AiMemory]).await.unwrap();
     assert!(status[0].pending.is_empty(), "{:?}", status[0].pending);
 }
+
+/// `/readyz` reads the migration status on every probe: a read, no DDL, so it
+/// works for a role that may not create anything (it created the history
+/// table "if not exists" before, which Postgres checks privileges for).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_reads_run_no_ddl() {
+    let t = TestDb::migrated("postgres").await;
+    let mnemo::config::DatabaseTarget::Postgres { url } = &t.target else {
+        unreachable!("a Postgres database")
+    };
+    let role = format!("mnemo_reader_{:08x}", rand::random::<u32>());
+    let mnemo::db::Pool::Postgres(pool) = t.db.pool(Alias::Default) else {
+        unreachable!()
+    };
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE ROLE {role} LOGIN; GRANT SELECT ON mnemo_migrations TO {role};"
+    )))
+    .execute(pool)
+    .await
+    .unwrap();
+    let mut as_reader = url::Url::parse(url).unwrap();
+    as_reader.set_username(&role).unwrap();
+    let reader = mnemo::db::Db::open(&mnemo::config::DatabaseTarget::Postgres {
+        url: as_reader.to_string(),
+    })
+    .await
+    .unwrap();
+    let pending = migrate::pending(&reader).await;
+    assert_eq!(pending.map_err(|e| e.to_string()), Ok(Vec::new()));
+    reader.close().await;
+}
