@@ -26,6 +26,9 @@ impl Record for LoreMemory {
     fn created_at(&self) -> DateTime<Utc> {
         self.created_at
     }
+    fn is_embedded(&self) -> bool {
+        self.embedding_model.is_some()
+    }
 }
 
 /// A lore search for an NPC with the given tags.
@@ -106,7 +109,7 @@ impl MemoryStore {
         let vector = vectors.vectors.into_iter().next().flatten();
         let now = now_micros();
         let model = self.model().to_owned();
-        let id: i64 = with_pool!(self.db.pool(Alias::AiMemory), |p| {
+        let row: LoreMemory = with_pool!(self.db.pool(Alias::AiMemory), |p| {
             let col = vector_column(p);
             let sql = format!(
                 "INSERT INTO ai_memory_lorememory (source, title, content, scope_level, scope_tags, created_at, updated_at,
@@ -114,11 +117,13 @@ impl MemoryStore {
                  VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)
                  ON CONFLICT (source, title) DO UPDATE SET content = excluded.content, scope_level = excluded.scope_level,
                    scope_tags = excluded.scope_tags, updated_at = excluded.updated_at, {col} = excluded.{col},
-                   embedding_model = excluded.embedding_model, embedding_error = excluded.embedding_error
-                 RETURNING id"
+                   embedding_model = excluded.embedding_model, embedding_error = excluded.embedding_error,
+                   embedding_failed_at = NULL
+                 RETURNING {}",
+                LoreMemory::COLUMNS
             );
             let mut tx = p.begin_write().await?;
-            let (id,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            let row: LoreMemory = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(&m.source)
                 .bind(&m.title)
                 .bind(&m.content)
@@ -130,9 +135,9 @@ impl MemoryStore {
                 .bind(vector.is_none().then(|| vectors.error.clone()).flatten())
                 .fetch_one(&mut *tx)
                 .await?;
-            log_change!(p, tx, MemoryKind::Lore, id, "upsert");
+            log_change!(p, tx, MemoryKind::Lore, row.id, "upsert");
             tx.commit().await?;
-            id
+            row
         });
         self.sync_index().await?;
         let outcome = if existing.is_some() {
@@ -140,7 +145,7 @@ impl MemoryStore {
         } else {
             UpsertOutcome::Created
         };
-        Ok((self.get_lore(id).await?, outcome))
+        Ok((row, outcome))
     }
 
     /// What [`upsert_lore`](Self::upsert_lore) would do with `m`, without
