@@ -297,26 +297,29 @@ pub async fn any_active(db: &Db) -> Result<bool, AccountError> {
     Ok(found.is_some())
 }
 
-/// When no token is active, create an `admin` token and return it with its secret,
-/// so that a fresh installation can be administered at all. Named
-/// [`BOOTSTRAP_NAME`], or `bootstrap-admin-<unix time>` when an earlier
-/// bootstrap token exists but was revoked.
+/// On a database that has never had a token, create an `admin` token and
+/// return it with its secret, so that a fresh installation can be administered
+/// at all. A database whose tokens were all revoked gets none: an admin who
+/// revoked them meant it (`mnemo token create` makes a new one from the shell).
 pub async fn ensure_bootstrap_admin(db: &Db) -> Result<Option<(ApiToken, String)>, AccountError> {
-    if any_active(db).await? {
+    let any = with_pool!(db.pool(Alias::Default), |p| {
+        sqlx::query_as::<_, (i64,)>("SELECT id FROM accounts_apitoken LIMIT 1")
+            .fetch_optional(p)
+            .await?
+    });
+    if any.is_some() {
+        if !any_active(db).await? {
+            tracing::warn!(
+                "every API token is revoked: create one with `mnemo token create --name NAME --scopes admin`"
+            );
+        }
         return Ok(None);
     }
     let admin = BTreeSet::from([Scope::Admin]);
     match create_token(db, BOOTSTRAP_NAME, &admin).await {
         Ok(created) => Ok(Some(created)),
-        Err(AccountError::Duplicate { .. }) => {
-            // Either another server starting at the same moment created it (then
-            // there is an active token now), or an old bootstrap token was revoked.
-            if any_active(db).await? {
-                return Ok(None);
-            }
-            let name = format!("{BOOTSTRAP_NAME}-{}", Utc::now().timestamp());
-            create_token(db, &name, &admin).await.map(Some)
-        }
+        // Another server starting at the same moment created it.
+        Err(AccountError::Duplicate { .. }) => Ok(None),
         Err(e) => Err(e),
     }
 }

@@ -83,7 +83,7 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> Result<(), CliError> {
     // the API: make an admin token and show it once, on stdout (logs go to stderr).
     if let Some((token, secret)) = tokens::ensure_bootstrap_admin(&db).await? {
         println!(
-            "No active API token existed: created admin token {:?}. It is shown once; store it now:\n{secret}",
+            "No API token existed: created admin token {:?}. It is shown once; store it now:\n{secret}",
             token.name
         );
     }

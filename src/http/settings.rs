@@ -9,10 +9,10 @@ use std::time::Duration;
 /// |---|---|---|
 /// | `MNEMO_BIND` (`--bind`) | `127.0.0.1:8080` | `bind` |
 /// | `MNEMO_HTTP_WORKERS` | number of CPUs | `workers` |
-/// | `MNEMO_JSON_LIMIT_BYTES` | 1048576 (1 MiB) | `json_limit` |
+/// | `MNEMO_JSON_LIMIT_BYTES` | 16777216 (16 MiB) | `json_limit` |
 /// | `MNEMO_REQUEST_TIMEOUT_SECONDS` | 30 | `request_timeout` |
 /// | `MNEMO_SHUTDOWN_TIMEOUT_SECONDS` | 30 | `shutdown_timeout` |
-/// | `MNEMO_RATE_LIMIT_PER_SECOND` | 50 (0 disables) | `rate_per_second` |
+/// | `MNEMO_RATE_LIMIT_PER_SECOND` | 0 (off) | `rate_per_second` |
 /// | `MNEMO_RATE_LIMIT_BURST` | 100 | `rate_burst` |
 /// | `MNEMO_AUTH_CACHE_SECONDS` | 5 (0 disables) | `auth_cache_ttl` |
 /// | `MNEMO_METRICS_TOKEN_REQUIRED` | false | `metrics_token_required` |
@@ -39,15 +39,24 @@ pub struct HttpSettings {
     pub metrics_token_required: bool,
 }
 
+/// The default body limit: a full batch (256 memories) that carries its own
+/// vectors must fit. A 1536-d vector as JSON numbers is at most 1536 × 27 bytes
+/// (`-0.012345678901234567, ` as Python and JavaScript print an f32 widened to
+/// f64) = 41 KB, 10.6 MB for 256; as `embedding_b64` it is 8 KB, 2.1 MB for
+/// 256. 16 MiB leaves 5.5 MB of text beside numbers, about 21 KB per memory.
+pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
 impl Default for HttpSettings {
     fn default() -> Self {
         Self {
             bind: "127.0.0.1:8080".into(),
             workers: None,
-            json_limit: 1024 * 1024,
+            json_limit: DEFAULT_BODY_LIMIT,
             request_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(30),
-            rate_per_second: 50.0,
+            // Off: the service's main client is one game server with one token for all
+            // its NPCs, and any per-token rate it could be given is one it can reach.
+            rate_per_second: 0.0,
             rate_burst: 100,
             auth_cache_ttl: Duration::from_secs(5),
             metrics_token_required: false,
@@ -146,6 +155,14 @@ mod tests {
         assert_eq!(s.rate_per_second, 0.0);
         assert_eq!(s.auth_cache_ttl, Duration::from_millis(500));
         assert!(s.metrics_token_required);
+    }
+
+    #[test]
+    fn by_default_nothing_throttles_the_game_server_and_a_full_batch_fits() {
+        let s = HttpSettings::default();
+        assert_eq!(s.rate_per_second, 0.0);
+        // 256 memories, each a 1536-d vector as JSON numbers at 27 bytes a number.
+        assert!(s.json_limit > 256 * 1536 * 27);
     }
 
     #[test]

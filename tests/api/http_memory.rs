@@ -983,7 +983,34 @@ async fn example_client_runs(backend: &str) {
     s.stop().await;
 }
 
+/// With the default body limit a full batch (256 memories) carrying its own
+/// 1536-d vectors fits, as JSON numbers printed at f64 width (as Python and
+/// JavaScript clients print them) and as base64.
+async fn a_full_batch_with_its_vectors_fits_the_default_body_limit(backend: &str) {
+    let s = Service::start(backend, test_settings()).await;
+    let memory = |i: u64, b64: bool| {
+        let v = random_vector(i, 1536);
+        let mut m = said(3, 4, &format!("line {i}"), "aye");
+        if b64 {
+            m["embedding_b64"] = json!(encode_b64_vector(&v));
+        } else {
+            let wide: Vec<f64> = v.iter().map(|x| f64::from(*x)).collect();
+            m["embedding"] = json!(wide);
+        }
+        m
+    };
+    for b64 in [false, true] {
+        let batch: Vec<Value> = (0..256).map(|i| memory(i, b64)).collect();
+        let body = json!({ "memories": batch });
+        let (status, reply) = post(&s, "/v1/memories/npc/batch", body).await;
+        assert_eq!(status, 201, "b64={b64}: {}", reply["error"]);
+        assert_eq!(items(&reply).len(), 256);
+    }
+    s.stop().await;
+}
+
 on_both_backends!(
+    a_full_batch_with_its_vectors_fits_the_default_body_limit,
     npc_store_get_list_delete,
     npc_search_and_vectors_on_the_wire,
     combat_routes,
