@@ -197,7 +197,7 @@ pub async fn demo(cli: &Cli, args: &DemoArgs) -> Result<(), CliError> {
     if !applied.is_empty() {
         println!("Applied {} pending migration(s)", applied.len());
     }
-    let store = MemoryStore::open(db, embedder.clone(), MemorySettings::default()).await?;
+    let store = MemoryStore::open_lazily(db, embedder.clone(), MemorySettings::default()).await?;
     println!(
         "Embedding with {} ({} dimensions)",
         embedder.model(),

@@ -111,7 +111,7 @@ async fn import(cli: &Cli, dir: &Path, options: ImportOptions) -> Result<(), Cli
     }
     let db = cli.open().await?;
     let embedder = cli.embedding.build()?;
-    let store = MemoryStore::open(db.clone(), embedder, MemorySettings::default()).await?;
+    let store = MemoryStore::open_lazily(db.clone(), embedder, MemorySettings::default()).await?;
     let total: usize = files.iter().map(|(_, f)| f.entries.len()).sum();
     let bar = ProgressBar::new(total as u64);
     bar.set_style(

@@ -10,7 +10,10 @@ use crate::accounts::tokens;
 use crate::db::{Db, migrate};
 use crate::embed::Embedder as _;
 use crate::http::{AppState, HttpSettings, STARTUP};
-use crate::memory::{MemorySettings, MemoryStore, WorkerSettings, spawn_pending_worker};
+use crate::memory::{
+    HOUSEKEEPING_EVERY, MemorySettings, MemoryStore, WorkerSettings, spawn_housekeeping,
+    spawn_pending_worker,
+};
 
 /// The readiness hold while the memory stores open (SQLite: partitions load).
 pub const MEMORY_INDEX: &str = "memory index";
@@ -120,13 +123,19 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> Result<(), CliError> {
     state.readiness.release(MEMORY_INDEX);
     tracing::info!("ready");
 
-    let (stop_worker, worker_stop) = watch::channel(false);
-    let worker = spawn_pending_worker(store, WorkerSettings::default(), worker_stop);
+    let (stop_workers, workers_stop) = watch::channel(false);
+    let housekeeping = spawn_housekeeping(store.clone(), HOUSEKEEPING_EVERY, workers_stop.clone());
+    let worker = spawn_pending_worker(store, WorkerSettings::default(), workers_stop);
     let result = server.await;
     tracing::info!("server stopped; finishing the pending-embedding worker's batch");
-    let _ = stop_worker.send(true);
-    if let Err(e) = worker.await {
-        tracing::warn!(error = %e, "pending-embedding worker ended abnormally");
+    let _ = stop_workers.send(true);
+    for (name, task) in [
+        ("pending-embedding worker", worker),
+        ("housekeeping", housekeeping),
+    ] {
+        if let Err(e) = task.await {
+            tracing::warn!(error = %e, "{name} ended abnormally");
+        }
     }
     tracing::info!("closing database pools");
     db.close().await;

@@ -289,7 +289,7 @@ impl MemoryStore {
     ) -> Result<Vec<(i64, f32)>, MemoryError> {
         match (&self.index, self.db.pool(Alias::AiMemory)) {
             (Some(index), _) => {
-                self.sync_index().await?;
+                self.load_index().await?;
                 let hits =
                     index.search(&PartitionKey::Combat(s.mob_type.clone()), q, k, |id, m| {
                         mob_name.is_none_or(|n| &*m.mob_name == n)

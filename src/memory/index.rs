@@ -4,12 +4,25 @@
 //! its own transaction; before each search the index replays what it has not
 //! seen yet, so a write by another process (the CLI importer beside a running
 //! server) is visible to the next search, with no timer involved.
+//!
+//! The index loads on first use ([`MemoryIndex::ensure_loaded`]; `mnemo serve`
+//! loads it before it reports ready), so commands that only write never pay for
+//! it. It loads one partition's worth of room at a time and reads rows in pages,
+//! so start-up memory stays near the steady size instead of holding every blob,
+//! its decoded copy and a doubling arena at once.
+//!
+//! The change log is pruned ([`MemoryIndex::prune_changelog`]): each serving
+//! process records how far it has read, rows every live reader has replayed
+//! are deleted, and a reader that was away longer than [`READER_TTL`] finds
+//! `ai_memory_changelog_pruned` past its position and reloads from the tables.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 use sqlx::{Row, SqlitePool, sqlite::SqliteRow};
+
+use crate::db::BackendPool as _;
 
 use super::error::MemoryError;
 use super::model::MemoryKind;
@@ -41,6 +54,17 @@ pub enum PartitionKey {
 }
 
 impl PartitionKey {
+    /// The key of a row of `kind` whose partition column reads `value` as text.
+    fn from_column(kind: MemoryKind, value: Option<String>) -> Self {
+        match kind {
+            MemoryKind::Npc => {
+                PartitionKey::Npc(value.and_then(|v| v.parse().ok()).unwrap_or_default())
+            }
+            MemoryKind::Combat => PartitionKey::Combat(value.unwrap_or_default()),
+            MemoryKind::Lore => PartitionKey::Lore,
+        }
+    }
+
     fn kind(&self) -> MemoryKind {
         match self {
             PartitionKey::Npc(_) => MemoryKind::Npc,
@@ -59,14 +83,25 @@ struct State {
     building: Vec<PartitionKey>,
 }
 
+/// A reader that has not recorded its position for this long is taken for
+/// gone: the change log is pruned past it, and if it comes back it reloads.
+pub const READER_TTL: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Rows read per query while loading: a page of 1536-d blobs is 12 MB.
+const LOAD_PAGE: i64 = 2000;
+
 /// The in-memory vectors of the SQLite backend.
 pub struct MemoryIndex {
     dim: usize,
     model: String,
     hnsw: HnswSettings,
     state: RwLock<State>,
+    /// Whether `state` has been loaded from the tables yet.
+    loaded: std::sync::atomic::AtomicBool,
     refreshing: tokio::sync::Mutex<()>,
     searches: SearchCounts,
+    /// This process's name in `ai_memory_changelog_reader`.
+    reader: String,
 }
 
 struct LoadedRow {
@@ -75,6 +110,15 @@ struct LoadedRow {
     created_at: i64,
     meta: RowMeta,
     vector: Option<Vec<f32>>,
+}
+
+/// The column a kind's rows are partitioned by (lore is one partition).
+fn partition_column(kind: MemoryKind) -> &'static str {
+    match kind {
+        MemoryKind::Npc => "npc_id",
+        MemoryKind::Combat => "mob_type",
+        MemoryKind::Lore => "NULL",
+    }
 }
 
 fn row_select(kind: MemoryKind) -> &'static str {
@@ -94,63 +138,118 @@ fn row_select(kind: MemoryKind) -> &'static str {
 }
 
 impl MemoryIndex {
-    /// Load every embedded row of the current model and dimension, logging progress.
-    pub async fn load(
-        pool: &SqlitePool,
-        dim: usize,
-        model: &str,
-        hnsw: HnswSettings,
-    ) -> Result<Arc<Self>, MemoryError> {
-        let index = Arc::new(Self {
+    /// An index not loaded yet: it loads on first use.
+    pub fn new(dim: usize, model: &str, hnsw: HnswSettings) -> Arc<Self> {
+        Arc::new(Self {
             dim,
             model: model.to_owned(),
             hnsw,
             state: RwLock::new(State::default()),
+            loaded: false.into(),
             refreshing: tokio::sync::Mutex::new(()),
             searches: SearchCounts::default(),
-        });
+            reader: format!("{:016x}", rand::random::<u64>()),
+        })
+    }
+
+    /// Load every embedded row of the current model and dimension (logging
+    /// progress), unless loaded already, then catch up with the change log.
+    pub async fn ensure_loaded(&self, pool: &SqlitePool) -> Result<(), MemoryError> {
+        if !self.is_loaded() {
+            let _one_at_a_time = self.refreshing.lock().await;
+            if !self.is_loaded() {
+                self.reload(pool).await?;
+            }
+        }
+        self.refresh(pool).await
+    }
+
+    /// Whether the rows have been loaded.
+    pub fn is_loaded(&self) -> bool {
+        self.loaded.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// (Re)build the whole state from the tables. The caller holds `refreshing`.
+    async fn reload(&self, pool: &SqlitePool) -> Result<(), MemoryError> {
         // Take the change-log position first: changes racing with the load are
         // replayed afterwards, and replaying an upsert twice is harmless.
-        let (last_seq,): (i64,) =
-            sqlx::query_as("SELECT COALESCE(MAX(seq), 0) FROM ai_memory_changelog")
-                .fetch_one(pool)
-                .await?;
+        // Never behind the prune mark: a log pruned empty has no MAX(seq).
+        let (last_seq,): (i64,) = sqlx::query_as(
+            "SELECT MAX(COALESCE((SELECT MAX(seq) FROM ai_memory_changelog), 0),
+                        (SELECT through FROM ai_memory_changelog_pruned WHERE id = 1))",
+        )
+        .fetch_one(pool)
+        .await?;
+        // Record the position before pruning anyone may see this reader missing.
+        self.record_position(pool, last_seq).await?;
+        let mut state = State::default();
         for kind in MemoryKind::ALL {
-            // Only vectors of this model *and* dimension: after a provider switch
-            // the rows not yet re-embedded stay out (see `decode`).
-            let sql = format!(
-                "{} WHERE embedding IS NOT NULL AND embedding_model = $1 AND length(embedding) = {} ORDER BY id",
-                row_select(kind),
-                dim * 4
+            self.load_kind(pool, kind, &mut state).await?;
+        }
+        state.last_seq = last_seq;
+        let keys: Vec<PartitionKey> = state.partitions.keys().cloned().collect();
+        maintain(&mut state, keys);
+        *self.write() = state;
+        self.loaded
+            .store(true, std::sync::atomic::Ordering::Release);
+        Ok(())
+    }
+
+    /// Load one kind's rows into `state`: room for each partition first, then the
+    /// rows page by page, each decoded straight into its partition.
+    async fn load_kind(
+        &self,
+        pool: &SqlitePool,
+        kind: MemoryKind,
+        state: &mut State,
+    ) -> Result<(), MemoryError> {
+        // Only vectors of this model *and* dimension: after a provider switch
+        // the rows not yet re-embedded stay out (see `decode`).
+        let embedded = format!(
+            "embedding IS NOT NULL AND embedding_model = $1 AND length(embedding) = {}",
+            self.dim * 4
+        );
+        let (table, key) = (kind.table(), partition_column(kind));
+        let sizes: Vec<(Option<String>, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT CAST({key} AS TEXT), COUNT(*) FROM {table} WHERE {embedded} GROUP BY {key}"
+        )))
+        .bind(&self.model)
+        .fetch_all(pool)
+        .await?;
+        for (key, rows) in sizes {
+            let mut part = crate::vector::Partition::new(self.dim);
+            part.reserve(usize::try_from(rows).unwrap_or(0));
+            state.partitions.insert(
+                PartitionKey::from_column(kind, key),
+                IndexedPartition::from_partition(part, self.hnsw.clone()),
             );
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(model)
+        }
+        let page = format!(
+            "{} WHERE {embedded} AND id > $2 ORDER BY id LIMIT {LOAD_PAGE}",
+            row_select(kind)
+        );
+        let (mut after, mut count) = (0i64, 0usize);
+        loop {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(page.clone()))
+                .bind(&self.model)
+                .bind(after)
                 .fetch_all(pool)
                 .await?;
-            let loaded = rows
-                .iter()
-                .map(|r| index.decode(kind, r))
-                .collect::<Result<Vec<_>, _>>()?;
-            let count = loaded.len();
-            let mut state = index.write();
-            for row in loaded {
-                apply_upsert(&mut state, kind, row, dim, &index.hnsw);
+            let Some(last) = rows.last() else { break };
+            after = last.try_get("id")?;
+            count += rows.len();
+            for r in &rows {
+                let row = self.decode(kind, r)?;
+                apply_upsert(state, kind, row, self.dim, &self.hnsw);
             }
-            tracing::info!(
-                kind = kind.name(),
-                rows = count,
-                partitions = state.partitions.keys().filter(|k| k.kind() == kind).count(),
-                "loaded memory vectors"
-            );
         }
-        {
-            let mut state = index.write();
-            state.last_seq = last_seq;
-            let keys: Vec<PartitionKey> = state.partitions.keys().cloned().collect();
-            maintain(&mut state, keys);
-        }
-        index.refresh(pool).await?;
-        Ok(index)
+        tracing::info!(
+            kind = kind.name(),
+            rows = count,
+            partitions = state.partitions.keys().filter(|k| k.kind() == kind).count(),
+            "loaded memory vectors"
+        );
+        Ok(())
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
@@ -230,17 +329,39 @@ impl MemoryIndex {
 
     /// Replay the change log since the last position. Cheap when nothing changed
     /// (one indexed query); otherwise reads only the changed rows.
+    /// A no-op before the first load (which reads the tables as they are).
     pub async fn refresh(&self, pool: &SqlitePool) -> Result<(), MemoryError> {
+        if !self.is_loaded() {
+            return Ok(());
+        }
         let _one_at_a_time = self.refreshing.lock().await;
         self.install_finished_builds();
         loop {
             let since = self.read().last_seq;
-            let changes: Vec<(i64, String, i64)> = sqlx::query_as(
-                "SELECT seq, kind, row_id FROM ai_memory_changelog WHERE seq > $1 ORDER BY seq LIMIT 5000",
+            // One query, changes or not: the prune mark (always one row) with the
+            // changes after `since` joined on.
+            let log: Vec<(i64, Option<i64>, Option<String>, Option<i64>)> = sqlx::query_as(
+                "SELECT p.through, c.seq, c.kind, c.row_id FROM ai_memory_changelog_pruned p
+                 LEFT JOIN ai_memory_changelog c ON c.seq > $1 WHERE p.id = 1 ORDER BY c.seq LIMIT 5000",
             )
             .bind(since)
             .fetch_all(pool)
             .await?;
+            let pruned = log.first().map_or(0, |row| row.0);
+            if pruned > since {
+                // Changes this index never read were pruned: read the tables instead.
+                tracing::info!(
+                    pruned,
+                    read = since,
+                    "change log pruned past this index; reloading the memory vectors"
+                );
+                self.reload(pool).await?;
+                continue;
+            }
+            let changes: Vec<(i64, String, i64)> = log
+                .into_iter()
+                .filter_map(|(_, seq, kind, id)| Some((seq?, kind?, id?)))
+                .collect();
             let Some(&(last, _, _)) = changes.last() else {
                 return Ok(());
             };
@@ -288,6 +409,65 @@ impl MemoryIndex {
             maintain(&mut state, touched);
             state.last_seq = last;
         }
+    }
+
+    /// Record this process's position in the change log as of now.
+    async fn record_position(&self, pool: &SqlitePool, seq: i64) -> Result<(), MemoryError> {
+        let mut tx = pool.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO ai_memory_changelog_reader (reader, seq, seen_at) VALUES ($1, $2, $3)
+             ON CONFLICT (reader) DO UPDATE SET seq = excluded.seq, seen_at = excluded.seen_at",
+        )
+        .bind(&self.reader)
+        .bind(seq)
+        .bind(Utc::now())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Catch up, record this reader's position, and delete the change-log rows
+    /// every live reader (one seen within [`READER_TTL`]) has replayed. Run
+    /// periodically by `mnemo serve`. Returns the rows deleted.
+    pub async fn prune_changelog(&self, pool: &SqlitePool) -> Result<u64, MemoryError> {
+        self.refresh(pool).await?;
+        if self.is_loaded() {
+            let position = self.read().last_seq;
+            self.record_position(pool, position).await?;
+        }
+        let live_since = Utc::now() - chrono::Duration::from_std(READER_TTL).unwrap_or_default();
+        let mut tx = pool.begin_write().await?;
+        // Without a live reader nothing needs the log: prune it all (a reader
+        // that comes back finds `through` past its position and reloads).
+        let (through,): (Option<i64>,) = sqlx::query_as(
+            "SELECT COALESCE((SELECT MIN(seq) FROM ai_memory_changelog_reader WHERE seen_at >= $1),
+                             (SELECT MAX(seq) FROM ai_memory_changelog))",
+        )
+        .bind(live_since)
+        .fetch_one(&mut *tx)
+        .await?;
+        let Some(through) = through else {
+            return Ok(0);
+        };
+        let deleted = sqlx::query("DELETE FROM ai_memory_changelog WHERE seq <= $1")
+            .bind(through)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query(
+            "UPDATE ai_memory_changelog_pruned SET through = $1 WHERE id = 1 AND through < $1",
+        )
+        .bind(through)
+        .execute(&mut *tx)
+        .await?;
+        // Readers gone for a day are forgotten.
+        sqlx::query("DELETE FROM ai_memory_changelog_reader WHERE seen_at < $1")
+            .bind(Utc::now() - chrono::Duration::days(1))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(deleted)
     }
 
     /// Swap in HNSW indexes whose background build finished.

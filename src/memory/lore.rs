@@ -287,7 +287,7 @@ impl MemoryStore {
         let npc_tags = normalized_tags(&s.npc_tags);
         let hits = match (&self.index, self.db.pool(Alias::AiMemory)) {
             (Some(index), _) => {
-                self.sync_index().await?;
+                self.load_index().await?;
                 index
                     .search(&PartitionKey::Lore, q, s.top_k, |_, m| {
                         admissible(&m.tags, &npc_tags)

@@ -339,7 +339,7 @@ impl MemoryStore {
         let until = s.until.map(|t| t.timestamp_micros());
         let hits = match (&self.index, self.db.pool(Alias::AiMemory)) {
             (Some(index), _) => {
-                self.sync_index().await?;
+                self.load_index().await?;
                 let mut all = Vec::new();
                 for &npc in &npc_ids {
                     let found = index.search(&PartitionKey::Npc(npc), q, k, |_, m| {

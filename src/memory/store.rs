@@ -64,26 +64,36 @@ impl MemoryStore {
         embedder: Arc<CachedEmbedder>,
         settings: MemorySettings,
     ) -> Result<Self, MemoryError> {
+        let store = Self::open_lazily(db, embedder, settings).await?;
+        store.load_index().await?;
+        Ok(store)
+    }
+
+    /// Open the stores with the model check, leaving the in-memory index
+    /// (SQLite) to load on the first search: for commands that only write
+    /// (`mnemo lore import`, `mnemo demo load`), which then never pay for it.
+    pub async fn open_lazily(
+        db: Db,
+        embedder: Arc<CachedEmbedder>,
+        settings: MemorySettings,
+    ) -> Result<Self, MemoryError> {
         check_models(&db, embedder.model(), embedder.dimension()).await?;
         Self::open_unchecked(db, embedder, settings).await
     }
 
-    /// Open without the model check: for `mnemo reembed`, whose job is to fix it.
+    /// Open without the model check (and lazily): for `mnemo reembed`, whose job
+    /// is to fix it.
     pub async fn open_unchecked(
         db: Db,
         embedder: Arc<CachedEmbedder>,
         settings: MemorySettings,
     ) -> Result<Self, MemoryError> {
         let index = match db.pool(Alias::AiMemory) {
-            Pool::Sqlite(pool) => Some(
-                MemoryIndex::load(
-                    pool,
-                    embedder.dimension(),
-                    embedder.model(),
-                    settings.hnsw.clone(),
-                )
-                .await?,
-            ),
+            Pool::Sqlite(_) => Some(MemoryIndex::new(
+                embedder.dimension(),
+                embedder.model(),
+                settings.hnsw.clone(),
+            )),
             Pool::Postgres(_) => None,
         };
         Ok(Self {
@@ -93,6 +103,23 @@ impl MemoryStore {
             settings,
             pg_searches: SearchCounts::default(),
         })
+    }
+
+    /// Load the in-memory index now (SQLite; a no-op on Postgres or when loaded).
+    pub async fn load_index(&self) -> Result<(), MemoryError> {
+        if let (Some(index), Pool::Sqlite(pool)) = (&self.index, self.db.pool(Alias::AiMemory)) {
+            index.ensure_loaded(pool).await?;
+        }
+        Ok(())
+    }
+
+    /// Delete the change-log rows every serving process has replayed (SQLite;
+    /// a no-op on Postgres, which has no change log). Returns the rows deleted.
+    pub async fn prune_changelog(&self) -> Result<u64, MemoryError> {
+        match (&self.index, self.db.pool(Alias::AiMemory)) {
+            (Some(index), Pool::Sqlite(pool)) => index.prune_changelog(pool).await,
+            _ => Ok(0),
+        }
     }
 
     pub fn db(&self) -> &Db {
@@ -292,7 +319,8 @@ impl MemoryStore {
     }
 
     /// Bring the in-memory index up to date with every committed write (ours
-    /// and other processes'). A no-op on Postgres.
+    /// and other processes'). A no-op on Postgres, and before the index's first
+    /// load (which reads the tables as they are then).
     pub(crate) async fn sync_index(&self) -> Result<(), MemoryError> {
         if let (Some(index), Pool::Sqlite(pool)) = (&self.index, self.db.pool(Alias::AiMemory)) {
             index.refresh(pool).await?;

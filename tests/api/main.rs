@@ -6,6 +6,7 @@
 mod support;
 
 mod accounts;
+mod changelog;
 mod cli;
 mod db_sqlite;
 mod demo;
