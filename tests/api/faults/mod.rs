@@ -5,4 +5,6 @@
 //! promises: nothing acknowledged is lost, no request the NPC waits for stalls,
 //! and the service recovers by itself.
 
+mod postgres;
+mod process;
 mod provider;

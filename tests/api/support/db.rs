@@ -41,6 +41,15 @@ impl TestDb {
         }
     }
 
+    /// A database the test opened itself (its own Postgres cluster, say).
+    pub fn from_parts(db: Db, target: DatabaseTarget) -> Self {
+        Self {
+            db,
+            target,
+            _dir: None,
+        }
+    }
+
     pub async fn empty(backend: &str) -> Self {
         match backend {
             "sqlite" => Self::sqlite_empty().await,

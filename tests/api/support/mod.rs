@@ -8,5 +8,6 @@
 pub mod db;
 pub mod embedders;
 pub mod http;
+pub mod postgres;
 pub mod reembed;
 pub mod serve;

@@ -85,6 +85,12 @@ impl ServeProcess {
         self.child.wait().expect("wait for mnemo serve")
     }
 
+    /// SIGKILL, then wait: no chance to finish anything (a crash, an OOM kill).
+    pub fn kill(mut self) {
+        self.child.kill().expect("kill -9");
+        self.child.wait().expect("wait for mnemo serve");
+    }
+
     /// SIGTERM, then wait: the server's exit status.
     pub fn stop(mut self) -> ExitStatus {
         self.send_sigterm();
