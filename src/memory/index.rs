@@ -87,6 +87,10 @@ struct State {
 /// gone: the change log is pruned past it, and if it comes back it reloads.
 pub const READER_TTL: std::time::Duration = std::time::Duration::from_secs(600);
 
+/// One row of a change-log read: the prune mark, then a change (seq, kind,
+/// row id) when there is one.
+type LogRow = (i64, Option<i64>, Option<String>, Option<i64>);
+
 /// Rows read per query while loading: a page of 1536-d blobs is 12 MB.
 const LOAD_PAGE: i64 = 2000;
 
@@ -340,7 +344,7 @@ impl MemoryIndex {
             let since = self.read().last_seq;
             // One query, changes or not: the prune mark (always one row) with the
             // changes after `since` joined on.
-            let log: Vec<(i64, Option<i64>, Option<String>, Option<i64>)> = sqlx::query_as(
+            let log: Vec<LogRow> = sqlx::query_as(
                 "SELECT p.through, c.seq, c.kind, c.row_id FROM ai_memory_changelog_pruned p
                  LEFT JOIN ai_memory_changelog c ON c.seq > $1 WHERE p.id = 1 ORDER BY c.seq LIMIT 5000",
             )
