@@ -186,10 +186,29 @@ impl MemoryIndex {
         .await?;
         // Record the position before pruning anyone may see this reader missing.
         self.record_position(pool, last_seq).await?;
+        // Read every blob once through one connection that does not memory-map
+        // the file: through the map, each page read stays resident in this
+        // process (once per connection that read it), and a 100,000 x 1536 load
+        // peaked at 2.8 GB resident for 0.8 GB of vectors.
+        let mut conn = pool.acquire().await?;
+        sqlx::query("PRAGMA mmap_size = 0")
+            .execute(&mut *conn)
+            .await?;
         let mut state = State::default();
+        let mut loaded = Ok(());
         for kind in MemoryKind::ALL {
-            self.load_kind(pool, kind, &mut state).await?;
+            loaded = self.load_kind(&mut conn, kind, &mut state).await;
+            if loaded.is_err() {
+                break;
+            }
         }
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "PRAGMA mmap_size = {}",
+            crate::db::SQLITE_MMAP_BYTES
+        )))
+        .execute(&mut *conn)
+        .await?;
+        loaded?;
         state.last_seq = last_seq;
         let keys: Vec<PartitionKey> = state.partitions.keys().cloned().collect();
         maintain(&mut state, keys);
@@ -203,7 +222,7 @@ impl MemoryIndex {
     /// rows page by page, each decoded straight into its partition.
     async fn load_kind(
         &self,
-        pool: &SqlitePool,
+        conn: &mut sqlx::SqliteConnection,
         kind: MemoryKind,
         state: &mut State,
     ) -> Result<(), MemoryError> {
@@ -218,7 +237,7 @@ impl MemoryIndex {
             "SELECT CAST({key} AS TEXT), COUNT(*) FROM {table} WHERE {embedded} GROUP BY {key}"
         )))
         .bind(&self.model)
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await?;
         for (key, rows) in sizes {
             let mut part = crate::vector::Partition::new(self.dim);
@@ -237,7 +256,7 @@ impl MemoryIndex {
             let rows = sqlx::query(sqlx::AssertSqlSafe(page.clone()))
                 .bind(&self.model)
                 .bind(after)
-                .fetch_all(pool)
+                .fetch_all(&mut *conn)
                 .await?;
             let Some(last) = rows.last() else { break };
             after = last.try_get("id")?;
