@@ -291,7 +291,7 @@ async fn the_provider_is_built_by_name_and_embeds_through_the_trait() {
     let via_trait = provider.embed(&texts).await.expect("embeds").remove(0);
     assert!(max_diff(&via_trait, &one(&texts[0])) < 1e-6);
     let blank = provider.embed(&["ok".into(), "  ".into()]).await;
-    assert!(matches!(blank, Err(embed::EmbedError::Permanent(m)) if m.contains("input 1")));
+    assert!(matches!(blank, Err(embed::EmbedError::Rejected(m)) if m.contains("input 1")));
 }
 
 /// sentence-transformers cannot run here (no torch offline), so the reference is an
