@@ -2,20 +2,10 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use clap::Args;
 
 use crate::embed::{self, CachedEmbedder, EmbedSettings, OpenAiSettings};
-
-/// Retry budget of one provider call made by `mnemo serve`. A player is waiting
-/// for the NPC's reply: once it is spent a store is committed as pending (202,
-/// the worker embeds it later) and a search answers 503 `embedding_unavailable`.
-/// OpenAI embeds a short text in well under a second, so 2 s still leaves room
-/// for a retry after the first 250 ms backoff. The library default (60 s) is
-/// for `mnemo reembed`, which nobody waits on; with it a request hit the 30 s
-/// request timeout before the provider was given up.
-pub const SERVE_EMBED_DEADLINE: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone, Args)]
 pub struct EmbeddingArgs {
@@ -70,22 +60,7 @@ impl EmbeddingArgs {
 
     /// The configured provider behind the query cache.
     pub fn build(&self) -> Result<Arc<CachedEmbedder>, embed::EmbedError> {
-        self.build_from(self.settings())
-    }
-
-    /// The provider for `mnemo serve`: each call gives up after
-    /// [`SERVE_EMBED_DEADLINE`].
-    pub fn build_for_serve(&self) -> Result<Arc<CachedEmbedder>, embed::EmbedError> {
-        let mut settings = self.settings();
-        settings.openai.deadline = SERVE_EMBED_DEADLINE;
-        self.build_from(settings)
-    }
-
-    fn build_from(
-        &self,
-        settings: EmbedSettings,
-    ) -> Result<Arc<CachedEmbedder>, embed::EmbedError> {
-        let provider = embed::build(&self.embedding_provider, &settings)?;
+        let provider = embed::build(&self.embedding_provider, &self.settings())?;
         Ok(Arc::new(CachedEmbedder::new(
             provider,
             self.query_cache_size,

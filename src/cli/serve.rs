@@ -70,7 +70,7 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> Result<(), CliError> {
         bind: args.bind.clone(),
         ..HttpSettings::from_env().map_err(CliError)?
     };
-    let embedder = cli.embedding.build_for_serve()?;
+    let embedder = cli.embedding.build()?;
     let db = cli.open().await?;
     if args.migrate {
         migrate::migrate(&db, &crate::db::Alias::ALL, &cli.migrate_params(), None).await?;
