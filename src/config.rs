@@ -52,8 +52,11 @@ impl DatabaseTarget {
     }
 }
 
-/// Replace the password of a URL with `***`. Anything that does not parse as a URL
-/// is cut at its last `@` so that `user:secret@host`-shaped garbage leaks nothing.
+/// Replace every credential of a URL with `***`: the password of the user-info
+/// part and any query parameter that carries one (`?password=…`, which sqlx
+/// accepts too, `sslpassword`, tokens, secrets). Anything that does not parse as
+/// a URL is cut at its last `@` so that `user:secret@host`-shaped garbage leaks
+/// nothing, and loses its query.
 pub fn redact_url(raw: &str) -> String {
     match url::Url::parse(raw) {
         Ok(mut parsed) if parsed.has_host() => {
@@ -62,12 +65,28 @@ pub fn redact_url(raw: &str) -> String {
                 // cannot have a password either, so the branch above excludes that.
                 let _ = parsed.set_password(Some("***"));
             }
+            if parsed.query().is_some() {
+                let pairs: Vec<(String, String)> = parsed
+                    .query_pairs()
+                    .map(|(k, v)| {
+                        let secret = ["pass", "secret", "token", "key"]
+                            .iter()
+                            .any(|s| k.to_ascii_lowercase().contains(s));
+                        let v = if secret { "***".into() } else { v.into_owned() };
+                        (k.into_owned(), v)
+                    })
+                    .collect();
+                parsed.query_pairs_mut().clear().extend_pairs(pairs);
+            }
             parsed.to_string()
         }
-        _ => match raw.rfind('@') {
-            Some(at) => format!("***{}", &raw[at..]),
-            None => raw.to_owned(),
-        },
+        _ => {
+            let without_query = raw.split('?').next().unwrap_or_default();
+            match without_query.rfind('@') {
+                Some(at) => format!("***{}", &without_query[at..]),
+                None => without_query.to_owned(),
+            }
+        }
     }
 }
 
@@ -111,6 +130,26 @@ mod tests {
             assert!(message.contains("DATABASE_URL"), "{message}");
             assert!(!message.contains("hunter2"), "{message}");
         }
+    }
+
+    #[test]
+    fn every_credential_form_is_hidden() {
+        for url in [
+            "postgres://mnemo:hunter2@db:5432/mnemo",
+            "postgres://mnemo@db:5432/mnemo?password=hunter2",
+            "postgresql://db/mnemo?user=mnemo&password=hunter2&sslmode=require",
+            "postgres://db/mnemo?sslpassword=hunter2",
+            "postgres://db/mnemo?PASSWORD=hunter2",
+            "not a url:hunter2@db?password=hunter2",
+        ] {
+            let redacted = redact_url(url);
+            assert!(!redacted.contains("hunter2"), "{url} -> {redacted}");
+        }
+        let kept = redact_url("postgres://mnemo@db:5432/mnemo?sslmode=require&password=x");
+        assert!(
+            kept.contains("db:5432") && kept.contains("sslmode=require"),
+            "{kept}"
+        );
     }
 
     #[test]

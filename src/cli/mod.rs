@@ -13,12 +13,13 @@ mod token;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
 use crate::config::DatabaseTarget;
 use crate::db::migrate::{DEFAULT_VAULT_ADDRESS, MigrateParams};
-use crate::db::{Alias, Db};
+use crate::db::{Alias, Db, DbSettings};
 
 /// mnemo: vector memory for game NPCs.
 #[derive(Debug, Parser)]
@@ -31,6 +32,26 @@ pub struct Cli {
     /// Directory of the SQLite files (used when DATABASE_URL is unset).
     #[arg(long, env = "MNEMO_DATA_DIR", default_value = "./data", global = true)]
     pub data_dir: PathBuf,
+
+    /// Postgres: how long (ms) a request waits for a database connection before
+    /// answering 503 database_unavailable.
+    #[arg(
+        long,
+        env = "MNEMO_DB_ACQUIRE_TIMEOUT_MS",
+        default_value_t = 2000,
+        global = true
+    )]
+    pub db_acquire_timeout_ms: u64,
+
+    /// Postgres, `mnemo serve`: statement_timeout (ms) of the service's connections, so a
+    /// slow query cannot hold a pool slot after its request timed out (0: none).
+    #[arg(
+        long,
+        env = "MNEMO_DB_STATEMENT_TIMEOUT_MS",
+        default_value_t = 15_000,
+        global = true
+    )]
+    pub db_statement_timeout_ms: u64,
 
     /// Vault wallet that owns the seeded RESERVE balances (read at migrate time).
     #[arg(long, env = "MNEMO_XRPL_VAULT_ADDRESS", default_value = DEFAULT_VAULT_ADDRESS, global = true)]
@@ -92,8 +113,25 @@ impl Cli {
         }
     }
 
+    /// The databases, as a command uses them: no statement timeout (commands build
+    /// indexes and rewrite whole tables).
     async fn open(&self) -> Result<Db, CliError> {
-        Ok(Db::open(&self.target()?).await?)
+        Ok(Db::open_with(&self.target()?, &self.db_settings(false)?).await?)
+    }
+
+    /// Pool settings; `serving` adds the statement timeout of `mnemo serve`.
+    fn db_settings(&self, serving: bool) -> Result<DbSettings, CliError> {
+        if self.db_acquire_timeout_ms == 0 {
+            return Err(CliError(
+                "MNEMO_DB_ACQUIRE_TIMEOUT_MS must be above 0".into(),
+            ));
+        }
+        Ok(DbSettings {
+            acquire_timeout: Duration::from_millis(self.db_acquire_timeout_ms),
+            statement_timeout: (serving && self.db_statement_timeout_ms > 0)
+                .then(|| Duration::from_millis(self.db_statement_timeout_ms)),
+            ..DbSettings::default()
+        })
     }
 }
 

@@ -8,7 +8,7 @@ use super::kind_arg::KindArg;
 use super::{Cli, CliError};
 use crate::db::{Alias, migrate};
 use crate::embed::Embedder;
-use crate::memory::{MemorySettings, MemoryStore, ReembedEvent};
+use crate::memory::{EmbedScope, MemorySettings, MemoryStore, ReembedEvent};
 
 #[derive(Debug, Args)]
 pub struct ReembedArgs {
@@ -16,8 +16,12 @@ pub struct ReembedArgs {
     #[arg(long, value_enum, default_value = "all")]
     pub kind: KindArg,
     /// Only rows whose embedding is pending (the provider was down when they were stored).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "failed")]
     pub pending: bool,
+    /// Only rows the provider refused before (marked failed), e.g. after raising a limit or
+    /// switching to a model that takes longer texts.
+    #[arg(long)]
+    pub failed: bool,
     /// Rows per provider call and transaction.
     #[arg(long, default_value_t = 256)]
     pub batch: usize,
@@ -44,6 +48,14 @@ pub async fn reembed(cli: &Cli, args: &ReembedArgs) -> Result<(), CliError> {
     let kinds = args.kind.kinds();
     let batch = args.batch.clamp(1, 2048);
     let model = embedder.model();
+    let scope = if args.pending {
+        EmbedScope::Pending
+    } else if args.failed {
+        EmbedScope::Failed
+    } else {
+        EmbedScope::NotCurrent
+    };
+    let mut refused = 0;
     for kind in kinds {
         let name = kind.name();
         // Hidden until the row count is known, so it never shows an empty 0/0 bar.
@@ -53,8 +65,8 @@ pub async fn reembed(cli: &Cli, args: &ReembedArgs) -> Result<(), CliError> {
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         bar.set_message(format!("re-embedding {name} memories with {model}"));
-        let embedded = store
-            .reembed(kind, batch, args.pending, |event| match event {
+        let done = store
+            .reembed(kind, batch, scope, |event| match event {
                 ReembedEvent::ColumnResized { from, to } => bar.suspend(|| {
                     println!(
                         "{name}: column changed from vector({from}) to vector({to}); \
@@ -65,7 +77,9 @@ pub async fn reembed(cli: &Cli, args: &ReembedArgs) -> Result<(), CliError> {
                     bar.set_length(n);
                     bar.set_draw_target(ProgressDrawTarget::stderr());
                 }
-                ReembedEvent::Embedded(n) => bar.inc(n as u64),
+                ReembedEvent::Batch(done) => {
+                    bar.inc((done.rows + done.failed + done.changed) as u64)
+                }
                 ReembedEvent::BuildingIndex(index) => {
                     bar.set_message(format!("building HNSW index {index}"));
                     bar.tick();
@@ -76,7 +90,26 @@ pub async fn reembed(cli: &Cli, args: &ReembedArgs) -> Result<(), CliError> {
             })
             .await?;
         bar.finish_and_clear();
-        println!("{name}: {embedded} rows embedded with {model}");
+        println!("{name}: {} rows embedded with {model}", done.rows);
+        if done.changed > 0 {
+            println!(
+                "{name}: {} rows changed while being embedded; they stay pending for the new text",
+                done.changed
+            );
+        }
+        if done.failed > 0 {
+            println!(
+                "{name}: {} rows refused by the provider, marked failed (GET /v1/memories/failed lists them; \
+                 `mnemo reembed --failed` tries them again)",
+                done.failed
+            );
+            refused += done.failed;
+        }
+    }
+    if refused > 0 {
+        return Err(CliError(format!(
+            "{refused} rows could not be embedded: the provider refused their text"
+        )));
     }
     Ok(())
 }

@@ -1,23 +1,19 @@
 //! `mnemo serve`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use clap::Args;
 use tokio::sync::watch;
 
 use super::{Cli, CliError};
 use crate::accounts::tokens;
-use crate::db::migrate;
+use crate::db::{Db, migrate};
 use crate::embed::Embedder as _;
 use crate::http::{AppState, HttpSettings, STARTUP};
-use crate::memory::{MemorySettings, MemoryStore, spawn_pending_worker};
+use crate::memory::{MemorySettings, MemoryStore, WorkerSettings, spawn_pending_worker};
 
 /// The readiness hold while the memory stores open (SQLite: partitions load).
 pub const MEMORY_INDEX: &str = "memory index";
-
-/// How often the pending-embedding worker looks for work when idle.
-const PENDING_IDLE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -71,7 +67,7 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> Result<(), CliError> {
         ..HttpSettings::from_env().map_err(CliError)?
     };
     let embedder = cli.embedding.build()?;
-    let db = cli.open().await?;
+    let db = Db::open_with(&cli.target()?, &cli.db_settings(true)?).await?;
     if args.migrate {
         migrate::migrate(&db, &crate::db::Alias::ALL, &cli.migrate_params(), None).await?;
     }
@@ -125,7 +121,7 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> Result<(), CliError> {
     tracing::info!("ready");
 
     let (stop_worker, worker_stop) = watch::channel(false);
-    let worker = spawn_pending_worker(store, PENDING_IDLE, worker_stop);
+    let worker = spawn_pending_worker(store, WorkerSettings::default(), worker_stop);
     let result = server.await;
     tracing::info!("server stopped; finishing the pending-embedding worker's batch");
     let _ = stop_worker.send(true);

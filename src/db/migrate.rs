@@ -173,13 +173,31 @@ const HISTORY_DDL: &str = "CREATE TABLE IF NOT EXISTS mnemo_migrations (
     PRIMARY KEY (alias, name)
 )";
 
+/// The applied migrations of `alias`. Only a migrating run creates the
+/// history table (`create`); a status read, which `/readyz` makes on every
+/// probe, only reads, so it runs no DDL and needs no privilege to create tables
+/// (without the table nothing is applied yet).
 async fn history(
     db: &Db,
     alias: Alias,
+    create: bool,
 ) -> Result<BTreeMap<String, (String, String)>, MigrateError> {
     let wrap = |source| MigrateError::History { alias, source };
     let rows: Vec<(String, String, String)> = with_pool!(db.pool(alias), |p| {
-        sqlx::query(HISTORY_DDL).execute(p).await.map_err(wrap)?;
+        if create {
+            sqlx::query(HISTORY_DDL).execute(p).await.map_err(wrap)?;
+        } else {
+            let exists: Option<(String,)> = sqlx::query_as(p.pick(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'mnemo_migrations'",
+                "SELECT CAST(to_regclass('mnemo_migrations') AS TEXT) WHERE to_regclass('mnemo_migrations') IS NOT NULL",
+            ))
+            .fetch_optional(p)
+            .await
+            .map_err(wrap)?;
+            if exists.is_none() {
+                return Ok(BTreeMap::new());
+            }
+        }
         sqlx::query_as("SELECT name, checksum, applied_at FROM mnemo_migrations WHERE alias = $1")
             .bind(alias.name())
             .fetch_all(p)
@@ -225,7 +243,7 @@ pub async fn status(db: &Db, aliases: &[Alias]) -> Result<Vec<AliasStatus>, Migr
     let mut out = Vec::with_capacity(aliases.len());
     for &alias in aliases {
         let files = migrations_for(db.backend(), alias)?;
-        let applied = history(db, alias).await?;
+        let applied = history(db, alias, false).await?;
         verify(alias, &files, &applied)?;
         let mut status = AliasStatus {
             alias,
@@ -291,7 +309,7 @@ pub async fn migrate(
                 target: t.to_owned(),
             });
         }
-        let applied = history(db, alias).await?;
+        let applied = history(db, alias, true).await?;
         verify(alias, &files, &applied)?;
         for m in files {
             if !applied.contains_key(&m.name) {
@@ -372,10 +390,14 @@ async fn apply_one(db: &Db, m: &Migration, params: &MigrateParams) -> Result<boo
         let mut tx = p.begin_write().await.map_err(wrap)?;
         if p.backend() == Backend::Postgres {
             // 0x6d6e656d6f = "mnemo": one lock for every migrator of this database.
-            sqlx::query("SELECT pg_advisory_xact_lock(469853382255)")
-                .execute(&mut *tx)
-                .await
-                .map_err(wrap)?;
+            // A migration may build an index over a large table: the serving pool's
+            // statement timeout is not meant for it.
+            sqlx::raw_sql(
+                "SELECT pg_advisory_xact_lock(469853382255); SET LOCAL statement_timeout = 0",
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(wrap)?;
         }
         let already: Option<(String,)> =
             sqlx::query_as("SELECT name FROM mnemo_migrations WHERE alias = $1 AND name = $2")

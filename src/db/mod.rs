@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use std::str::FromStr;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -75,6 +77,35 @@ pub enum Pool<'a> {
     Postgres(&'a PgPool),
 }
 
+/// How the pools behave; [`Default`] suits commands, `mnemo serve` sets a
+/// statement timeout too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DbSettings {
+    /// Postgres: how long a request waits for a pooled connection (or a new one)
+    /// before `503 database_unavailable`. With Postgres down every new connection
+    /// is refused in milliseconds, but the pool keeps retrying until this runs out.
+    pub acquire_timeout: Duration,
+    /// Postgres: `statement_timeout` of every pooled connection, so a slow query
+    /// cannot hold a pool slot long after its request timed out (`None`: none,
+    /// for commands that build indexes or migrate large tables).
+    pub statement_timeout: Option<Duration>,
+    /// Postgres: connections in the pool.
+    pub max_connections: u32,
+}
+
+impl Default for DbSettings {
+    /// Two seconds: long enough to ride out a pool that is busy for a moment,
+    /// short enough that an NPC is not left waiting on a database that is down
+    /// (it was ten seconds per request).
+    fn default() -> Self {
+        Self {
+            acquire_timeout: Duration::from_secs(2),
+            statement_timeout: None,
+            max_connections: 16,
+        }
+    }
+}
+
 /// How long a writer waits for SQLite's lock before giving up. Long enough for a
 /// CLI import running beside the server; far shorter than any request timeout.
 pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -89,9 +120,17 @@ pub const SQLITE_MMAP_BYTES: u64 = 1 << 30;
 impl Db {
     /// Open (and for SQLite create) the databases of `target`.
     pub async fn open(target: &DatabaseTarget) -> Result<Self, OpenError> {
+        Self::open_with(target, &DbSettings::default()).await
+    }
+
+    /// [`open`](Self::open) with explicit pool settings.
+    pub async fn open_with(
+        target: &DatabaseTarget,
+        settings: &DbSettings,
+    ) -> Result<Self, OpenError> {
         match target {
             DatabaseTarget::Sqlite { data_dir } => Self::open_sqlite(data_dir).await,
-            DatabaseTarget::Postgres { url } => Self::open_postgres(url, 16).await,
+            DatabaseTarget::Postgres { url } => Self::open_postgres(url, settings).await,
         }
     }
 
@@ -107,7 +146,7 @@ impl Db {
                 .filename(&path)
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
+                .synchronous(synchronous(alias))
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .pragma("mmap_size", SQLITE_MMAP_BYTES.to_string())
                 .foreign_keys(true);
@@ -132,18 +171,24 @@ impl Db {
         })
     }
 
-    /// Open a Postgres database with a pool of at most `max_connections`.
-    pub async fn open_postgres(url: &str, max_connections: u32) -> Result<Self, OpenError> {
+    /// Open a Postgres database with a pool as `settings` say.
+    pub async fn open_postgres(url: &str, settings: &DbSettings) -> Result<Self, OpenError> {
         let description = crate::config::redact_url(url);
+        let connect_error = |source| OpenError::Connect {
+            what: description.clone(),
+            source,
+        };
+        let mut options = PgConnectOptions::from_str(url).map_err(connect_error)?;
+        if let Some(timeout) = settings.statement_timeout {
+            options =
+                options.options([("statement_timeout", format!("{}ms", timeout.as_millis()))]);
+        }
         let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect(url)
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_with(options)
             .await
-            .map_err(|source| OpenError::Connect {
-                what: description.clone(),
-                source,
-            })?;
+            .map_err(connect_error)?;
         Ok(Self {
             inner: Arc::new(Inner::Postgres { pool, description }),
         })
@@ -184,6 +229,19 @@ impl Db {
             }
             Inner::Postgres { pool, .. } => pool.close().await,
         }
+    }
+}
+
+/// How hard SQLite syncs each commit to disk. In WAL mode `NORMAL` survives a
+/// crash of the process but a power loss may drop the last commits; `FULL`
+/// syncs every commit. Accounts and tokens, payments and the economy's balances
+/// are few writes that must never be lost once acknowledged: `FULL`. Memories
+/// are many small writes (a sync each would cost about a millisecond on an SSD)
+/// whose loss on a power cut is a forgotten line of dialogue: `NORMAL`.
+fn synchronous(alias: Alias) -> SqliteSynchronous {
+    match alias {
+        Alias::AiMemory => SqliteSynchronous::Normal,
+        Alias::Default | Alias::Xrpl | Alias::Subscriptions => SqliteSynchronous::Full,
     }
 }
 

@@ -38,7 +38,7 @@ const STOPWORDS: &[&str] = &[
 /// then the vector is L2-normalised. A text with no letters or digits ("!!!", "🙂") falls
 /// back to its whitespace-separated chunks as words.
 ///
-/// Empty or whitespace-only text is refused with [`EmbedError::Permanent`]: it has no
+/// Empty or whitespace-only text is refused with [`EmbedError::Rejected`]: it has no
 /// features, and a zero vector cannot be normalised (the vector store refuses it too).
 ///
 /// Limits: text is not Unicode-normalised (a decomposed accent splits a word), and scripts
@@ -62,7 +62,7 @@ impl HashEmbedder {
     pub fn embed_text(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
         let words = tokens(text);
         if words.is_empty() {
-            return Err(EmbedError::Permanent(
+            return Err(EmbedError::Rejected(
                 "text is empty or whitespace only".into(),
             ));
         }
@@ -304,10 +304,10 @@ mod tests {
     #[test]
     fn empty_text_is_refused() {
         let e = HashEmbedder::default();
-        assert!(matches!(e.embed_text(""), Err(EmbedError::Permanent(_))));
+        assert!(matches!(e.embed_text(""), Err(EmbedError::Rejected(_))));
         assert!(matches!(
             e.embed_text(" \n\t "),
-            Err(EmbedError::Permanent(_))
+            Err(EmbedError::Rejected(_))
         ));
         // Punctuation alone is not empty.
         assert!(e.embed_text("?!").is_ok());
@@ -334,7 +334,7 @@ mod tests {
         let bad = vec!["alpha".to_string(), "".to_string()];
         assert_eq!(
             e.embed(&bad).await,
-            Err(EmbedError::Permanent(
+            Err(EmbedError::Rejected(
                 "input 1 is empty or whitespace only".into()
             ))
         );

@@ -89,7 +89,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct MockOpenAi {
     addr: SocketAddr,
     state: Arc<State>,
-    handle: ServerHandle,
+    /// `None` while connections are refused.
+    handle: Mutex<Option<ServerHandle>>,
 }
 
 impl MockOpenAi {
@@ -107,25 +108,31 @@ impl MockOpenAi {
         });
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
-        let data = web::Data::from(state.clone());
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
-                .app_data(web::PayloadConfig::new(64 << 20))
-                .route("/v1/embeddings", web::post().to(embeddings))
-        })
-        .workers(1)
-        .disable_signals()
-        .shutdown_timeout(0)
-        .listen(listener)?
-        .run();
-        let handle = server.handle();
-        tokio::spawn(server);
+        let handle = serve(listener, state.clone())?;
         Ok(MockOpenAi {
             addr,
             state,
-            handle,
+            handle: Mutex::new(Some(handle)),
         })
+    }
+
+    /// Stop listening: connections to the mock are refused (a provider host that is down)
+    /// until [`accept_connections`](Self::accept_connections).
+    pub async fn refuse_connections(&self) {
+        let handle = lock(&self.handle).take();
+        if let Some(handle) = handle {
+            handle.stop(false).await;
+        }
+    }
+
+    /// Listen again on the same address after [`refuse_connections`](Self::refuse_connections).
+    pub fn accept_connections(&self) -> std::io::Result<()> {
+        let mut handle = lock(&self.handle);
+        if handle.is_none() {
+            // std sets SO_REUSEADDR on Unix, so the port is free again at once.
+            *handle = Some(serve(TcpListener::bind(self.addr)?, self.state.clone())?);
+        }
+        Ok(())
     }
 
     /// The base URL to configure: `http://127.0.0.1:PORT/v1`.
@@ -162,9 +169,29 @@ impl MockOpenAi {
 impl Drop for MockOpenAi {
     fn drop(&mut self) {
         // `stop` sends the command when called; the returned future only waits for it.
-        let stopping = self.handle.stop(false);
-        drop(stopping);
+        if let Some(handle) = lock(&self.handle).take() {
+            drop(handle.stop(false));
+        }
     }
+}
+
+/// Serve the mock's routes on `listener` in the background.
+fn serve(listener: TcpListener, state: Arc<State>) -> std::io::Result<ServerHandle> {
+    let data = web::Data::from(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(web::PayloadConfig::new(64 << 20))
+            .route("/v1/embeddings", web::post().to(embeddings))
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(0)
+    .listen(listener)?
+    .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    Ok(handle)
 }
 
 async fn embeddings(

@@ -10,6 +10,7 @@
 //!
 //! Every provider returns L2-normalised vectors, so cosine similarity is a dot product.
 
+mod breaker;
 mod cache;
 mod error;
 mod hash;
@@ -20,10 +21,12 @@ mod transport;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 
-pub use cache::CachedEmbedder;
+pub use breaker::{Breaker, BreakerSettings, BreakerState};
+pub use cache::{CachedEmbedder, GuardSettings};
 pub use error::EmbedError;
 pub use hash::{HASH_MODEL, HashEmbedder};
 #[cfg(feature = "minilm")]
@@ -51,9 +54,48 @@ pub trait Embedder: Send + Sync {
     /// One vector per input, in input order, each L2-normalised and `dimension()` long.
     ///
     /// An empty slice yields an empty result without contacting any provider. An empty or
-    /// whitespace-only text is refused with [`EmbedError::Permanent`].
+    /// whitespace-only text is refused with [`EmbedError::Rejected`].
     fn embed<'a>(&'a self, texts: &'a [String])
     -> BoxFuture<'a, Result<Vec<Vec<f32>>, EmbedError>>;
+
+    /// [`embed`](Self::embed) within `budget`: a provider that retries makes at most
+    /// `budget.attempts` attempts and starts none past `budget.deadline`. The default is
+    /// `embed` itself, for providers that never retry (the caller still bounds the time).
+    fn embed_within<'a>(
+        &'a self,
+        texts: &'a [String],
+        budget: Budget,
+    ) -> BoxFuture<'a, Result<Vec<Vec<f32>>, EmbedError>> {
+        let _ = budget;
+        self.embed(texts)
+    }
+}
+
+/// How long one embedding call may take and how many attempts it may make. A request an
+/// NPC is waiting for gets a short one ([`Budget::REQUEST`]); the background worker and
+/// `mnemo reembed` use the provider's own, long retry policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// No attempt starts, and none runs, past this long after the call began.
+    pub deadline: Duration,
+    /// Attempts in all (1 = no retry).
+    pub attempts: u32,
+}
+
+impl Budget {
+    /// The request path's default: two seconds and one retry at most. An NPC's reply is
+    /// waiting; a write that cannot be embedded in time is stored pending instead, and a
+    /// search answers 503 at once rather than after the provider's 60 s retry budget.
+    pub const REQUEST: Budget = Budget {
+        deadline: Duration::from_secs(2),
+        attempts: 2,
+    };
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget::REQUEST
+    }
 }
 
 /// Everything [`build`] needs to make any provider. The caller fills it from its own
@@ -159,7 +201,7 @@ pub(crate) fn normalise(vector: &mut [f32]) -> Result<(), String> {
 /// Refuses empty or whitespace-only inputs, naming the first one.
 pub(crate) fn check_not_blank(texts: &[String]) -> Result<(), EmbedError> {
     match texts.iter().position(|t| t.trim().is_empty()) {
-        Some(i) => Err(EmbedError::Permanent(format!(
+        Some(i) => Err(EmbedError::Rejected(format!(
             "input {i} is empty or whitespace only"
         ))),
         None => Ok(()),
@@ -247,7 +289,7 @@ mod tests {
         let texts = vec!["a".to_string(), " \t\n".to_string()];
         assert_eq!(
             check_not_blank(&texts),
-            Err(EmbedError::Permanent(
+            Err(EmbedError::Rejected(
                 "input 1 is empty or whitespace only".into()
             ))
         );

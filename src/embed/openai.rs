@@ -14,7 +14,7 @@ use async_openai::types::embeddings::{
 use futures_util::future::BoxFuture;
 
 use super::transport::{HttpStatusError, StatusTransport, excerpt};
-use super::{DEFAULT_DIMENSION, EmbedError, Embedder, check_not_blank, normalise};
+use super::{Budget, DEFAULT_DIMENSION, EmbedError, Embedder, check_not_blank, normalise};
 
 /// OpenAI's API root, used when no base URL is configured.
 pub const OPENAI_DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
@@ -99,8 +99,11 @@ impl fmt::Debug for OpenAiSettings {
 ///   concatenated in input order.
 /// * Each request is retried on HTTP 408, 429 and 5xx, timeouts and connection errors, with
 ///   exponential backoff and jitter, honouring `Retry-After`, until its `deadline` would be
-///   passed; then [`EmbedError::Transient`]. A 429 whose error type is `insufficient_quota`
-///   (billing, not rate) is permanent, as are other 4xx and malformed responses: no retry.
+///   passed; then [`EmbedError::Transient`]. [`Embedder::embed_within`] bounds the whole call
+///   by a shorter budget instead (deadline and attempts), for requests an NPC waits for.
+///   400, 413 and 422 reject the input ([`EmbedError::Rejected`]); a 429 whose error type is
+///   `insufficient_quota` (billing, not rate) is permanent, as are other 4xx and malformed
+///   responses: no retry.
 /// * Each response is checked (one vector per input, each `dimension` long, finite, non-zero),
 ///   ordered by its `index` field, and each vector L2-normalised.
 pub struct OpenAiEmbedder {
@@ -196,9 +199,38 @@ impl OpenAiEmbedder {
         &self.settings
     }
 
-    /// One request's worth of inputs, retried until it succeeds, fails permanently, or the
-    /// deadline would be passed.
-    async fn embed_batch(&self, batch: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+    /// Every input in requests of at most `max_batch` texts and `max_batch_bytes` bytes, one
+    /// after another. `budget`: `None` gives each request the settings' own retry budget
+    /// (the background's patience); `Some` bounds the whole call by its deadline and each
+    /// request by its attempts (a request an NPC is waiting for).
+    async fn embed_all(
+        &self,
+        texts: &[String],
+        budget: Option<Budget>,
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
+        check_not_blank(texts)?;
+        let s = &self.settings;
+        let call_deadline = budget.map(|b| Instant::now() + b.deadline.min(s.deadline));
+        let attempts = budget.map_or(u32::MAX, |b| b.attempts.max(1));
+        let mut vectors = Vec::with_capacity(texts.len());
+        for range in plan_batches(texts, s.max_batch, s.max_batch_bytes) {
+            let give_up_at = call_deadline.unwrap_or_else(|| Instant::now() + s.deadline);
+            vectors.extend(
+                self.embed_batch(&texts[range], give_up_at, attempts)
+                    .await?,
+            );
+        }
+        Ok(vectors)
+    }
+
+    /// One request's worth of inputs, retried until it succeeds, fails permanently, makes
+    /// `max_attempts` attempts, or `give_up_at` would be passed.
+    async fn embed_batch(
+        &self,
+        batch: &[String],
+        give_up_at: Instant,
+        max_attempts: u32,
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
         let s = &self.settings;
         let request = CreateEmbeddingRequest {
             model: s.model.clone(),
@@ -211,7 +243,6 @@ impl OpenAiEmbedder {
                 .flatten(),
         };
         let started = Instant::now();
-        let give_up_at = started + s.deadline;
         let mut attempts: u32 = 0;
         loop {
             attempts += 1;
@@ -237,6 +268,12 @@ impl OpenAiEmbedder {
                         s.model
                     )));
                 }
+                Failure::Rejected(reason) => {
+                    return Err(EmbedError::Rejected(format!(
+                        "OpenAI embeddings ({}): {reason}",
+                        s.model
+                    )));
+                }
                 Failure::Transient {
                     reason,
                     retry_after,
@@ -249,12 +286,11 @@ impl OpenAiEmbedder {
                 rand::random::<f64>(),
             );
             let delay = backoff.max(retry_after.unwrap_or_default());
-            if Instant::now() + delay >= give_up_at {
+            if attempts >= max_attempts || Instant::now() + delay >= give_up_at {
                 return Err(EmbedError::Transient(format!(
-                    "OpenAI embeddings ({}): {reason}; gave up after {attempts} attempt(s) in {} ms (retry budget {} ms)",
+                    "OpenAI embeddings ({}): {reason}; gave up after {attempts} attempt(s) in {} ms",
                     s.model,
                     started.elapsed().as_millis(),
-                    s.deadline.as_millis()
                 )));
             }
             tracing::warn!(
@@ -282,25 +318,25 @@ impl Embedder for OpenAiEmbedder {
         &'a self,
         texts: &'a [String],
     ) -> BoxFuture<'a, Result<Vec<Vec<f32>>, EmbedError>> {
-        Box::pin(async move {
-            check_not_blank(texts)?;
-            let mut vectors = Vec::with_capacity(texts.len());
-            for range in plan_batches(
-                texts,
-                self.settings.max_batch,
-                self.settings.max_batch_bytes,
-            ) {
-                vectors.extend(self.embed_batch(&texts[range]).await?);
-            }
-            Ok(vectors)
-        })
+        Box::pin(self.embed_all(texts, None))
+    }
+
+    fn embed_within<'a>(
+        &'a self,
+        texts: &'a [String],
+        budget: Budget,
+    ) -> BoxFuture<'a, Result<Vec<Vec<f32>>, EmbedError>> {
+        Box::pin(self.embed_all(texts, Some(budget)))
     }
 }
 
 /// What one failed attempt means for the next.
 #[derive(Debug, PartialEq)]
 enum Failure {
+    /// Another request fails the same way (a bad key, an unknown model).
     Permanent(String),
+    /// This input is refused (too long, malformed); others may pass.
+    Rejected(String),
     Transient {
         reason: String,
         retry_after: Option<Duration>,
@@ -346,6 +382,8 @@ fn classify_status(status: &HttpStatusError) -> Failure {
             reason: status.to_string(),
             retry_after: status.retry_after,
         }
+    } else if matches!(status.status, 400 | 413 | 422) {
+        Failure::Rejected(status.to_string())
     } else {
         Failure::Permanent(status.to_string())
     }

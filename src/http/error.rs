@@ -289,12 +289,16 @@ impl From<MemoryError> for ApiError {
             MemoryError::NotFound(what) => ApiError::not_found(what),
             MemoryError::EmbeddingUnavailable(cause) => {
                 tracing::warn!(error = %cause, "embedding provider unavailable");
+                // An open breaker knows when it will let a call through again.
+                let retry_after = cause.retry_after().map_or(EMBEDDING_RETRY_AFTER_SECS, |d| {
+                    d.as_secs_f64().ceil() as u64
+                });
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "embedding_unavailable",
                     format!("the embedding provider is unavailable; retry later ({cause})"),
                 )
-                .with_header(header::RETRY_AFTER, EMBEDDING_RETRY_AFTER_SECS.to_string())
+                .with_header(header::RETRY_AFTER, retry_after.max(1).to_string())
             }
             e @ MemoryError::ModelMismatch { .. } => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,

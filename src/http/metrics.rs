@@ -16,8 +16,8 @@ use actix_web::web;
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 use prometheus::{
-    Encoder as _, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
-    Registry,
+    Encoder as _, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry,
 };
 
 use super::{AppState, MemorySlot};
@@ -37,6 +37,8 @@ pub struct Metrics {
     search: HistogramVec,
     /// `mnemo_pending_embeddings{kind}`: rows waiting for an embedding, refreshed at scrape.
     pending: IntGaugeVec,
+    /// `mnemo_failed_embeddings{kind}`: rows the provider refused, refreshed at scrape.
+    failed: IntGaugeVec,
 }
 
 impl Metrics {
@@ -80,11 +82,20 @@ impl Metrics {
             &["kind"],
         )
         .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
+        let failed = IntGaugeVec::new(
+            Opts::new(
+                "mnemo_failed_embeddings",
+                "Stored memories whose text the provider refused to embed (marked failed; `mnemo reembed --failed` retries them), by kind (read at scrape)",
+            ),
+            &["kind"],
+        )
+        .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(duration.clone()),
             Box::new(search.clone()),
             Box::new(pending.clone()),
+            Box::new(failed.clone()),
         ] {
             // Registering into a fresh registry only fails on duplicate names,
             // which two distinct static names cannot be.
@@ -98,6 +109,7 @@ impl Metrics {
             duration,
             search,
             pending,
+            failed,
         }
     }
 
@@ -115,10 +127,17 @@ impl Metrics {
             .observe(seconds);
     }
 
-    /// Set `mnemo_pending_embeddings` from fresh counts.
-    pub fn set_pending(&self, counts: &[(MemoryKind, i64)]) {
-        for (kind, n) in counts {
-            self.pending.with_label_values(&[kind.name()]).set(*n);
+    /// Set `mnemo_pending_embeddings` and `mnemo_failed_embeddings` from fresh
+    /// (kind, pending, failed) counts.
+    pub fn set_backlog(&self, counts: &[(MemoryKind, u64, u64)]) {
+        let gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        for (kind, pending, failed) in counts {
+            self.pending
+                .with_label_values(&[kind.name()])
+                .set(gauge(*pending));
+            self.failed
+                .with_label_values(&[kind.name()])
+                .set(gauge(*failed));
         }
     }
 
@@ -192,6 +211,8 @@ struct MemoryCollector {
     rows: IntGaugeVec,
     partitions: IntGaugeVec,
     indexed: IntGaugeVec,
+    breaker: IntGauge,
+    breaker_opened: IntCounter,
 }
 
 impl MemoryCollector {
@@ -233,6 +254,15 @@ impl MemoryCollector {
                 "mnemo_hnsw_partitions",
                 "In-memory partitions answered through an HNSW index, by kind (SQLite mode)",
             ),
+            breaker: IntGauge::new(
+                "mnemo_embedding_breaker_state",
+                "Embedding provider circuit breaker: 0 closed (calls go through), 1 open (requests store pending rows and searches answer 503 without calling it), 2 half-open (one probe call out)",
+            )
+            .unwrap_or_else(|e| unreachable!("static metric: {e}")),
+            breaker_opened: counter(
+                "mnemo_embedding_breaker_opened_total",
+                "Times the embedding provider circuit breaker opened",
+            ),
         }
     }
 }
@@ -245,6 +275,8 @@ impl Collector for MemoryCollector {
         d.extend(self.rows.desc());
         d.extend(self.partitions.desc());
         d.extend(self.indexed.desc());
+        d.extend(self.breaker.desc());
+        d.extend(self.breaker_opened.desc());
         d
     }
 
@@ -265,8 +297,13 @@ impl Collector for MemoryCollector {
             counter.reset();
             counter.inc_by(total);
         }
+        self.breaker.set(cache.breaker().state().gauge());
+        self.breaker_opened.reset();
+        self.breaker_opened.inc_by(cache.breaker().opened_total());
         let mut out = self.hits.collect();
         out.extend(self.misses.collect());
+        out.extend(self.breaker.collect());
+        out.extend(self.breaker_opened.collect());
         out.extend(self.searches.collect());
         if let Some(index) = store.index() {
             for (kind, rows, parts) in index.sizes() {

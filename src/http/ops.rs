@@ -85,8 +85,8 @@ async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     // Pending counts are a query: refreshed here, so the gauge is current at
     // every scrape; a slow database leaves the previous values.
     if let Some(store) = state.memory.get() {
-        match tokio::time::timeout(READY_DB_TIMEOUT, store.pending_counts()).await {
-            Ok(Ok(counts)) => state.metrics.set_pending(&counts),
+        match tokio::time::timeout(READY_DB_TIMEOUT, store.embedding_backlog()).await {
+            Ok(Ok(counts)) => state.metrics.set_backlog(&counts),
             Ok(Err(e)) => tracing::warn!(error = %e, "metrics: pending counts unavailable"),
             Err(_) => tracing::warn!("metrics: pending counts timed out"),
         }

@@ -9,8 +9,8 @@ use super::dialect::{MemoryDialect, vector_column};
 use super::error::MemoryError;
 use super::fetch::{Record, order_pg_rows};
 use super::index::PartitionKey;
-use super::model::{CombatMemory, EmbeddingState, MemoryKind, NewCombatMemory, OUTCOMES, Scored};
-use super::npc::Stored;
+use super::model::{CombatMemory, MemoryKind, NewCombatMemory, OUTCOMES, Scored};
+use super::npc::{Stored, stored};
 use super::pg_search::{PgScope, PgSearch};
 use super::store::{MemoryStore, log_change};
 use crate::db::{Alias, Pool, now_micros};
@@ -24,6 +24,9 @@ impl Record for CombatMemory {
     }
     fn created_at(&self) -> DateTime<Utc> {
         self.created_at
+    }
+    fn is_embedded(&self) -> bool {
+        self.embedding_model.is_some()
     }
 }
 
@@ -133,16 +136,18 @@ impl MemoryStore {
             .party_size
             .unwrap_or_else(|| composition.as_array().map_or(0, |a| a.len() as i32));
         let model = self.model().to_owned();
-        let id: i64 = with_pool!(self.db.pool(Alias::AiMemory), |p| {
+        // The row comes back from the INSERT itself (see `store_npc_batch`).
+        let row: CombatMemory = with_pool!(self.db.pool(Alias::AiMemory), |p| {
             let sql = format!(
                 "INSERT INTO ai_memory_combatmemory (mob_type, mob_level, mob_name, party_composition, party_size,
                    mob_tactics, enemy_tactics, rounds_survived, outcome, hp_remaining_pct, summary, metadata,
                    created_at, {}, embedding_model, embedding_error)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
-                vector_column(p)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING {}",
+                vector_column(p),
+                CombatMemory::COLUMNS
             );
             let mut tx = p.begin_write().await?;
-            let (id,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            let row: CombatMemory = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(&m.mob_type)
                 .bind(m.mob_level)
                 .bind(&m.mob_name)
@@ -163,24 +168,12 @@ impl MemoryStore {
                 .bind(vector.is_none().then(|| vectors.error.clone()).flatten())
                 .fetch_one(&mut *tx)
                 .await?;
-            log_change!(p, tx, MemoryKind::Combat, id, "upsert");
+            log_change!(p, tx, MemoryKind::Combat, row.id, "upsert");
             tx.commit().await?;
-            id
+            row
         });
         self.sync_index().await?;
-        Ok(Stored {
-            memory: self.get_combat(id).await?,
-            embedding_state: if vector.is_some() {
-                EmbeddingState::Ready
-            } else {
-                EmbeddingState::Pending
-            },
-            embedding_error: if vector.is_some() {
-                None
-            } else {
-                vectors.error
-            },
-        })
+        Ok(stored(row, vectors.error))
     }
 
     pub async fn get_combat(&self, id: i64) -> Result<CombatMemory, MemoryError> {

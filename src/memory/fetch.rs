@@ -24,6 +24,8 @@ pub(crate) trait Record: Send + Unpin + Sized {
     fn importance(&self) -> f32 {
         0.0
     }
+    /// Whether the record has its vector (else its embedding is pending).
+    fn is_embedded(&self) -> bool;
 }
 
 /// Optional blended ranking: `w_sim·similarity + w_rec·recency + w_imp·importance`,

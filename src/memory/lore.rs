@@ -26,6 +26,9 @@ impl Record for LoreMemory {
     fn created_at(&self) -> DateTime<Utc> {
         self.created_at
     }
+    fn is_embedded(&self) -> bool {
+        self.embedding_model.is_some()
+    }
 }
 
 /// A lore search for an NPC with the given tags.
@@ -83,9 +86,10 @@ fn normalized_tags(tags: &[String]) -> Vec<String> {
 
 impl MemoryStore {
     /// Create or update the entry (source, title). Unchanged content, level and
-    /// tags make no embedding call. When re-embedding changed content fails, the
-    /// stored entry (and its working vector) is kept and the error returned; a new
-    /// entry whose embedding fails is stored pending.
+    /// tags make no embedding call. When the new content cannot be embedded now
+    /// (the provider is down), the entry is written anyway, pending: its old
+    /// vector, which no longer matches its text, is dropped, and the background
+    /// worker embeds the new text. Nothing the caller sent is lost.
     pub async fn upsert_lore(
         &self,
         m: NewLoreMemory,
@@ -103,16 +107,9 @@ impl MemoryStore {
             .vectors_for_write(std::slice::from_ref(&m.content), vec![given])
             .await?;
         let vector = vectors.vectors.into_iter().next().flatten();
-        if existing.is_some() && vector.is_none() {
-            return Err(MemoryError::EmbeddingUnavailable(
-                crate::embed::EmbedError::Transient(
-                    vectors.error.unwrap_or_else(|| "embedding failed".into()),
-                ),
-            ));
-        }
         let now = now_micros();
         let model = self.model().to_owned();
-        let id: i64 = with_pool!(self.db.pool(Alias::AiMemory), |p| {
+        let row: LoreMemory = with_pool!(self.db.pool(Alias::AiMemory), |p| {
             let col = vector_column(p);
             let sql = format!(
                 "INSERT INTO ai_memory_lorememory (source, title, content, scope_level, scope_tags, created_at, updated_at,
@@ -120,11 +117,13 @@ impl MemoryStore {
                  VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)
                  ON CONFLICT (source, title) DO UPDATE SET content = excluded.content, scope_level = excluded.scope_level,
                    scope_tags = excluded.scope_tags, updated_at = excluded.updated_at, {col} = excluded.{col},
-                   embedding_model = excluded.embedding_model, embedding_error = excluded.embedding_error
-                 RETURNING id"
+                   embedding_model = excluded.embedding_model, embedding_error = excluded.embedding_error,
+                   embedding_failed_at = NULL
+                 RETURNING {}",
+                LoreMemory::COLUMNS
             );
             let mut tx = p.begin_write().await?;
-            let (id,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            let row: LoreMemory = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(&m.source)
                 .bind(&m.title)
                 .bind(&m.content)
@@ -136,9 +135,9 @@ impl MemoryStore {
                 .bind(vector.is_none().then(|| vectors.error.clone()).flatten())
                 .fetch_one(&mut *tx)
                 .await?;
-            log_change!(p, tx, MemoryKind::Lore, id, "upsert");
+            log_change!(p, tx, MemoryKind::Lore, row.id, "upsert");
             tx.commit().await?;
-            id
+            row
         });
         self.sync_index().await?;
         let outcome = if existing.is_some() {
@@ -146,7 +145,7 @@ impl MemoryStore {
         } else {
             UpsertOutcome::Created
         };
-        Ok((self.get_lore(id).await?, outcome))
+        Ok((row, outcome))
     }
 
     /// What [`upsert_lore`](Self::upsert_lore) would do with `m`, without

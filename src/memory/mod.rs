@@ -27,7 +27,9 @@ pub use lore::{LoreSearch, admissible};
 pub use lore_import::{ImportFailure, ImportOptions, ImportReport, LoreEntry, LoreFile};
 pub use model::*;
 pub use npc::{LastInteraction, NpcSearch, Stored};
-pub use pending::{EmbeddedBatch, spawn_pending_worker};
+pub use pending::{
+    EmbedScope, EmbeddedBatch, FailedEmbedding, WorkerSettings, spawn_pending_worker,
+};
 pub use pg_index::{IndexState, hnsw_index};
 pub use reembed::ReembedEvent;
 pub use search_counts::SearchCounts;

@@ -27,6 +27,9 @@ impl Record for NpcMemory {
     fn importance(&self) -> f32 {
         self.importance.unwrap_or(0.0) as f32
     }
+    fn is_embedded(&self) -> bool {
+        self.embedding_model.is_some()
+    }
 }
 
 /// A semantic search over one NPC's memories.
@@ -74,6 +77,20 @@ pub struct Stored<T> {
     /// Why the embedding is pending, when it is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub embedding_error: Option<String>,
+}
+
+/// A stored record: ready when it has its embedding, else pending for `error`.
+pub(crate) fn stored<T: Record>(memory: T, error: Option<String>) -> Stored<T> {
+    let pending = !memory.is_embedded();
+    Stored {
+        memory,
+        embedding_state: if pending {
+            EmbeddingState::Pending
+        } else {
+            EmbeddingState::Ready
+        },
+        embedding_error: if pending { error } else { None },
+    }
 }
 
 /// The newest memory between an NPC and a speaker.
@@ -147,8 +164,11 @@ impl MemoryStore {
     /// Store one NPC memory. Committed even when the embedding provider fails
     /// (then `Pending`, and the background worker embeds it later).
     pub async fn store_npc(&self, m: NewNpcMemory) -> Result<Stored<NpcMemory>, MemoryError> {
-        let mut stored = self.store_npc_batch(vec![m]).await?;
-        Ok(stored.remove(0))
+        let stored = self.store_npc_batch(vec![m]).await?;
+        stored
+            .into_iter()
+            .next()
+            .ok_or_else(|| MemoryError::invalid("memories", "must not be empty"))
     }
 
     /// Store many NPC memories: one provider call, one transaction, all or nothing.
@@ -170,18 +190,21 @@ impl MemoryStore {
         let vectors = self.vectors_for_write(&summaries, given).await?;
         let now = now_micros();
         let model = self.model().to_owned();
-        let ids: Vec<i64> = with_pool!(self.db.pool(Alias::AiMemory), |p| {
+        // The rows come back from the INSERT itself: reading them again after the
+        // commit could find one already deleted by a concurrent forget.
+        let rows: Vec<NpcMemory> = with_pool!(self.db.pool(Alias::AiMemory), |p| {
             let sql = format!(
                 "INSERT INTO ai_memory_npcmemory (npc_id, speaker_id, speaker_name, npc_name, user_message,
                    assistant_message, summary, interaction_type, importance, metadata, created_at,
                    {}, embedding_model, embedding_error)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
-                vector_column(p)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING {}",
+                vector_column(p),
+                NpcMemory::COLUMNS
             );
             let mut tx = p.begin_write().await?;
-            let mut ids = Vec::with_capacity(batch.len());
+            let mut rows = Vec::with_capacity(batch.len());
             for ((m, summary), vector) in batch.iter().zip(&summaries).zip(&vectors.vectors) {
-                let (id,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+                let row: NpcMemory = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
                     .bind(m.npc_id)
                     .bind(m.speaker_id)
                     .bind(&m.speaker_name)
@@ -200,33 +223,16 @@ impl MemoryStore {
                     .bind(vector.is_none().then(|| vectors.error.clone()).flatten())
                     .fetch_one(&mut *tx)
                     .await?;
-                log_change!(p, tx, MemoryKind::Npc, id, "upsert");
-                ids.push(id);
+                log_change!(p, tx, MemoryKind::Npc, row.id, "upsert");
+                rows.push(row);
             }
             tx.commit().await?;
-            ids
+            rows
         });
         self.sync_index().await?;
-        let mut records = self.fetch::<NpcMemory>(&ids).await?;
-        Ok(ids
-            .iter()
-            .zip(vectors.vectors)
-            .filter_map(|(id, v)| {
-                let memory = records.remove(id)?;
-                Some(Stored {
-                    memory,
-                    embedding_state: if v.is_some() {
-                        EmbeddingState::Ready
-                    } else {
-                        EmbeddingState::Pending
-                    },
-                    embedding_error: if v.is_some() {
-                        None
-                    } else {
-                        vectors.error.clone()
-                    },
-                })
-            })
+        Ok(rows
+            .into_iter()
+            .map(|memory| stored(memory, vectors.error.clone()))
             .collect())
     }
 

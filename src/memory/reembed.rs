@@ -15,6 +15,7 @@ use sqlx::{AssertSqlSafe, PgExecutor, PgPool};
 
 use super::error::MemoryError;
 use super::model::MemoryKind;
+use super::pending::{EmbedScope, EmbeddedBatch};
 use super::pg_index::{self, IndexState, hnsw_index};
 use super::store::MemoryStore;
 use crate::db::{Alias, Pool};
@@ -27,8 +28,9 @@ pub enum ReembedEvent {
     ColumnResized { from: usize, to: usize },
     /// This many rows are to be embedded.
     ToEmbed(u64),
-    /// A batch of this many rows was embedded and committed.
-    Embedded(usize),
+    /// A batch was done: rows embedded and committed, rows the provider refused
+    /// (marked failed), rows whose text changed meanwhile (left pending).
+    Batch(EmbeddedBatch),
     /// Postgres: the HNSW index is missing and is being built now.
     BuildingIndex(&'static str),
     /// Postgres: the HNSW index has been built.
@@ -38,25 +40,26 @@ pub enum ReembedEvent {
 impl MemoryStore {
     /// Bring `kind` to the current provider: resize the Postgres column if its
     /// dimension differs, embed in batches of `batch` rows (each committed on
-    /// its own) every row the provider has not embedded (only pending rows with
-    /// `pending_only`), then make sure the HNSW index exists. Returns the rows
-    /// embedded; `on_event` hears each step.
+    /// its own) the rows of `scope`, then make sure the HNSW index exists.
+    /// Returns the totals of every batch; `on_event` hears each step. A row the
+    /// provider refuses is marked failed and the run goes on.
     ///
-    /// With `pending_only`, a column of another dimension is an error rather
-    /// than resized: resizing clears every vector, which only a full run repairs.
+    /// With a scope other than [`EmbedScope::NotCurrent`], a column of another
+    /// dimension is an error rather than resized: resizing clears every vector,
+    /// which only a full run repairs.
     pub async fn reembed(
         &self,
         kind: MemoryKind,
         batch: usize,
-        pending_only: bool,
+        scope: EmbedScope,
         mut on_event: impl FnMut(ReembedEvent),
-    ) -> Result<usize, MemoryError> {
+    ) -> Result<EmbeddedBatch, MemoryError> {
         let dim = self.dimension();
         if let Pool::Postgres(pool) = self.db.pool(Alias::AiMemory)
             && let Some(from) = column_dimension(pool, kind).await?
             && from != dim
         {
-            if pending_only {
+            if scope != EmbedScope::NotCurrent {
                 return Err(MemoryError::ModelMismatch {
                     kind: kind.name(),
                     stored: format!("vector({from}) columns"),
@@ -67,19 +70,21 @@ impl MemoryStore {
                 on_event(ReembedEvent::ColumnResized { from, to: dim });
             }
         }
-        let other_models = !pending_only;
         on_event(ReembedEvent::ToEmbed(
-            self.count_to_embed(kind, other_models).await?,
+            self.count_to_embed(kind, scope).await?,
         ));
-        let mut total = 0;
-        let mut after = 0;
+        let mut total = EmbeddedBatch::default();
         while let Some(done) = self
-            .embed_missing_after(kind, batch, other_models, after)
+            .embed_missing_after(kind, batch, scope, total.last_id)
             .await?
         {
-            after = done.last_id;
-            total += done.rows;
-            on_event(ReembedEvent::Embedded(done.rows));
+            total = EmbeddedBatch {
+                rows: total.rows + done.rows,
+                failed: total.failed + done.failed,
+                changed: total.changed + done.changed,
+                last_id: done.last_id,
+            };
+            on_event(ReembedEvent::Batch(done));
         }
         if let Pool::Postgres(pool) = self.db.pool(Alias::AiMemory)
             && pg_index::state_on(pool, kind).await? != IndexState::Ready

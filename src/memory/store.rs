@@ -214,8 +214,9 @@ impl MemoryStore {
     }
 
     /// Vectors for `texts`: the caller's own (validated and normalised) where
-    /// given, else one provider call for the rest. A provider failure is not an
-    /// error here: those rows are stored pending, and `error` says why.
+    /// given, else one provider call for the rest, on the request path (its short
+    /// budget, or nothing at all while the breaker is open). A provider failure is
+    /// not an error here: those rows are stored pending, and `error` says why.
     pub(crate) async fn vectors_for_write(
         &self,
         texts: &[String],
@@ -239,7 +240,7 @@ impl MemoryStore {
         let mut error = None;
         if !missing.is_empty() {
             let inputs: Vec<String> = missing.iter().map(|&i| texts[i].clone()).collect();
-            match self.embedder.embed(&inputs).await {
+            match self.embedder.embed_now(&inputs).await {
                 Ok(embedded) => {
                     for (slot, mut v) in missing.into_iter().zip(embedded) {
                         normalize(&mut v, dim).map_err(|e| {
@@ -273,11 +274,14 @@ impl MemoryStore {
             }
             (Some(text), None) => {
                 self.check_text("query", text, true)?;
-                let v = self
-                    .embedder
-                    .embed_query(text)
-                    .await
-                    .map_err(MemoryError::EmbeddingUnavailable)?;
+                let v = self.embedder.embed_query(text).await.map_err(|e| {
+                    if e.is_rejected() {
+                        // The provider will refuse this text every time: the caller's to fix.
+                        MemoryError::invalid("query", e.to_string())
+                    } else {
+                        MemoryError::EmbeddingUnavailable(e)
+                    }
+                })?;
                 Ok(v.to_vec())
             }
             (None, None) => Err(MemoryError::invalid(

@@ -21,6 +21,38 @@ fn text(out: &Output) -> String {
     )
 }
 
+/// A Postgres that is not there (port 1 refuses at once), with the password in
+/// each form sqlx accepts: no command prints it, whatever fails.
+#[test]
+fn a_postgres_password_is_never_printed_in_any_form() {
+    for url in [
+        "postgres://mnemo:hunter2@127.0.0.1:1/game",
+        "postgres://mnemo@127.0.0.1:1/game?password=hunter2",
+        "postgresql://127.0.0.1:1/game?user=mnemo&password=hunter2&sslmode=disable",
+    ] {
+        for args in [
+            &["migrate"][..],
+            &["deploy-migrate"],
+            &["serve", "--bind", "127.0.0.1:0"],
+        ] {
+            let out = mnemo(
+                args,
+                &[
+                    ("DATABASE_URL", url),
+                    ("MNEMO_DB_ACQUIRE_TIMEOUT_MS", "200"),
+                ],
+            );
+            let all = text(&out);
+            assert!(!out.status.success(), "{args:?}: {all}");
+            assert!(
+                all.contains("127.0.0.1:1"),
+                "{args:?} names the host: {all}"
+            );
+            assert!(!all.contains("hunter2"), "{args:?} with {url}: {all}");
+        }
+    }
+}
+
 #[test]
 fn unsupported_database_url_is_refused_without_its_password() {
     let dir = tempfile::tempdir().unwrap();

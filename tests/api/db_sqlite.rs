@@ -165,3 +165,26 @@ async fn sqlite_connections_read_through_a_memory_map() {
         .unwrap();
     assert_eq!(bytes as u64, mnemo::db::SQLITE_MMAP_BYTES);
 }
+
+/// Accounts, payments and balances sync every commit (a power cut must not
+/// drop an acknowledged payment or token); memories, many small writes, sync
+/// at checkpoints (WAL `NORMAL`: a crash of the process loses nothing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn money_and_accounts_sync_every_commit_memories_at_checkpoints() {
+    let t = TestDb::migrated("sqlite").await;
+    for (alias, want) in [
+        (Alias::Default, 2),
+        (Alias::Xrpl, 2),
+        (Alias::Subscriptions, 2),
+        (Alias::AiMemory, 1),
+    ] {
+        let mnemo::db::Pool::Sqlite(pool) = t.db.pool(alias) else {
+            unreachable!("a SQLite database")
+        };
+        let (level,): (i64,) = sqlx::query_as("PRAGMA synchronous")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert_eq!(level, want, "{alias}: 2 is FULL, 1 NORMAL");
+    }
+}

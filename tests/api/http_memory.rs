@@ -36,6 +36,15 @@ async fn get(s: &Service, path: &str) -> (u16, Value) {
     s.as_admin(Method::GET, path, None).await
 }
 
+/// A background worker that looks for pending rows every 50 ms.
+fn fast_worker() -> mnemo::memory::WorkerSettings {
+    mnemo::memory::WorkerSettings {
+        idle: Duration::from_millis(50),
+        max_backoff: Duration::from_millis(200),
+        ..mnemo::memory::WorkerSettings::default()
+    }
+}
+
 fn items(body: &Value) -> &Vec<Value> {
     body["items"].as_array().expect("items")
 }
@@ -789,7 +798,7 @@ async fn provider_down_is_202_then_the_worker_embeds(backend: &str) {
     mock.set_fallback(MockReply::Embeddings);
     let store = s.state.memory.get().unwrap().clone();
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
-    let worker = mnemo::memory::spawn_pending_worker(store, Duration::from_millis(50), stop_rx);
+    let worker = mnemo::memory::spawn_pending_worker(store, fast_worker(), stop_rx);
     let mut embedded = false;
     for _ in 0..100 {
         let (_, got) = get(&s, &format!("/v1/memories/npc/{id}")).await;

@@ -9,6 +9,7 @@ mod accounts;
 mod cli;
 mod db_sqlite;
 mod demo;
+mod faults;
 mod http_admin;
 mod http_auth;
 mod http_contract;
@@ -20,6 +21,7 @@ mod memory_search_strategy;
 mod migrations;
 #[cfg(feature = "minilm")]
 mod minilm;
+mod pending;
 mod pg_index;
 mod reembed;
 mod reembed_cli;

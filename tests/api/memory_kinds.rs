@@ -8,8 +8,8 @@ use crate::support::db::{TestDb, memory_store, memory_store_with, random_vector}
 use mnemo::embed::mock::{MockOpenAi, MockReply};
 use mnemo::embed::{OpenAiEmbedder, OpenAiSettings};
 use mnemo::memory::{
-    CombatScope, CombatSearch, ContextRequest, EmbeddingState, LoreSearch, MemoryError, MemoryKind,
-    NewCombatMemory, NewLoreMemory, NewNpcMemory, NpcSearch, UpsertOutcome,
+    CombatScope, CombatSearch, ContextRequest, EmbedScope, EmbeddingState, LoreSearch, MemoryError,
+    MemoryKind, NewCombatMemory, NewLoreMemory, NewNpcMemory, NpcSearch, UpsertOutcome,
 };
 
 fn fight(
@@ -377,7 +377,7 @@ async fn pending_rows_are_embedded_by_the_worker(backend: &str) {
         .unwrap();
     assert_eq!(stored.embedding_state, EmbeddingState::Pending);
     assert!(
-        down.embed_missing(MemoryKind::Npc, 10, false)
+        down.embed_missing(MemoryKind::Npc, 10, EmbedScope::Pending)
             .await
             .is_err(),
         "still down"
@@ -395,7 +395,15 @@ async fn pending_rows_are_embedded_by_the_worker(backend: &str) {
         "pending rows are not searchable"
     );
     let (tx, rx) = tokio::sync::watch::channel(false);
-    let worker = mnemo::memory::spawn_pending_worker(up.clone(), Duration::from_millis(20), rx);
+    let worker = mnemo::memory::spawn_pending_worker(
+        up.clone(),
+        mnemo::memory::WorkerSettings {
+            idle: Duration::from_millis(20),
+            max_backoff: Duration::from_millis(100),
+            ..mnemo::memory::WorkerSettings::default()
+        },
+        rx,
+    );
     let mut found = Vec::new();
     for _ in 0..200 {
         found = up.search_npc(&search).await.unwrap();

@@ -307,7 +307,39 @@ async fn provider_down_stores_pending_and_search_says_so(backend: &str) {
     let _ = Utc::now();
 }
 
+/// A memory deleted as soon as its insert is done (here by a trigger; in
+/// production a concurrent forget between commit and answer) is answered from
+/// the insert itself: nothing is read back, so nothing can go missing.
+async fn a_store_raced_by_a_delete_answers_from_its_insert(backend: &str) {
+    let t = TestDb::migrated(backend).await;
+    let store = memory_store(&t.db).await;
+    let trigger = match t.db.backend() {
+        mnemo::db::Backend::Sqlite => {
+            "CREATE TRIGGER forget_666 AFTER INSERT ON ai_memory_npcmemory WHEN NEW.npc_id = 666
+             BEGIN DELETE FROM ai_memory_npcmemory WHERE id = NEW.id; END"
+        }
+        mnemo::db::Backend::Postgres => {
+            "CREATE FUNCTION forget_666() RETURNS trigger LANGUAGE plpgsql AS $$
+               BEGIN DELETE FROM ai_memory_npcmemory WHERE id = NEW.id; RETURN NULL; END $$;
+             CREATE TRIGGER forget_666 AFTER INSERT ON ai_memory_npcmemory
+               FOR EACH ROW WHEN (NEW.npc_id = 666) EXECUTE FUNCTION forget_666()"
+        }
+    };
+    mnemo::with_pool!(t.db.pool(mnemo::db::Alias::AiMemory), |p| {
+        sqlx::raw_sql(trigger).execute(p).await.map(|_| ()).unwrap()
+    });
+    let stored = store
+        .store_npc(said(666, 1, "remember me", "for a moment"))
+        .await
+        .expect("answered from the insert");
+    assert_eq!(stored.memory.npc_id, 666);
+    assert_eq!(stored.embedding_state, EmbeddingState::Ready);
+    let gone = store.get_npc(stored.memory.id).await;
+    assert!(matches!(gone, Err(MemoryError::NotFound(_))), "{gone:?}");
+}
+
 on_both_backends!(
+    a_store_raced_by_a_delete_answers_from_its_insert,
     store_and_search_round_trip,
     filters_and_limits,
     name_fallbacks_after_a_wipe,

@@ -11,7 +11,7 @@ use crate::support::reembed::{self as rc, NPC};
 use mnemo::db::migrate::{self, MigrateParams};
 use mnemo::db::{Alias, Backend};
 use mnemo::embed::{Embedder, HashEmbedder};
-use mnemo::memory::{EmbeddedBatch, MemoryKind, MemoryStore, ReembedEvent, hnsw_index};
+use mnemo::memory::{EmbedScope, EmbeddedBatch, MemoryKind, MemoryStore, ReembedEvent, hnsw_index};
 
 fn big() -> Arc<dyn Embedder> {
     Arc::new(HashEmbedder::new(1536))
@@ -20,11 +20,18 @@ fn big() -> Arc<dyn Embedder> {
 /// `mnemo reembed` on one kind in batches of 2: rows embedded and the events.
 async fn reembed(store: &MemoryStore, kind: MemoryKind) -> (usize, Vec<ReembedEvent>) {
     let mut events = Vec::new();
-    let n = store
-        .reembed(kind, 2, false, |e| events.push(e))
+    let done = store
+        .reembed(kind, 2, EmbedScope::NotCurrent, |e| {
+            // Where a batch ended depends on the ids; the counts are what is compared.
+            events.push(match e {
+                ReembedEvent::Batch(b) => ReembedEvent::Batch(EmbeddedBatch { last_id: 0, ..b }),
+                other => other,
+            })
+        })
         .await
         .expect("re-embed");
-    (n, events)
+    assert_eq!((done.failed, done.changed), (0, 0));
+    (done.rows, events)
 }
 
 /// The events of a full run over `rows` rows: on Postgres, a resize when the
@@ -42,7 +49,10 @@ fn expected_events(
     events.push(ReembedEvent::ToEmbed(rows as u64));
     let mut left = rows;
     while left > 0 {
-        events.push(ReembedEvent::Embedded(left.min(2)));
+        events.push(ReembedEvent::Batch(EmbeddedBatch {
+            rows: left.min(2),
+            ..EmbeddedBatch::default()
+        }));
         left -= left.min(2);
     }
     if backend == Backend::Postgres && resized.is_some() {
@@ -129,7 +139,11 @@ async fn stopped_between_batches(backend: &str) {
     }
     let first = rc::open_unchecked(&t.db, small.clone()).await;
     assert_eq!(
-        first.embed_missing(MemoryKind::Npc, 2, true).await.ok(),
+        first
+            .embed_missing(MemoryKind::Npc, 2, EmbedScope::NotCurrent)
+            .await
+            .ok()
+            .map(|b| b.rows),
         Some(2)
     );
 
@@ -188,7 +202,7 @@ async fn batches_resume_after_the_last_id(backend: &str) {
     assert_eq!(ids.len(), NPC.len());
 
     let first = store
-        .embed_missing_after(MemoryKind::Npc, 1, true, ids[2])
+        .embed_missing_after(MemoryKind::Npc, 1, EmbedScope::NotCurrent, ids[2])
         .await
         .expect("a batch")
         .expect("rows above the id");
@@ -196,11 +210,12 @@ async fn batches_resume_after_the_last_id(backend: &str) {
         first,
         EmbeddedBatch {
             rows: 1,
-            last_id: ids[3]
+            last_id: ids[3],
+            ..EmbeddedBatch::default()
         }
     );
     let second = store
-        .embed_missing_after(MemoryKind::Npc, 10, true, first.last_id)
+        .embed_missing_after(MemoryKind::Npc, 10, EmbedScope::NotCurrent, first.last_id)
         .await
         .expect("a batch")
         .expect("rows above the id");
@@ -208,17 +223,18 @@ async fn batches_resume_after_the_last_id(backend: &str) {
         second,
         EmbeddedBatch {
             rows: 1,
-            last_id: ids[4]
+            last_id: ids[4],
+            ..EmbeddedBatch::default()
         }
     );
     let none = store
-        .embed_missing_after(MemoryKind::Npc, 10, true, second.last_id)
+        .embed_missing_after(MemoryKind::Npc, 10, EmbedScope::NotCurrent, second.last_id)
         .await
         .expect("no batch");
     assert_eq!(none, None);
     assert_eq!(
         store
-            .count_to_embed(MemoryKind::Npc, true)
+            .count_to_embed(MemoryKind::Npc, EmbedScope::NotCurrent)
             .await
             .expect("count"),
         3,
@@ -301,7 +317,7 @@ async fn postgres_pending_only_refuses_to_resize() {
     rc::fill(&rc::open(&t.db, big()).await.expect("open")).await;
     let store = rc::open_unchecked(&t.db, Arc::new(HashEmbedder::new(384))).await;
     let err = store
-        .reembed(MemoryKind::Npc, 2, true, |_| {})
+        .reembed(MemoryKind::Npc, 2, EmbedScope::Pending, |_| {})
         .await
         .err()
         .map(|e| e.to_string())

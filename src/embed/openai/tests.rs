@@ -86,7 +86,7 @@ async fn no_inputs_means_no_request_and_blank_input_is_refused_locally() {
         .embed(&["fine".into(), " ".into()])
         .await
         .expect_err("blank refused");
-    assert!(matches!(err, EmbedError::Permanent(m) if m.contains("input 1")));
+    assert!(matches!(err, EmbedError::Rejected(m) if m.contains("input 1")));
     assert_eq!(mock.requests(), 0);
 }
 
@@ -377,4 +377,67 @@ fn statuses_are_sorted_into_transient_and_permanent() {
     for code in [400, 401, 403, 404, 413, 422] {
         assert!(!transient(code, None), "{code}");
     }
+    let rejected = |code| matches!(classify_status(&status(code, None)), Failure::Rejected(_));
+    for code in [400, 413, 422] {
+        assert!(rejected(code), "{code}");
+    }
+    for code in [401, 403, 404] {
+        assert!(!rejected(code), "{code}");
+    }
+}
+
+#[tokio::test]
+async fn a_refused_input_is_rejected_and_not_retried() {
+    let mock = MockOpenAi::start(DIM).expect("mock starts");
+    mock.push(MockReply::Error {
+        status: 400,
+        body: r#"{"error":{"message":"This model's maximum context length is 8192 tokens","type":"invalid_request_error","code":null}}"#.into(),
+        retry_after: None,
+    });
+    let embedder = OpenAiEmbedder::new(settings(&mock)).expect("builds");
+    let err = embedder.embed(&texts(1)).await.expect_err("400");
+    assert!(err.is_rejected(), "{err:?}");
+    assert!(err.message().contains("maximum context length"), "{err}");
+    assert_eq!(mock.requests(), 1);
+}
+
+#[tokio::test]
+async fn a_request_budget_caps_the_attempts_however_long_the_deadline() {
+    let mock = MockOpenAi::start(DIM).expect("mock starts");
+    mock.set_fallback(MockReply::status(503));
+    let embedder = OpenAiEmbedder::new(settings(&mock)).expect("builds");
+    let budget = Budget {
+        deadline: Duration::from_secs(60),
+        attempts: 2,
+    };
+    let err = embedder
+        .embed_within(&texts(1), budget)
+        .await
+        .expect_err("503 forever");
+    assert!(err.is_transient(), "{err:?}");
+    assert!(err.message().contains("2 attempt(s)"), "{err}");
+    assert_eq!(mock.requests(), 2);
+}
+
+#[tokio::test]
+async fn a_request_budget_cuts_a_hanging_provider_at_its_deadline() {
+    let mock = MockOpenAi::start(DIM).expect("mock starts");
+    mock.set_fallback(MockReply::Delay(Duration::from_secs(30)));
+    let embedder = OpenAiEmbedder::new(settings(&mock)).expect("builds");
+    let budget = Budget {
+        deadline: Duration::from_millis(300),
+        attempts: 2,
+    };
+    let started = Instant::now();
+    let err = embedder
+        .embed_within(&texts(1), budget)
+        .await
+        .expect_err("hangs");
+    assert!(err.is_transient(), "{err:?}");
+    // The hang is 30 s; anything near the 300 ms budget shows the cut (slack for a busy machine).
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
 }

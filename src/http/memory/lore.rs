@@ -37,21 +37,24 @@ struct Upserted {
     embedding_state: EmbeddingState,
 }
 
-/// 201 when created, 200 when updated or unchanged; `outcome` says which.
+/// 201 when created, 200 when updated or unchanged, 202 when created or updated but
+/// its embedding is pending (stored; the background worker embeds it); `outcome` says which.
 pub(super) async fn upsert(
     state: web::Data<AppState>,
     body: web::Json<NewLoreMemory>,
 ) -> Result<HttpResponse, ApiError> {
     let store = super::store(&state)?;
     let (memory, outcome) = store.upsert_lore(body.into_inner()).await?;
-    let mut res = match outcome {
-        UpsertOutcome::Created => HttpResponse::Created(),
-        UpsertOutcome::Updated | UpsertOutcome::Unchanged => HttpResponse::Ok(),
-    };
     let embedding_state = if memory.embedding_model.is_some() {
         EmbeddingState::Ready
     } else {
         EmbeddingState::Pending
+    };
+    let mut res = match (outcome, embedding_state) {
+        (UpsertOutcome::Unchanged, _) => HttpResponse::Ok(),
+        (_, EmbeddingState::Pending) => HttpResponse::Accepted(),
+        (UpsertOutcome::Created, EmbeddingState::Ready) => HttpResponse::Created(),
+        (UpsertOutcome::Updated, EmbeddingState::Ready) => HttpResponse::Ok(),
     };
     Ok(res
         .insert_header((header::LOCATION, format!("/v1/memories/lore/{}", memory.id)))

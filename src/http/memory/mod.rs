@@ -24,7 +24,7 @@ use super::auth::Access;
 use super::error::ApiError;
 use super::{AppState, Endpoint};
 use crate::accounts::tokens::Scope;
-use crate::memory::{ContextRequest, EmbeddingState, MemoryStore, Stored};
+use crate::memory::{ContextRequest, EmbeddingState, MemoryKind, MemoryStore, Stored};
 
 const READ: Access = Access::Scope(Scope::MemoryRead);
 const WRITE: Access = Access::Scope(Scope::MemoryWrite);
@@ -71,6 +71,9 @@ pub fn endpoints() -> Vec<Endpoint> {
         ),
         Endpoint::new(M::POST, "/v1/npcs/{npc_id}/context", READ, || {
             web::route().to(context)
+        }),
+        Endpoint::new(M::GET, "/v1/memories/failed", READ, || {
+            web::route().to(failed)
         }),
         // combat
         Endpoint::new(M::POST, "/v1/memories/combat", WRITE, || {
@@ -194,6 +197,33 @@ fn stored<T: Serialize>(location: String, s: Stored<T>) -> HttpResponse {
         EmbeddingState::Pending => HttpResponse::Accepted(),
     };
     res.insert_header((header::LOCATION, location)).json(s)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FailedQuery {
+    kind: Option<String>,
+    after: Option<String>,
+    limit: Option<String>,
+}
+
+/// Memories whose text the provider refused to embed (marked failed; `mnemo
+/// reembed --failed` tries them again), one kind at a time, by id.
+async fn failed(
+    state: web::Data<AppState>,
+    query: web::Query<FailedQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let store = store(&state)?;
+    let kind = query
+        .kind
+        .as_deref()
+        .ok_or_else(|| ApiError::invalid("kind", "kind is required (npc, combat or lore)"))?;
+    let kind = MemoryKind::parse(kind)
+        .ok_or_else(|| ApiError::invalid("kind", "kind must be npc, combat or lore"))?;
+    let (after, limit) =
+        super::admin::after_and_limit(query.after.as_deref(), query.limit.as_deref())?;
+    let items = store.failed_embeddings(kind, after, limit).await?;
+    Ok(HttpResponse::Ok().json(page(items, limit, |f| f.id)))
 }
 
 /// Body of `POST /v1/npcs/{npc_id}/context`.
