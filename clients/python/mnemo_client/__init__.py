@@ -24,6 +24,7 @@ from .errors import (
 from .models import (
     CombatMemory,
     Context,
+    FailedEmbedding,
     ImportFailure,
     ImportReport,
     LastInteraction,
@@ -47,6 +48,7 @@ __all__ = [
     "Conflict",
     "Context",
     "EmbeddingUnavailable",
+    "FailedEmbedding",
     "ImportFailure",
     "ImportReport",
     "InvalidRequest",

@@ -18,6 +18,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Seque
 from .models import (
     CombatMemory,
     Context,
+    FailedEmbedding,
     ImportReport,
     LastInteraction,
     LoreMemory,
@@ -324,8 +325,9 @@ class Client:
     ) -> UpsertedLore:
         """Create or update the entry ``(source, title)``; ``outcome`` says
         which, or ``"unchanged"`` (no embedding call) when content, level and
-        tags are as stored. When changed content cannot be embedded the stored
-        entry is kept and :class:`~mnemo_client.errors.EmbeddingUnavailable` is raised."""
+        tags are as stored. When the content cannot be embedded now the entry
+        is written anyway with ``embedding_state`` ``"pending"`` (searchable
+        once the service has embedded it)."""
         body = _body(
             title=title,
             content=content,
@@ -394,6 +396,13 @@ class Client:
 
     def delete_lore(self, memory_id: int) -> None:
         self._http.request("DELETE", f"/v1/memories/lore/{int(memory_id)}")
+
+    # ── every kind ──────────────────────────────────────────────────────
+
+    def list_failed(self, kind: str, *, after: Optional[int] = None, limit: Optional[int] = None) -> Page:
+        """One page of the memories of ``kind`` (``npc``, ``combat``, ``lore``)
+        whose text the provider refused, as :class:`FailedEmbedding` items."""
+        return self._page(FailedEmbedding, "/v1/memories/failed", {"kind": kind, "after": after, "limit": limit})
 
     def _page(self, cls: type, path: str, query: Dict[str, Any]) -> Page:
         out = self._http.request("GET", path, query=query, read=True)

@@ -87,12 +87,12 @@ class Unavailable(ApiError):
 
 
 class EmbeddingUnavailable(Unavailable):
-    """503 ``embedding_unavailable``: the text could not be embedded.
+    """503 ``embedding_unavailable``: a search query could not be embedded.
 
-    Raised by a search whose query could not be embedded, and by a lore update
-    whose new content could not be embedded (the stored entry is kept). The
-    original ``ai_memory.services`` answered such a search with the NPC's
+    The original ``ai_memory.services`` answered such a search with the NPC's
     recent memories instead; mnemo says so rather than change the answer.
+    Stores never raise it: a memory that cannot be embedded now is stored as
+    pending and embedded later.
     """
 
 

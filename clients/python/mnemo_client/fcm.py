@@ -15,14 +15,13 @@ Where the original changed its answer silently, these raise instead:
 * a search whose query cannot be embedded raises
   :class:`~mnemo_client.errors.EmbeddingUnavailable` (the original returned
   the NPC's recent memories, without similarity and ignoring the speaker);
-* a lore update whose new content cannot be embedded raises it too, and the
-  stored entry keeps its old, working vector (the original stored a NULL one);
+  so does a lore search (the original returned recent lore);
 * anything else that fails raises a :class:`~mnemo_client.errors.MnemoError`
   (the original's ``store_memory`` logged and dropped the memory).
 
-A memory stored while the embedding provider is down is kept and becomes
-searchable when the service has embedded it (the original's such rows were
-never found again).
+A memory or lore entry stored while the embedding provider is down is kept and
+becomes searchable when the service has embedded it (the original's such rows
+were never found again).
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ def parse_datetime(text: str) -> datetime:
     return datetime(year, month, day, hour, minute, second, micros, tzinfo=tz)
 
 
-_DATETIME_FIELDS = frozenset({"created_at", "updated_at"})
+_DATETIME_FIELDS = frozenset({"created_at", "updated_at", "failed_at"})
 
 
 def build(cls: Type[T], data: Dict[str, Any]) -> T:
@@ -165,6 +165,19 @@ class UpsertedLore(LoreMemory):
 
     outcome: str
     embedding_state: str
+
+
+@dataclasses.dataclass
+class FailedEmbedding:
+    """A memory whose text the provider refused to embed (over the model's
+    token limit, say): stored, never searchable until ``mnemo reembed
+    --failed`` embeds it."""
+
+    id: int
+    text: str
+    #: The provider's answer.
+    error: Optional[str]
+    failed_at: datetime
 
 
 @dataclasses.dataclass

@@ -149,6 +149,14 @@ entries:
     assert [e.title for e in client.iter_lore(source=source)] == ["Harbour"]
 
 
+def test_failed_embeddings_are_listed_per_kind(client):
+    page = client.list_failed("npc", limit=10)
+    assert (page.items, page.next_after) == ([], None)
+    with pytest.raises(InvalidRequest) as e:
+        client.list_failed("dragons")
+    assert e.value.field == "kind"
+
+
 def test_bad_input_names_the_field(client, new_id):
     for call, field in [
         (lambda: client.search(new_id(), "x", top_k=101), "top_k"),

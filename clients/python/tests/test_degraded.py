@@ -63,14 +63,14 @@ def test_a_lore_search_that_cannot_embed_raises(down_fcm):
         down_fcm.search_lore("the river", ["riverlands"])
 
 
-def test_lore_created_while_down_is_pending_and_an_update_keeps_the_stored_entry(down_fcm, new_id):
+def test_lore_stored_while_down_is_pending_and_keeps_its_outcome(down_fcm, new_id):
     source = f"down-{new_id()}.yaml"
     entry, status = down_fcm.store_lore("Ford", "Cross at the ford.", "regional", ["riverlands"], source)
     assert (status, entry.embedding_state) == ("created", "pending")
 
-    with pytest.raises(EmbeddingUnavailable):
-        down_fcm.store_lore("Ford", "The ford is flooded.", "regional", ["riverlands"], source)
-    assert fcm._get().get_lore(entry.id).content == "Cross at the ford."
+    changed, status = down_fcm.store_lore("Ford", "The ford is flooded.", "regional", ["riverlands"], source)
+    assert (changed.id, status, changed.embedding_state) == (entry.id, "updated", "pending")
+    assert fcm._get().get_lore(entry.id).content == "The ford is flooded."
 
 
 def test_context_says_it_is_degraded(provider_down, new_id):

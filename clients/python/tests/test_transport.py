@@ -151,6 +151,18 @@ def test_nothing_listening_is_a_transport_error(scripted):
         c.recent(7)
 
 
+def test_a_failed_embedding_page_is_typed(scripted):
+    item = {"id": 7, "text": "An account of the siege", "error": "HTTP 400: too long",
+            "failed_at": "2026-01-01T12:00:00Z"}
+    server = scripted(json_reply(200, {"items": [item], "next_after": 7}))
+    with client_for(server) as c:
+        page = c.list_failed("lore", limit=1)
+    [failed] = page.items
+    assert (failed.id, failed.error, failed.failed_at.isoformat()) == (7, "HTTP 400: too long", "2026-01-01T12:00:00+00:00")
+    assert page.next_after == 7
+    assert server.requests[0][1] == "/v1/memories/failed?kind=lore&limit=1"
+
+
 def test_requests_carry_the_token_and_json(scripted):
     seen = {}
 
