@@ -158,7 +158,8 @@ def test_a_failed_embedding_page_is_typed(scripted):
     with client_for(server) as c:
         page = c.list_failed("lore", limit=1)
     [failed] = page.items
-    assert (failed.id, failed.error, failed.failed_at.isoformat()) == (7, "HTTP 400: too long", "2026-01-01T12:00:00+00:00")
+    assert (failed.id, failed.error) == (7, "HTTP 400: too long")
+    assert failed.failed_at.isoformat() == "2026-01-01T12:00:00+00:00"
     assert page.next_after == 7
     assert server.requests[0][1] == "/v1/memories/failed?kind=lore&limit=1"
 
