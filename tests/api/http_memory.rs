@@ -961,10 +961,13 @@ async fn example_client_runs(backend: &str) {
     let s = Service::start(backend, test_settings()).await;
     let token = s.token("npc-ai", "memory:read,memory:write").await;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/client.py");
+    // The example imports the client package; run it from the checkout's source.
+    let package = concat!(env!("CARGO_MANIFEST_DIR"), "/clients/python");
     let base = s.base.clone();
     let out = tokio::task::spawn_blocking(move || {
         Command::new("python3")
             .arg(script)
+            .env("PYTHONPATH", package)
             .env("MNEMO_URL", base)
             .env("MNEMO_TOKEN", token)
             .output()
