@@ -16,8 +16,8 @@ use super::{Cli, CliError};
 use crate::db::{Alias, migrate};
 use crate::embed::Embedder;
 use crate::memory::{
-    LoreSearch, MemorySettings, MemoryStore, NewCombatMemory, NewLoreMemory, NewNpcMemory,
-    NpcSearch, UpsertOutcome,
+    Combat, LoreSearch, MemorySettings, MemoryStore, NewCombatMemory, NewLoreMemory, NewNpcMemory,
+    Npc, NpcSearch, UpsertOutcome,
 };
 use crate::with_pool;
 
@@ -263,7 +263,7 @@ pub async fn demo(cli: &Cli, args: &DemoArgs) -> Result<(), CliError> {
         while lines.peek().is_some() {
             let chunk: Vec<NewNpcMemory> = lines.by_ref().take(CHUNK).map(npc_memory).collect();
             let n = chunk.len();
-            store.store_npc_batch(chunk).await?;
+            store.store_batch::<Npc>(chunk).await?;
             dialogue_stored += n;
             bar.inc(n as u64);
         }
@@ -274,7 +274,7 @@ pub async fn demo(cli: &Cli, args: &DemoArgs) -> Result<(), CliError> {
         bar.set_message("combat");
         for mut m in fixtures.combat {
             m.metadata = Some(with_source(m.metadata.take()));
-            store.store_combat(m).await?;
+            store.store::<Combat>(m).await?;
             combat_stored += 1;
             bar.inc(1);
         }

@@ -3,9 +3,11 @@
 //! that runs on both (see [`with_pool!`](crate::with_pool)).
 
 mod alias;
+mod exec;
 pub mod introspect;
 pub mod migrate;
 mod sql;
+mod value;
 mod write_tx;
 
 use std::path::{Path, PathBuf};
@@ -20,7 +22,9 @@ use sqlx::sqlite::{
 };
 
 pub use alias::Alias;
+pub use exec::{Dialect, FromBothRows, Tx};
 pub use sql::{BackendPool, is_unique_violation, now_micros};
+pub use value::{Args, SqlValue};
 pub use write_tx::WriteTx;
 
 use crate::config::DatabaseTarget;

@@ -11,14 +11,12 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::auth::Access;
 use super::error::ApiError;
+use super::params::{after_and_limit, int_param};
 use super::{AppState, Endpoint};
 use crate::accounts::tokens::Scope;
 use crate::accounts::{self, AccountUpdate, NewAccount};
 use crate::db::now_micros;
 use crate::subscriptions::{self, NewPayment, SubscriptionStatus};
-
-/// Page size when `limit` is not given.
-pub const DEFAULT_PAGE: i64 = 50;
 
 const ADMIN: Access = Access::Scope(Scope::Admin);
 
@@ -78,9 +76,7 @@ pub fn endpoints() -> Vec<Endpoint> {
 
 // ---- query strings -------------------------------------------------------
 
-/// Pagination. Values arrive as text and are parsed here, so that a bad value
-/// is reported with its parameter's name (the query-string deserializer does
-/// not say which field failed).
+/// Pagination, as text (see [`params`](super::params)).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PageQuery {
@@ -95,26 +91,6 @@ struct CharacterQuery {
     after: Option<String>,
     limit: Option<String>,
     account_id: Option<String>,
-}
-
-pub(super) fn int_param(field: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
-    value
-        .map(|v| {
-            v.trim()
-                .parse::<i64>()
-                .map_err(|_| ApiError::invalid(field, format!("{field} must be an integer")))
-        })
-        .transpose()
-}
-
-/// `after` (default 0) and `limit` (default [`DEFAULT_PAGE`]); the domain checks the range.
-pub(super) fn after_and_limit(
-    after: Option<&str>,
-    limit: Option<&str>,
-) -> Result<(i64, i64), ApiError> {
-    let after = int_param("after", after)?.unwrap_or(0);
-    let limit = int_param("limit", limit)?.unwrap_or(DEFAULT_PAGE);
-    Ok((after, limit))
 }
 
 // ---- bodies --------------------------------------------------------------

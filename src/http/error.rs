@@ -305,7 +305,9 @@ impl From<MemoryError> for ApiError {
                 "model_mismatch",
                 e.to_string(),
             ),
-            e @ MemoryError::CorruptVector { .. } => ApiError::internal(&e),
+            e @ (MemoryError::CorruptVector { .. } | MemoryError::Unfilterable { .. }) => {
+                ApiError::internal(&e)
+            }
             MemoryError::Database(db) => ApiError::from_sqlx(&db),
         }
     }

@@ -21,6 +21,7 @@ pub mod limits;
 pub mod memory;
 pub mod metrics;
 pub mod ops;
+pub mod params;
 pub mod request_id;
 pub mod settings;
 
@@ -142,7 +143,7 @@ impl Readiness {
 /// path), who may call it, and how to build its handler.
 pub struct Endpoint {
     pub method: Method,
-    pub path: &'static str,
+    pub path: String,
     pub access: Access,
     /// Builds the route: `|| web::route().to(handler)`. A factory because actix
     /// builds one `App` per worker thread.
@@ -150,10 +151,15 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    pub fn new(method: Method, path: &'static str, access: Access, handler: fn() -> Route) -> Self {
+    pub fn new(
+        method: Method,
+        path: impl Into<String>,
+        access: Access,
+        handler: fn() -> Route,
+    ) -> Self {
         Self {
             method,
-            path,
+            path: path.into(),
             access,
             handler,
         }
@@ -181,11 +187,11 @@ pub fn routes() -> Vec<Endpoint> {
 /// first, so a literal segment (`/v1/memories/search`) wins over a parameter
 /// (`/v1/memories/{id}`) whatever order the tables list them in.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    let mut groups: Vec<(&'static str, Vec<Endpoint>)> = Vec::new();
+    let mut groups: Vec<(String, Vec<Endpoint>)> = Vec::new();
     for e in routes() {
         match groups.iter_mut().find(|(path, _)| *path == e.path) {
             Some((_, list)) => list.push(e),
-            None => groups.push((e.path, vec![e])),
+            None => groups.push((e.path.clone(), vec![e])),
         }
     }
     groups.sort_by_key(|(path, _)| path.matches('{').count());

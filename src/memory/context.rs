@@ -4,9 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::MemoryError;
-use super::lore::LoreSearch;
-use super::model::{LoreMemory, NpcMemory, Scored};
-use super::npc::{LastInteraction, NpcSearch};
+use super::kinds::{LastInteraction, LoreMemory, LoreSearch, NpcMemory, NpcSearch};
+use super::model::Scored;
 use super::store::MemoryStore;
 
 #[derive(Debug, Clone, Default, Deserialize)]

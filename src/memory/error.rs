@@ -33,6 +33,10 @@ pub enum MemoryError {
         stored: String,
         configured: String,
     },
+    /// A filter names a column its kind does not keep in memory: a bug in the
+    /// kind's file, not the caller's input.
+    #[error("{kind} memories cannot be filtered on {column} in memory")]
+    Unfilterable { kind: &'static str, column: String },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 }

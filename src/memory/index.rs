@@ -25,58 +25,44 @@ use sqlx::{Row, SqlitePool, sqlite::SqliteRow};
 use crate::db::BackendPool as _;
 
 use super::error::MemoryError;
-use super::model::MemoryKind;
+use super::filter::{MetaRow, MetaValue};
+use super::kind::{KeyColumn, MemoryKind, MetaType};
 use super::search_counts::SearchCounts;
 use crate::vector::{Hit, HnswSettings, IndexedPartition, Maintenance, Strategy, decode_blob};
 
-/// What filters look at, per row. One struct for the three kinds keeps the core
-/// generic; fields a kind does not have stay at their defaults.
-#[derive(Debug, Clone, Default)]
-pub struct RowMeta {
-    /// Unix microseconds, for time-range filters.
-    pub created_at: i64,
-    pub speaker_id: i64,
-    pub speaker_name: Arc<str>,
-    pub importance: f32,
-    pub mob_name: Arc<str>,
-    pub outcome: Arc<str>,
-    pub party_size: i32,
-    pub hp_remaining_pct: f32,
-    pub tags: Arc<[String]>,
+/// Which partition a row lives in: its kind and the value of the kind's
+/// partition column (lore, without one, is a single partition).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PartitionKey {
+    pub kind: MemoryKind,
+    pub value: KeyValue,
 }
 
-/// Which partition a row lives in.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum PartitionKey {
-    Npc(i64),
-    Combat(String),
-    Lore,
+/// The value of a partition column.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KeyValue {
+    Whole,
+    Int(i64),
+    Text(Arc<str>),
 }
 
 impl PartitionKey {
     /// The key of a row of `kind` whose partition column reads `value` as text.
     fn from_column(kind: MemoryKind, value: Option<String>) -> Self {
-        match kind {
-            MemoryKind::Npc => {
-                PartitionKey::Npc(value.and_then(|v| v.parse().ok()).unwrap_or_default())
+        let value = match (kind.spec().partition, value) {
+            (None, _) => KeyValue::Whole,
+            (Some(KeyColumn::Int(_)), v) => {
+                KeyValue::Int(v.and_then(|v| v.parse().ok()).unwrap_or_default())
             }
-            MemoryKind::Combat => PartitionKey::Combat(value.unwrap_or_default()),
-            MemoryKind::Lore => PartitionKey::Lore,
-        }
-    }
-
-    fn kind(&self) -> MemoryKind {
-        match self {
-            PartitionKey::Npc(_) => MemoryKind::Npc,
-            PartitionKey::Combat(_) => MemoryKind::Combat,
-            PartitionKey::Lore => MemoryKind::Lore,
-        }
+            (Some(KeyColumn::Text(_)), v) => KeyValue::Text(v.unwrap_or_default().into()),
+        };
+        PartitionKey { kind, value }
     }
 }
 
 #[derive(Default)]
 struct State {
-    partitions: HashMap<PartitionKey, IndexedPartition<RowMeta>>,
+    partitions: HashMap<PartitionKey, IndexedPartition<MetaRow>>,
     located: HashMap<(MemoryKind, i64), PartitionKey>,
     last_seq: i64,
     /// Partitions with an HNSW build running in the background, to install when done.
@@ -112,33 +98,22 @@ struct LoadedRow {
     id: i64,
     key: PartitionKey,
     created_at: i64,
-    meta: RowMeta,
+    meta: MetaRow,
     vector: Option<Vec<f32>>,
 }
 
-/// The column a kind's rows are partitioned by (lore is one partition).
-fn partition_column(kind: MemoryKind) -> &'static str {
-    match kind {
-        MemoryKind::Npc => "npc_id",
-        MemoryKind::Combat => "mob_type",
-        MemoryKind::Lore => "NULL",
-    }
-}
-
-fn row_select(kind: MemoryKind) -> &'static str {
-    match kind {
-        MemoryKind::Npc => {
-            "SELECT id, npc_id, speaker_id, speaker_name, importance, created_at, embedding, embedding_model
-             FROM ai_memory_npcmemory"
-        }
-        MemoryKind::Combat => {
-            "SELECT id, mob_type, mob_name, outcome, party_size, hp_remaining_pct, created_at, embedding, embedding_model
-             FROM ai_memory_combatmemory"
-        }
-        MemoryKind::Lore => {
-            "SELECT id, scope_tags, created_at, embedding, embedding_model FROM ai_memory_lorememory"
-        }
-    }
+/// What the index reads of a row: id, partition value (as text), the kind's
+/// filterable columns, creation time, vector and model.
+fn row_select(kind: MemoryKind) -> String {
+    let spec = kind.spec();
+    let key = spec.partition.map_or("NULL", KeyColumn::name);
+    let meta: Vec<&str> = spec.meta.iter().map(|m| m.name).collect();
+    format!(
+        "SELECT id, CAST({key} AS TEXT) AS partition_key, {}{}created_at, embedding, embedding_model FROM {}",
+        meta.join(", "),
+        if meta.is_empty() { "" } else { ", " },
+        spec.table
+    )
 }
 
 impl MemoryIndex {
@@ -232,7 +207,10 @@ impl MemoryIndex {
             "embedding IS NOT NULL AND embedding_model = $1 AND length(embedding) = {}",
             self.dim * 4
         );
-        let (table, key) = (kind.table(), partition_column(kind));
+        let (table, key) = (
+            kind.table(),
+            kind.spec().partition.map_or("NULL", KeyColumn::name),
+        );
         let sizes: Vec<(Option<String>, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT CAST({key} AS TEXT), COUNT(*) FROM {table} WHERE {embedded} GROUP BY {key}"
         )))
@@ -269,7 +247,7 @@ impl MemoryIndex {
         tracing::info!(
             kind = kind.name(),
             rows = count,
-            partitions = state.partitions.keys().filter(|k| k.kind() == kind).count(),
+            partitions = state.partitions.keys().filter(|k| k.kind == kind).count(),
             "loaded memory vectors"
         );
         Ok(())
@@ -308,39 +286,26 @@ impl MemoryIndex {
             }
             _ => None,
         };
-        let (key, meta) = match kind {
-            MemoryKind::Npc => (
-                PartitionKey::Npc(r.try_get("npc_id")?),
-                RowMeta {
-                    speaker_id: r.try_get("speaker_id")?,
-                    speaker_name: Arc::from(r.try_get::<String, _>("speaker_name")?),
-                    importance: r.try_get::<Option<f64>, _>("importance")?.unwrap_or(0.0) as f32,
-                    ..RowMeta::default()
-                },
-            ),
-            MemoryKind::Combat => (
-                PartitionKey::Combat(r.try_get("mob_type")?),
-                RowMeta {
-                    mob_name: Arc::from(r.try_get::<String, _>("mob_name")?),
-                    outcome: Arc::from(r.try_get::<String, _>("outcome")?),
-                    party_size: r.try_get("party_size")?,
-                    hp_remaining_pct: r.try_get::<f64, _>("hp_remaining_pct")? as f32,
-                    ..RowMeta::default()
-                },
-            ),
-            MemoryKind::Lore => {
-                let tags: sqlx::types::Json<Vec<String>> = r.try_get("scope_tags")?;
-                (
-                    PartitionKey::Lore,
-                    RowMeta {
-                        tags: Arc::from(tags.0),
-                        ..RowMeta::default()
-                    },
-                )
-            }
+        let key = PartitionKey::from_column(kind, r.try_get("partition_key")?);
+        let values = kind
+            .spec()
+            .meta
+            .iter()
+            .map(|m| {
+                Ok(match m.ty {
+                    MetaType::Int => MetaValue::Int(r.try_get(m.name)?),
+                    MetaType::Text => MetaValue::Text(r.try_get::<String, _>(m.name)?.into()),
+                    MetaType::Tags => {
+                        let tags: sqlx::types::Json<Vec<String>> = r.try_get(m.name)?;
+                        MetaValue::Tags(tags.0.into())
+                    }
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let meta = MetaRow {
+            created_at: created_at.timestamp_micros(),
+            values: values.into(),
         };
-        let mut meta = meta;
-        meta.created_at = created_at.timestamp_micros();
         Ok(LoadedRow {
             id,
             key,
@@ -510,7 +475,7 @@ impl MemoryIndex {
         key: &PartitionKey,
         query: &[f32],
         k: usize,
-        filter: impl Fn(i64, &RowMeta) -> bool,
+        filter: impl Fn(i64, &MetaRow) -> bool,
     ) -> Vec<Hit> {
         let state = self.read();
         match state.partitions.get(key) {
@@ -539,7 +504,7 @@ impl MemoryIndex {
         self.read()
             .partitions
             .iter()
-            .filter(|(k, p)| k.kind() == kind && p.has_index())
+            .filter(|(k, p)| k.kind == kind && p.has_index())
             .count()
     }
 
@@ -552,7 +517,7 @@ impl MemoryIndex {
                 let parts: Vec<_> = state
                     .partitions
                     .iter()
-                    .filter(|(k, _)| k.kind() == kind)
+                    .filter(|(k, _)| k.kind == kind)
                     .collect();
                 (kind, parts.iter().map(|(_, p)| p.len()).sum(), parts.len())
             })

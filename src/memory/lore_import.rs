@@ -17,7 +17,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::MemoryError;
-use super::model::{NewLoreMemory, UpsertOutcome};
+use super::kinds::NewLoreMemory;
+use super::model::UpsertOutcome;
 use super::store::MemoryStore;
 
 /// One lore file.

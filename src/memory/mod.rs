@@ -1,39 +1,53 @@
 //! The three memory stores (NPC dialogue, combat, lore) on one vector-search core.
+//!
+//! - [`kind`]: what makes a kind; [`kinds`]: the three, one file each;
+//! - [`rows`]: store, batch store, get, list, delete, written once over a kind;
+//! - [`engine`]: the search engine, in memory (SQLite mode, [`index`]) or
+//!   pgvector; [`filter`]: a kind's filters as data both engines read;
+//!   [`search`]: hits into results;
+//! - [`pending`]: rows waiting for their embedding, the background worker;
+//!   [`reembed`]: switching providers; [`provider_check`]: refusing another
+//!   provider's vectors; [`pg_index`]: the Postgres HNSW indexes;
+//! - [`context`]: everything a reply needs in one call; [`housekeeping`]:
+//!   periodic upkeep.
 
-mod combat;
 mod context;
-mod dialect;
+mod engine;
 mod error;
-mod fetch;
+mod filter;
 mod housekeeping;
 mod index;
-mod lore;
+mod kind;
+mod kinds;
 mod lore_import;
 mod model;
-mod npc;
 mod pending;
 pub mod pg_index;
-mod pg_search;
+mod provider_check;
 mod reembed;
+mod rows;
+mod search;
 mod search_counts;
 mod store;
 mod time_ago;
 
-pub use combat::{CombatScope, CombatSearch};
 pub use context::{Context, ContextRequest};
+pub use engine::Scope;
 pub use error::MemoryError;
-pub use fetch::Weights;
+pub use filter::{Cond, Filter};
 pub use housekeeping::{HOUSEKEEPING_EVERY, spawn_housekeeping};
 pub use index::{MemoryIndex, READER_TTL};
-pub use lore::{LoreSearch, admissible};
+pub use kind::{Kind, KindSpec, ListBy, MemoryKind, NewRow, Record};
+pub use kinds::*;
 pub use lore_import::{ImportFailure, ImportOptions, ImportReport, LoreEntry, LoreFile};
 pub use model::*;
-pub use npc::{LastInteraction, NpcSearch, Stored};
 pub use pending::{
     EmbedScope, EmbeddedBatch, FailedEmbedding, WorkerSettings, spawn_pending_worker,
 };
 pub use pg_index::{IndexState, hnsw_index};
+pub use provider_check::check_models;
 pub use reembed::ReembedEvent;
+pub use search::Weights;
 pub use search_counts::SearchCounts;
-pub use store::{MemorySettings, MemoryStore, check_models, decode_b64_vector, encode_b64_vector};
+pub use store::{MemorySettings, MemoryStore, decode_b64_vector, encode_b64_vector};
 pub use time_ago::time_ago;

@@ -21,14 +21,14 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::watch;
 
-use super::dialect::{MemoryDialect, not_embedded_by, vector_column};
 use super::error::MemoryError;
-use super::model::MemoryKind;
-use super::store::{MemoryStore, log_change};
-use crate::db::{Alias, Backend, now_micros};
+use super::kind::MemoryKind;
+use super::provider_check::not_embedded_by;
+use super::rows::{check_page_limit, log_change};
+use super::store::MemoryStore;
+use crate::db::{Alias, Args, Backend, SqlValue, now_micros};
 use crate::embed::{EmbedError, Embedder};
 use crate::vector::normalize;
-use crate::with_pool;
 
 /// Which rows an embedding run takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,14 +103,15 @@ impl MemoryStore {
             self.scope_source(kind, scope),
             self.scope_condition(scope)
         );
-        let rows: Vec<Row> = with_pool!(self.db.pool(Alias::AiMemory), |p| {
-            sqlx::query_as(sqlx::AssertSqlSafe(select))
-                .bind(self.model())
-                .bind(batch as i64)
-                .bind(after)
-                .fetch_all(p)
-                .await?
-        });
+        let mut args = Args::new();
+        args.push(self.model());
+        args.push(batch as i64);
+        args.push(after);
+        let rows: Vec<Row> = self
+            .db
+            .pool(Alias::AiMemory)
+            .fetch_all(&select, args)
+            .await?;
         let Some(&(last_id, _)) = rows.last() else {
             return Ok(None);
         };
@@ -172,12 +173,9 @@ impl MemoryStore {
             self.scope_source(kind, scope),
             self.scope_condition(scope)
         );
-        let (n,): (i64,) = with_pool!(self.db.pool(Alias::AiMemory), |p| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(self.model())
-                .fetch_one(p)
-                .await?
-        });
+        let mut args = Args::new();
+        args.push(self.model());
+        let (n,): (i64,) = self.db.pool(Alias::AiMemory).fetch_one(&sql, args).await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
@@ -188,20 +186,17 @@ impl MemoryStore {
         after: i64,
         limit: i64,
     ) -> Result<Vec<FailedEmbedding>, MemoryError> {
-        super::lore::check_page_limit(limit)?;
+        check_page_limit(limit)?;
         let sql = format!(
             "SELECT id, {} AS text, embedding_error AS error, embedding_failed_at AS failed_at
              FROM {} WHERE embedding_failed_at IS NOT NULL AND id > $1 ORDER BY id LIMIT $2",
             kind.text_column(),
             self.scope_source(kind, EmbedScope::Failed),
         );
-        Ok(with_pool!(self.db.pool(Alias::AiMemory), |p| {
-            sqlx::query_as::<_, FailedEmbedding>(sqlx::AssertSqlSafe(sql))
-                .bind(after)
-                .bind(limit)
-                .fetch_all(p)
-                .await?
-        }))
+        let mut args = Args::new();
+        args.push(after);
+        args.push(limit);
+        Ok(self.db.pool(Alias::AiMemory).fetch_all(&sql, args).await?)
     }
 
     /// Pending and failed rows per kind, for `/metrics`.
@@ -267,35 +262,29 @@ impl MemoryStore {
         rows: &[Row],
         vectors: &[Vec<f32>],
     ) -> Result<usize, MemoryError> {
-        let model = self.model().to_owned();
-        let written = with_pool!(self.db.pool(Alias::AiMemory), |p| {
+        let pool = self.db.pool(Alias::AiMemory);
+        let mut tx = pool.begin().await?;
+        let mut written = 0;
+        for ((id, text), vector) in rows.iter().zip(vectors) {
+            let mut args = Args::new();
             let sql = format!(
-                "UPDATE {} SET {} = $1, embedding_model = $2, embedding_error = NULL, embedding_failed_at = NULL
-                 WHERE id = $3 AND {} = $4",
+                "UPDATE {} SET {} = {}, embedding_model = {}, embedding_error = NULL, embedding_failed_at = NULL
+                 WHERE id = {} AND {} = {}",
                 kind.table(),
-                vector_column(p),
-                kind.text_column()
+                pool.dialect().vector_column(),
+                args.push(SqlValue::Vector(Some(vector.clone()))),
+                args.push(self.model()),
+                args.push(*id),
+                kind.text_column(),
+                args.push(text.as_str())
             );
-            let mut tx = p.begin_write().await?;
-            let mut written = 0;
-            for ((id, text), vector) in rows.iter().zip(vectors) {
-                let updated = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-                    .bind(p.vector_param(Some(vector)))
-                    .bind(&model)
-                    .bind(*id)
-                    .bind(text)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if updated > 0 {
-                    log_change!(p, tx, kind, *id, "upsert");
-                    written += 1;
-                }
+            if tx.execute(&sql, args).await? > 0 {
+                log_change(&mut tx, kind, *id, "upsert").await?;
+                written += 1;
             }
-            tx.commit().await?;
-            written
-        });
-        self.sync_index().await?;
+        }
+        tx.commit().await?;
+        self.engine.sync().await?;
         Ok(written)
     }
 
@@ -308,30 +297,26 @@ impl MemoryStore {
         (id, text): &Row,
         error: &EmbedError,
     ) -> Result<usize, MemoryError> {
-        let marked = with_pool!(self.db.pool(Alias::AiMemory), |p| {
-            let sql = format!(
-                "UPDATE {} SET embedding_error = $1, embedding_failed_at = $2, {} = NULL, embedding_model = NULL
-                 WHERE id = $3 AND {} = $4",
-                kind.table(),
-                vector_column(p),
-                kind.text_column()
-            );
-            let mut tx = p.begin_write().await?;
-            let marked = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(error.to_string())
-                .bind(now_micros())
-                .bind(*id)
-                .bind(text)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if marked > 0 {
-                log_change!(p, tx, kind, *id, "upsert");
-            }
-            tx.commit().await?;
-            marked
-        });
-        self.sync_index().await?;
+        let pool = self.db.pool(Alias::AiMemory);
+        let mut args = Args::new();
+        let sql = format!(
+            "UPDATE {} SET embedding_error = {}, embedding_failed_at = {}, {} = NULL, embedding_model = NULL
+             WHERE id = {} AND {} = {}",
+            kind.table(),
+            args.push(error.to_string()),
+            args.push(now_micros()),
+            pool.dialect().vector_column(),
+            args.push(*id),
+            kind.text_column(),
+            args.push(text.as_str())
+        );
+        let mut tx = pool.begin().await?;
+        let marked = tx.execute(&sql, args).await?;
+        if marked > 0 {
+            log_change(&mut tx, kind, *id, "upsert").await?;
+        }
+        tx.commit().await?;
+        self.engine.sync().await?;
         Ok(marked as usize)
     }
 
@@ -342,21 +327,19 @@ impl MemoryStore {
         rows: &[Row],
         error: &str,
     ) -> Result<(), MemoryError> {
-        let sql = format!(
-            "UPDATE {} SET embedding_error = $1 WHERE id = $2",
-            kind.table()
-        );
-        with_pool!(self.db.pool(Alias::AiMemory), |p| {
-            let mut tx = p.begin_write().await?;
-            for (id, _) in rows {
-                sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-                    .bind(error)
-                    .bind(*id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-        });
+        let pool = self.db.pool(Alias::AiMemory);
+        let mut tx = pool.begin().await?;
+        for (id, _) in rows {
+            let mut args = Args::new();
+            let sql = format!(
+                "UPDATE {} SET embedding_error = {} WHERE id = {}",
+                kind.table(),
+                args.push(error),
+                args.push(*id)
+            );
+            tx.execute(&sql, args).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 }

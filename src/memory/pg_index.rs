@@ -10,10 +10,10 @@
 
 use std::time::Duration;
 
-use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _, PgConnection, PgPool};
+use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _, PgConnection, PgExecutor, PgPool};
 
 use super::error::MemoryError;
-use super::model::MemoryKind;
+use super::kind::MemoryKind;
 use crate::db::{Alias, Db, Pool};
 
 /// The index definition of migrations/postgres/ai_memory/0002_pgvector.sql,
@@ -26,11 +26,7 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 /// The HNSW index on a kind's vector column, named as the migration names it.
 pub fn hnsw_index(kind: MemoryKind) -> &'static str {
-    match kind {
-        MemoryKind::Npc => "npcmemory_embedding_hnsw",
-        MemoryKind::Combat => "combatmemory_embedding_hnsw",
-        MemoryKind::Lore => "lorememory_embedding_hnsw",
-    }
+    kind.spec().hnsw_index
 }
 
 /// Where a kind's HNSW index stands.
@@ -239,4 +235,19 @@ pub(crate) async fn warn_if_index_missing(
         );
     }
     Ok(())
+}
+
+/// The `N` of a kind's `vector(N)` column; `None` for a column without a
+/// dimension, or none at all (ai_memory not migrated to the pgvector step).
+pub(crate) async fn column_dimension(
+    executor: impl PgExecutor<'_>,
+    kind: MemoryKind,
+) -> Result<Option<usize>, MemoryError> {
+    let typmod: Option<(i32,)> = sqlx::query_as(
+        "SELECT atttypmod FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'embedding_vector' AND NOT attisdropped",
+    )
+    .bind(kind.table())
+    .fetch_optional(executor)
+    .await?;
+    Ok(typmod.and_then(|(t,)| usize::try_from(t).ok().filter(|&t| t > 0)))
 }

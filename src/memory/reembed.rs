@@ -11,12 +11,12 @@
 //! second run sees the resized column, resumes the batches and builds the
 //! index if it is still missing.
 
-use sqlx::{AssertSqlSafe, PgExecutor, PgPool};
+use sqlx::{AssertSqlSafe, PgPool};
 
 use super::error::MemoryError;
-use super::model::MemoryKind;
+use super::kind::MemoryKind;
 use super::pending::{EmbedScope, EmbeddedBatch};
-use super::pg_index::{self, IndexState, hnsw_index};
+use super::pg_index::{self, IndexState, column_dimension, hnsw_index};
 use super::store::MemoryStore;
 use crate::db::{Alias, Pool};
 
@@ -96,21 +96,6 @@ impl MemoryStore {
         }
         Ok(total)
     }
-}
-
-/// The `N` of a kind's `vector(N)` column; `None` for a column without a
-/// dimension, or none at all (ai_memory not migrated to the pgvector step).
-pub(crate) async fn column_dimension(
-    executor: impl PgExecutor<'_>,
-    kind: MemoryKind,
-) -> Result<Option<usize>, MemoryError> {
-    let typmod: Option<(i32,)> = sqlx::query_as(
-        "SELECT atttypmod FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'embedding_vector' AND NOT attisdropped",
-    )
-    .bind(kind.table())
-    .fetch_optional(executor)
-    .await?;
-    Ok(typmod.and_then(|(t,)| usize::try_from(t).ok().filter(|&t| t > 0)))
 }
 
 /// Resize the column to `vector(dim)` in one transaction: drop the HNSW index

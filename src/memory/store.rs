@@ -1,19 +1,18 @@
-//! The memory store: one vector-search core behind the three kinds. In SQLite
-//! mode searches run on the in-memory [`MemoryIndex`]; in Postgres mode on
-//! pgvector. Writes embed first (one provider call per request), then commit
-//! the rows and their change-log entries in one transaction.
+//! The memory store: the three kinds over one database, one embedder and one
+//! search engine ([`Engine`]: in memory in SQLite mode, pgvector in Postgres
+//! mode). Writes embed first (one provider call per request), then commit the
+//! rows and their change-log entries in one transaction (`rows`).
 
 use std::sync::Arc;
 
-use crate::db::{Alias, Backend, Db, Pool};
+use crate::db::{Backend, Db};
 use crate::embed::{CachedEmbedder, EmbedError, Embedder};
 use crate::vector::{decode_blob, normalize};
-use crate::with_pool;
 
-use super::dialect::not_embedded_by;
+use super::engine::Engine;
 use super::error::MemoryError;
 use super::index::MemoryIndex;
-use super::model::MemoryKind;
+use super::provider_check::check_models;
 use super::search_counts::SearchCounts;
 
 /// Tunables of the memory stores.
@@ -44,10 +43,8 @@ impl Default for MemorySettings {
 pub struct MemoryStore {
     pub(crate) db: Db,
     pub(crate) embedder: Arc<CachedEmbedder>,
-    pub(crate) index: Option<Arc<MemoryIndex>>,
+    pub(crate) engine: Engine,
     pub(crate) settings: MemorySettings,
-    /// Postgres searches by strategy (SQLite mode counts in its index).
-    pub(crate) pg_searches: SearchCounts,
 }
 
 /// Vectors for rows about to be written, and why some are missing.
@@ -88,38 +85,24 @@ impl MemoryStore {
         embedder: Arc<CachedEmbedder>,
         settings: MemorySettings,
     ) -> Result<Self, MemoryError> {
-        let index = match db.pool(Alias::AiMemory) {
-            Pool::Sqlite(_) => Some(MemoryIndex::new(
-                embedder.dimension(),
-                embedder.model(),
-                settings.hnsw.clone(),
-            )),
-            Pool::Postgres(_) => None,
-        };
+        let engine = Engine::open(&db, embedder.dimension(), embedder.model(), &settings.hnsw);
         Ok(Self {
             db,
             embedder,
-            index,
+            engine,
             settings,
-            pg_searches: SearchCounts::default(),
         })
     }
 
     /// Load the in-memory index now (SQLite; a no-op on Postgres or when loaded).
     pub async fn load_index(&self) -> Result<(), MemoryError> {
-        if let (Some(index), Pool::Sqlite(pool)) = (&self.index, self.db.pool(Alias::AiMemory)) {
-            index.ensure_loaded(pool).await?;
-        }
-        Ok(())
+        self.engine.load().await
     }
 
     /// Delete the change-log rows every serving process has replayed (SQLite;
     /// a no-op on Postgres, which has no change log). Returns the rows deleted.
     pub async fn prune_changelog(&self) -> Result<u64, MemoryError> {
-        match (&self.index, self.db.pool(Alias::AiMemory)) {
-            (Some(index), Pool::Sqlite(pool)) => index.prune_changelog(pool).await,
-            _ => Ok(0),
-        }
+        self.engine.prune_changelog().await
     }
 
     pub fn db(&self) -> &Db {
@@ -142,16 +125,14 @@ impl MemoryStore {
         self.embedder.dimension()
     }
 
-    /// The in-memory index (SQLite mode only), for metrics.
     /// Searches by strategy (exact scan or HNSW index) since the store opened.
     pub fn searches(&self) -> &SearchCounts {
-        self.index
-            .as_deref()
-            .map_or(&self.pg_searches, MemoryIndex::searches)
+        self.engine.searches()
     }
 
+    /// The in-memory index (SQLite mode only), for metrics.
     pub fn index(&self) -> Option<&MemoryIndex> {
-        self.index.as_deref()
+        self.engine.index()
     }
 
     pub fn settings(&self) -> &MemorySettings {
@@ -317,95 +298,7 @@ impl MemoryStore {
             )),
         }
     }
-
-    /// Bring the in-memory index up to date with every committed write (ours
-    /// and other processes'). A no-op on Postgres, and before the index's first
-    /// load (which reads the tables as they are then).
-    pub(crate) async fn sync_index(&self) -> Result<(), MemoryError> {
-        if let (Some(index), Pool::Sqlite(pool)) = (&self.index, self.db.pool(Alias::AiMemory)) {
-            index.refresh(pool).await?;
-        }
-        Ok(())
-    }
-
-    /// Set `hnsw.ef_search` and strict iterative scans for the current
-    /// Postgres transaction, so a filtered HNSW search keeps scanning until it
-    /// has `top_k` rows instead of stopping at `ef_search` candidates.
-    pub(crate) fn pg_search_settings(&self) -> String {
-        self.settings.ef_search.clamp(1, 1000).to_string()
-    }
 }
-
-/// Refuse to start on rows embedded by another model or at another dimension,
-/// or a pgvector column of another dimension, naming both and the command that
-/// fixes it. Rows not yet re-embedded are never searched (searches ask for the
-/// current model and a present vector), but serving while they exist would
-/// silently leave them out of every result. On Postgres a missing HNSW index
-/// (a re-embedding stopped before rebuilding it) is only warned about: searches
-/// stay correct, just slower.
-pub async fn check_models(db: &Db, model: &str, dim: usize) -> Result<(), MemoryError> {
-    let configured = format!("{model} ({dim} dimensions)");
-    for kind in MemoryKind::ALL {
-        let mismatch = |stored: String| MemoryError::ModelMismatch {
-            kind: kind.name(),
-            stored,
-            configured: configured.clone(),
-        };
-        let pool = db.pool(Alias::AiMemory);
-        let stale = not_embedded_by(db.backend(), dim);
-        // SQLite blobs carry their dimension; a Postgres vector of this model can
-        // only be missing (the column type fixes the dimension, checked below).
-        let dims = match pool {
-            Pool::Sqlite(_) => "length(embedding) / 4",
-            Pool::Postgres(_) => "CAST(NULL AS BIGINT)",
-        };
-        let sql = format!(
-            "SELECT embedding_model, {dims} FROM {} WHERE embedding_model IS NOT NULL AND ({stale}) LIMIT 1",
-            kind.table()
-        );
-        let found: Option<(String, Option<i64>)> = with_pool!(pool, |p| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(model)
-                .fetch_optional(p)
-                .await?
-        });
-        match found {
-            Some((stored, _)) if stored != model => return Err(mismatch(stored)),
-            Some((stored, Some(n))) => return Err(mismatch(format!("{stored} ({n} dimensions)"))),
-            Some((stored, None)) => {
-                return Err(mismatch(format!(
-                    "{stored} (vectors cleared when the column was resized)"
-                )));
-            }
-            None => {}
-        }
-        if let Pool::Postgres(pool) = pool {
-            if let Some(typmod) = super::reembed::column_dimension(pool, kind).await?
-                && typmod != dim
-            {
-                return Err(mismatch(format!("vector({typmod}) columns")));
-            }
-            super::pg_index::warn_if_index_missing(pool, kind).await?;
-        }
-    }
-    Ok(())
-}
-
-/// Append to the change log inside the write transaction (SQLite only: it is
-/// how other processes' in-memory indexes learn about the write).
-macro_rules! log_change {
-    ($p:ident, $tx:ident, $kind:expr, $id:expr, $op:expr) => {
-        if $p.backend() == $crate::db::Backend::Sqlite {
-            sqlx::query("INSERT INTO ai_memory_changelog (kind, row_id, op) VALUES ($1, $2, $3)")
-                .bind($kind.name())
-                .bind($id)
-                .bind($op)
-                .execute(&mut *$tx)
-                .await?;
-        }
-    };
-}
-pub(crate) use log_change;
 
 /// Decode `embedding_b64`: standard base64 (padding optional) of `dim`
 /// little-endian f32 values.

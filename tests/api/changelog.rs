@@ -9,6 +9,7 @@ use mnemo::embed::{CachedEmbedder, HashEmbedder};
 use mnemo::memory::{MemorySettings, MemoryStore, NewNpcMemory, NpcSearch};
 
 use crate::support::db::{TestDb, memory_store};
+use mnemo::memory::Npc;
 
 fn line(i: usize) -> NewNpcMemory {
     NewNpcMemory {
@@ -20,7 +21,7 @@ fn line(i: usize) -> NewNpcMemory {
 
 async fn store_lines(store: &MemoryStore, lines: std::ops::Range<usize>) {
     let batch = lines.map(line).collect();
-    store.store_npc_batch(batch).await.expect("stored");
+    store.store_batch::<Npc>(batch).await.expect("stored");
 }
 
 async fn finds(store: &MemoryStore, i: usize) -> bool {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::support::db::{TestDb, memory_store};
 use mnemo::db::{Alias, BackendPool as _};
 use mnemo::memory::NewNpcMemory;
+use mnemo::memory::Npc;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 
@@ -139,7 +140,7 @@ async fn concurrent_sqlite_batches_all_land() {
                         ..NewNpcMemory::default()
                     })
                     .collect();
-                store.store_npc_batch(batch).await.map(|s| s.len())
+                store.store_batch::<Npc>(batch).await.map(|s| s.len())
             })
         })
         .collect();

@@ -55,7 +55,7 @@ fn served_routes_and_spec_routes_are_the_same() {
 fn scopes_and_security_match_the_route_table() {
     let spec = spec();
     for e in routes() {
-        let op = operation(&spec, e.method.as_str(), e.path);
+        let op = operation(&spec, e.method.as_str(), &e.path);
         let scopes: Vec<&str> = op["x-mnemo-scopes"]
             .as_array()
             .unwrap_or_else(|| panic!("{e:?}: x-mnemo-scopes missing"))
@@ -103,7 +103,7 @@ fn every_error_code_is_documented() {
 fn every_operation_lists_the_errors_it_can_return() {
     let spec = spec();
     for e in routes() {
-        let op = operation(&spec, e.method.as_str(), e.path);
+        let op = operation(&spec, e.method.as_str(), &e.path);
         let responses = op["responses"].as_object().expect("responses");
         let mut required: Vec<&str> = Vec::new();
         if matches!(e.access, Access::Scope(_)) {

@@ -1012,7 +1012,35 @@ async fn a_full_batch_with_its_vectors_fits_the_default_body_limit(backend: &str
     s.stop().await;
 }
 
+/// Every kind stored by POST has its batch route: one call, one transaction,
+/// all or nothing.
+async fn combat_batches_store_all_or_nothing(backend: &str) {
+    let s = Service::start(backend, test_settings()).await;
+    let fight = |outcome: &str, summary: &str| json!({"mob_type": "wolf", "outcome": outcome, "summary": summary});
+    let batch = json!({"memories": [fight("win", "the pack ran down a lone hunter"),
+                                    fight("loss", "torches drove the pack off")]});
+    let (status, body) = post(&s, "/v1/memories/combat/batch", batch).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(items(&body).len(), 2);
+    assert_eq!(items(&body)[1]["outcome"], "loss");
+    let bad = json!({"memories": [fight("win", "a third fight"), fight("victory", "x")]});
+    assert_error(
+        &post(&s, "/v1/memories/combat/batch", bad).await,
+        400,
+        "invalid",
+        Some("outcome"),
+    );
+    let (_, listed) = get(&s, "/v1/memories/combat?mob_type=wolf").await;
+    assert_eq!(
+        items(&listed).len(),
+        2,
+        "nothing of the refused batch: {listed}"
+    );
+    s.stop().await;
+}
+
 on_both_backends!(
+    combat_batches_store_all_or_nothing,
     a_full_batch_with_its_vectors_fits_the_default_body_limit,
     npc_store_get_list_delete,
     npc_search_and_vectors_on_the_wire,

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::support::db::{TestDb, random_vector};
 use mnemo::embed::{CachedEmbedder, HashEmbedder};
+use mnemo::memory::Npc;
 use mnemo::memory::{MemoryKind, MemorySettings, MemoryStore, NewNpcMemory, NpcSearch};
 use mnemo::vector::HnswSettings;
 
@@ -55,7 +56,7 @@ async fn large_partitions_are_searched_through_hnsw_with_high_recall() {
             .collect();
         ids.extend(
             store
-                .store_npc_batch(batch)
+                .store_batch::<Npc>(batch)
                 .await
                 .unwrap()
                 .into_iter()
@@ -117,7 +118,7 @@ async fn large_partitions_are_searched_through_hnsw_with_high_recall() {
     assert!(recall >= 0.95, "recall@10 = {recall}");
 
     // Rows removed after the build are never returned.
-    store.delete_npc(ids[0]).await.unwrap();
+    store.delete::<Npc>(ids[0]).await.unwrap();
     let after = store.search_npc(&probe).await.unwrap();
     assert!(after.iter().all(|r| r.memory.id != ids[0]));
 }
@@ -146,7 +147,7 @@ async fn int8_first_pass_finds_the_same_best_match() {
         .collect();
     let mut stored = Vec::new();
     for chunk in batch.chunks(200) {
-        stored.extend(store.store_npc_batch(chunk.to_vec()).await.unwrap());
+        stored.extend(store.store_batch::<Npc>(chunk.to_vec()).await.unwrap());
     }
     for probe in [3usize, 150, 399] {
         let s = NpcSearch {

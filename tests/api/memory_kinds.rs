@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::support::db::{TestDb, memory_store, memory_store_with, random_vector};
 use mnemo::embed::mock::{MockOpenAi, MockReply};
 use mnemo::embed::{OpenAiEmbedder, OpenAiSettings};
+use mnemo::memory::{Combat, Npc};
 use mnemo::memory::{
     CombatScope, CombatSearch, ContextRequest, EmbedScope, EmbeddingState, LoreSearch, MemoryError,
     MemoryKind, NewCombatMemory, NewLoreMemory, NewNpcMemory, NpcSearch, UpsertOutcome,
@@ -47,7 +48,7 @@ async fn combat_scopes_and_filters(backend: &str) {
     let t = TestDb::migrated(backend).await;
     let store = memory_store(&t.db).await;
     let a = store
-        .store_combat(fight(
+        .store::<Combat>(fight(
             "wolf",
             "Greyfang",
             "win",
@@ -58,7 +59,7 @@ async fn combat_scopes_and_filters(backend: &str) {
         .await
         .unwrap();
     let b = store
-        .store_combat(fight(
+        .store::<Combat>(fight(
             "wolf",
             "Snarl",
             "loss",
@@ -69,7 +70,7 @@ async fn combat_scopes_and_filters(backend: &str) {
         .await
         .unwrap();
     let c = store
-        .store_combat(fight(
+        .store::<Combat>(fight(
             "wolf",
             "Greyfang",
             "fled",
@@ -80,7 +81,7 @@ async fn combat_scopes_and_filters(backend: &str) {
         .await
         .unwrap();
     store
-        .store_combat(fight(
+        .store::<Combat>(fight(
             "troll",
             "Ugg",
             "win",
@@ -176,7 +177,7 @@ async fn combat_scopes_and_filters(backend: &str) {
         );
     }
     let err = store
-        .store_combat(fight("wolf", "x", "won", 1, 1.0, "s"))
+        .store::<Combat>(fight("wolf", "x", "won", 1, 1.0, "s"))
         .await
         .unwrap_err();
     assert!(matches!(
@@ -217,7 +218,10 @@ async fn lore_upsert_outcomes_and_access_rule(backend: &str) {
         ))
         .await
         .unwrap();
-    assert_eq!((outcome, updated.id), (UpsertOutcome::Updated, open.id));
+    assert_eq!(
+        (outcome, updated.memory.id),
+        (UpsertOutcome::Updated, open.memory.id)
+    );
 
     // Starvation case of the original: many nearer entries the NPC may not read.
     for i in 0..30 {
@@ -249,7 +253,7 @@ async fn lore_upsert_outcomes_and_access_rule(backend: &str) {
     ids.sort();
     assert_eq!(
         ids,
-        vec![open.id, town.id],
+        vec![open.memory.id, town.memory.id],
         "every admissible entry, none of the nearer secret ones"
     );
     let s = LoreSearch {
@@ -284,7 +288,7 @@ async fn context_embeds_once(backend: &str) {
     let writer = memory_store(&t.db).await;
     for i in 0..3 {
         writer
-            .store_npc(NewNpcMemory {
+            .store::<Npc>(NewNpcMemory {
                 npc_id: 1,
                 speaker_id: 7,
                 speaker_name: "Aldric".into(),
@@ -368,7 +372,7 @@ async fn pending_rows_are_embedded_by_the_worker(backend: &str) {
     .unwrap();
     let down = memory_store_with(&t.db, Arc::new(openai)).await;
     let stored = down
-        .store_npc(NewNpcMemory {
+        .store::<Npc>(NewNpcMemory {
             npc_id: 4,
             user_message: "the well is poisoned".into(),
             ..NewNpcMemory::default()
@@ -444,7 +448,7 @@ async fn sqlite_sees_writes_from_another_process() {
     let other_db = mnemo::db::Db::open(&t.target).await.unwrap();
     let other = memory_store(&other_db).await;
     let written = other
-        .store_npc(NewNpcMemory {
+        .store::<Npc>(NewNpcMemory {
             npc_id: 1,
             user_message: "open the gate".into(),
             ..NewNpcMemory::default()
@@ -456,7 +460,7 @@ async fn sqlite_sees_writes_from_another_process() {
         found.iter().map(|r| r.memory.id).collect::<Vec<_>>(),
         vec![written.memory.id]
     );
-    other.delete_npc(written.memory.id).await.unwrap();
+    other.delete::<Npc>(written.memory.id).await.unwrap();
     assert!(
         server.search_npc(&search).await.unwrap().is_empty(),
         "deletes propagate too"
@@ -478,8 +482,8 @@ async fn exact_search_agrees_across_backends() {
         })
         .collect();
     for chunk in batch.chunks(150) {
-        a.store_npc_batch(chunk.to_vec()).await.unwrap();
-        b.store_npc_batch(chunk.to_vec()).await.unwrap();
+        a.store_batch::<Npc>(chunk.to_vec()).await.unwrap();
+        b.store_batch::<Npc>(chunk.to_vec()).await.unwrap();
     }
     for q in 0..5u64 {
         let s = NpcSearch {
@@ -524,7 +528,7 @@ async fn postgres_selective_filter_still_returns_top_k() {
         })
         .collect();
     for chunk in batch.chunks(250) {
-        store.store_npc_batch(chunk.to_vec()).await.unwrap();
+        store.store_batch::<Npc>(chunk.to_vec()).await.unwrap();
     }
     let mnemo::db::Pool::Postgres(pool) = pg.db.pool(mnemo::db::Alias::AiMemory) else {
         unreachable!()

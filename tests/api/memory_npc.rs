@@ -8,6 +8,7 @@ use crate::support::db::{TestDb, memory_store, memory_store_with, random_vector}
 use chrono::Utc;
 use mnemo::embed::mock::{MockOpenAi, MockReply};
 use mnemo::embed::{OpenAiEmbedder, OpenAiSettings};
+use mnemo::memory::{Cond, Filter, Npc};
 use mnemo::memory::{EmbeddingState, MemoryError, NewNpcMemory, NpcSearch};
 
 fn said(npc_id: i64, speaker_id: i64, user: &str, reply: &str) -> NewNpcMemory {
@@ -35,7 +36,7 @@ async fn store_and_search_round_trip(backend: &str) {
     let t = TestDb::migrated(backend).await;
     let store = memory_store(&t.db).await;
     let stored = store
-        .store_npc(said(1, 7, "Where is the blacksmith?", "By the north gate."))
+        .store::<Npc>(said(1, 7, "Where is the blacksmith?", "By the north gate."))
         .await
         .unwrap();
     assert_eq!(stored.embedding_state, EmbeddingState::Ready);
@@ -45,11 +46,11 @@ async fn store_and_search_round_trip(backend: &str) {
     );
     assert_eq!(stored.memory.interaction_type, "say");
     store
-        .store_npc(said(1, 7, "Do you sell bread?", "Fresh every morning."))
+        .store::<Npc>(said(1, 7, "Do you sell bread?", "Fresh every morning."))
         .await
         .unwrap();
     store
-        .store_npc(said(2, 7, "Where is the blacksmith?", "No idea."))
+        .store::<Npc>(said(2, 7, "Where is the blacksmith?", "No idea."))
         .await
         .unwrap();
 
@@ -62,7 +63,7 @@ async fn store_and_search_round_trip(backend: &str) {
     assert!(results[0].similarity > results[1].similarity);
     assert_eq!(results[0].time_ago, "a few minutes ago");
     assert_eq!(
-        store.get_npc(stored.memory.id).await.unwrap(),
+        store.get::<Npc>(stored.memory.id).await.unwrap(),
         stored.memory
     );
 }
@@ -71,11 +72,11 @@ async fn filters_and_limits(backend: &str) {
     let t = TestDb::migrated(backend).await;
     let store = memory_store(&t.db).await;
     let a = store
-        .store_npc(said(1, 7, "the dragon attacked", "run"))
+        .store::<Npc>(said(1, 7, "the dragon attacked", "run"))
         .await
         .unwrap();
     let b = store
-        .store_npc(said(1, 8, "the dragon attacked", "hide"))
+        .store::<Npc>(said(1, 8, "the dragon attacked", "hide"))
         .await
         .unwrap();
 
@@ -134,7 +135,7 @@ async fn name_fallbacks_after_a_wipe(backend: &str) {
     let mut m = said(1, 7, "I saved your village", "I will never forget");
     m.npc_name = "Grimble".into();
     m.speaker_name = "Aldric".into();
-    let old = store.store_npc(m).await.unwrap();
+    let old = store.store::<Npc>(m).await.unwrap();
 
     // After a wipe the NPC is 99 and the player 70: nothing under the new ids.
     let mut s = search(99, "village");
@@ -159,7 +160,7 @@ async fn recent_last_interaction_and_forgetting(backend: &str) {
         let speaker = if i % 2 == 0 { 7 } else { 8 };
         ids.push(
             store
-                .store_npc(said(1, speaker, &format!("message {i}"), "ok"))
+                .store::<Npc>(said(1, speaker, &format!("message {i}"), "ok"))
                 .await
                 .unwrap()
                 .memory
@@ -181,25 +182,35 @@ async fn recent_last_interaction_and_forgetting(backend: &str) {
     let last = store.last_interaction(1, 8).await.unwrap().unwrap();
     assert_eq!(
         last.created_at,
-        store.get_npc(ids[11]).await.unwrap().created_at
+        store.get::<Npc>(ids[11]).await.unwrap().created_at
     );
     assert_eq!(last.time_ago, "a few minutes ago");
     assert!(store.last_interaction(1, 9).await.unwrap().is_none());
 
-    let page = store.list_npc(Some(1), None, 0, 5).await.unwrap();
+    let page = store
+        .list::<Npc>(&Filter::all().and(Cond::Eq("npc_id", 1i64.into())), 0, 5)
+        .await
+        .unwrap();
     assert_eq!(
         page.iter().map(|m| m.id).collect::<Vec<_>>(),
         ids[..5].to_vec()
     );
-    let next = store.list_npc(Some(1), None, ids[4], 5).await.unwrap();
+    let next = store
+        .list::<Npc>(
+            &Filter::all().and(Cond::Eq("npc_id", 1i64.into())),
+            ids[4],
+            5,
+        )
+        .await
+        .unwrap();
     assert_eq!(next[0].id, ids[5]);
 
     assert_eq!(store.forget_speaker(8).await.unwrap(), 6);
     let left = store.search_npc(&search(1, "message")).await.unwrap();
     assert!(left.iter().all(|r| r.memory.speaker_id == 7));
-    store.delete_npc(ids[0]).await.unwrap();
+    store.delete::<Npc>(ids[0]).await.unwrap();
     assert!(matches!(
-        store.delete_npc(ids[0]).await.unwrap_err(),
+        store.delete::<Npc>(ids[0]).await.unwrap_err(),
         MemoryError::NotFound(_)
     ));
     assert_eq!(store.forget_npc(1).await.unwrap(), 5);
@@ -227,7 +238,7 @@ async fn bad_vectors_are_refused_with_nothing_written(backend: &str) {
         good.embedding = Some(random_vector(2, 1536));
         let mut bad = said(1, 7, "c", "d");
         bad.embedding = Some(vector);
-        let err = store.store_npc_batch(vec![good, bad]).await.unwrap_err();
+        let err = store.store_batch::<Npc>(vec![good, bad]).await.unwrap_err();
         assert!(
             matches!(
                 err,
@@ -239,7 +250,13 @@ async fn bad_vectors_are_refused_with_nothing_written(backend: &str) {
             "{what}: {err}"
         );
     }
-    assert!(store.list_npc(None, None, 0, 100).await.unwrap().is_empty());
+    assert!(
+        store
+            .list::<Npc>(&Filter::all(), 0, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn caller_vectors_rank_by_cosine(backend: &str) {
@@ -256,7 +273,7 @@ async fn caller_vectors_rank_by_cosine(backend: &str) {
         });
         batch.push(m);
     }
-    let stored = store.store_npc_batch(batch).await.unwrap();
+    let stored = store.store_batch::<Npc>(batch).await.unwrap();
     let s = NpcSearch {
         npc_id: 3,
         embedding: Some(target),
@@ -278,7 +295,7 @@ async fn provider_down_stores_pending_and_search_says_so(backend: &str) {
     // Rows written with the hash model stay searchable...
     memory_store(&t.db)
         .await
-        .store_npc(said(1, 7, "hello", "hi"))
+        .store::<Npc>(said(1, 7, "hello", "hi"))
         .await
         .unwrap();
     let mock = MockOpenAi::start(1536).unwrap();
@@ -293,7 +310,7 @@ async fn provider_down_stores_pending_and_search_says_so(backend: &str) {
     .unwrap();
     let store = memory_store_with(&t.db, Arc::new(openai)).await;
     let stored = store
-        .store_npc(said(1, 7, "the bridge is out", "take the ford"))
+        .store::<Npc>(said(1, 7, "the bridge is out", "take the ford"))
         .await
         .unwrap();
     assert_eq!(stored.embedding_state, EmbeddingState::Pending);
@@ -329,12 +346,12 @@ async fn a_store_raced_by_a_delete_answers_from_its_insert(backend: &str) {
         sqlx::raw_sql(trigger).execute(p).await.map(|_| ()).unwrap()
     });
     let stored = store
-        .store_npc(said(666, 1, "remember me", "for a moment"))
+        .store::<Npc>(said(666, 1, "remember me", "for a moment"))
         .await
         .expect("answered from the insert");
     assert_eq!(stored.memory.npc_id, 666);
     assert_eq!(stored.embedding_state, EmbeddingState::Ready);
-    let gone = store.get_npc(stored.memory.id).await;
+    let gone = store.get::<Npc>(stored.memory.id).await;
     assert!(matches!(gone, Err(MemoryError::NotFound(_))), "{gone:?}");
 }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::support::db::{TestDb, random_vector};
 use mnemo::embed::{CachedEmbedder, HashEmbedder};
+use mnemo::memory::Npc;
 use mnemo::memory::{MemorySettings, MemoryStore, NewNpcMemory, NpcSearch};
 use mnemo::vector::HnswSettings;
 
@@ -36,7 +37,7 @@ async fn fill(store: &MemoryStore) -> Vec<(i64, Vec<f32>)> {
                     ..NewNpcMemory::default()
                 })
                 .collect();
-            let stored = store.store_npc_batch(batch).await.expect("store batch");
+            let stored = store.store_batch::<Npc>(batch).await.expect("store batch");
             if npc_id == 1 {
                 npc1.extend(
                     stored
@@ -143,7 +144,7 @@ async fn exact_ties_keep_the_newest(backend: &str) {
     let mut ids = Vec::new();
     for _ in 0..6 {
         let stored = store
-            .store_npc_batch(vec![NewNpcMemory {
+            .store_batch::<Npc>(vec![NewNpcMemory {
                 npc_id: 1,
                 user_message: "again".into(),
                 embedding: Some(v.clone()),

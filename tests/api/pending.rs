@@ -15,6 +15,7 @@ use serde_json::json;
 use crate::support::db::{TestDb, memory_store_with};
 use crate::support::embedders::{Mode, Scripted};
 use crate::support::http::{Service, test_settings};
+use mnemo::memory::Npc;
 
 const NPC: i64 = 11;
 
@@ -30,7 +31,7 @@ fn memory(text: &str) -> NewNpcMemory {
 async fn store_pending(store: &MemoryStore, provider: &Scripted, texts: &[&str]) -> Vec<i64> {
     provider.set(Mode::Down);
     let stored = store
-        .store_npc_batch(texts.iter().map(|t| memory(t)).collect())
+        .store_batch::<Npc>(texts.iter().map(|t| memory(t)).collect())
         .await
         .expect("stored pending");
     assert!(
@@ -208,7 +209,7 @@ async fn a_text_changed_while_being_embedded_keeps_its_new_vector(backend: &str)
     provider.entered().await;
     let (updated, _) = store.upsert_lore(lore(new)).await.expect("updated");
     assert!(
-        updated.embedding_model.is_some(),
+        updated.memory.embedding_model.is_some(),
         "embedded on the request path"
     );
     provider.release();

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::support::db::TestDb;
 use mnemo::db::{Alias, Pool};
+use mnemo::memory::Npc;
 use mnemo::memory::{IndexState, MemoryError, MemoryKind, NewNpcMemory, NpcSearch, pg_index};
 
 fn pg_pool(t: &TestDb) -> &sqlx::PgPool {
@@ -62,7 +63,7 @@ async fn drop_then_build_restores_the_migrated_index() {
         .enumerate()
     {
         store
-            .store_npc(NewNpcMemory {
+            .store::<Npc>(NewNpcMemory {
                 npc_id: 1,
                 speaker_id: i as i64,
                 user_message: (*text).into(),

@@ -1,29 +1,32 @@
-//! `/v1/memories/lore…`: upsert by (source, title), search under the access
-//! rule, and the import of whole lore files.
+//! What only lore has: the upsert by (source, title) and the import of whole
+//! lore files.
 
-use actix_web::http::header;
+use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
 
-use super::{Items, bool_param, page, timed};
-use crate::http::admin::after_and_limit;
-use crate::http::{ApiError, AppState, HttpContext};
+use super::WRITE;
+use crate::http::params::bool_param;
+use crate::http::{ApiError, AppState, Endpoint, HttpContext};
 use crate::memory::{
-    EmbeddingState, ImportOptions, LoreFile, LoreMemory, LoreSearch, NewLoreMemory, UpsertOutcome,
+    EmbeddingState, ImportOptions, LoreFile, LoreMemory, NewLoreMemory, UpsertOutcome,
 };
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct ListQuery {
-    source: Option<String>,
-    after: Option<String>,
-    limit: Option<String>,
+pub(super) fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint::new(Method::PUT, "/v1/memories/lore", WRITE, || {
+            web::route().to(upsert)
+        }),
+        Endpoint::new(Method::POST, "/v1/memories/lore/import", WRITE, || {
+            web::route().to(import)
+        }),
+    ]
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct ImportQuery {
+struct ImportQuery {
     prune: Option<String>,
     dry_run: Option<String>,
 }
@@ -39,68 +42,26 @@ struct Upserted {
 
 /// 201 when created, 200 when updated or unchanged, 202 when created or updated but
 /// its embedding is pending (stored; the background worker embeds it); `outcome` says which.
-pub(super) async fn upsert(
+async fn upsert(
     state: web::Data<AppState>,
     body: web::Json<NewLoreMemory>,
 ) -> Result<HttpResponse, ApiError> {
     let store = super::store(&state)?;
-    let (memory, outcome) = store.upsert_lore(body.into_inner()).await?;
-    let embedding_state = if memory.embedding_model.is_some() {
-        EmbeddingState::Ready
-    } else {
-        EmbeddingState::Pending
-    };
-    let mut res = match (outcome, embedding_state) {
+    let (stored, outcome) = store.upsert_lore(body.into_inner()).await?;
+    let mut res = match (outcome, stored.embedding_state) {
         (UpsertOutcome::Unchanged, _) => HttpResponse::Ok(),
         (_, EmbeddingState::Pending) => HttpResponse::Accepted(),
         (UpsertOutcome::Created, EmbeddingState::Ready) => HttpResponse::Created(),
         (UpsertOutcome::Updated, EmbeddingState::Ready) => HttpResponse::Ok(),
     };
+    let location = format!("/v1/memories/lore/{}", stored.memory.id);
     Ok(res
-        .insert_header((header::LOCATION, format!("/v1/memories/lore/{}", memory.id)))
+        .insert_header((header::LOCATION, location))
         .json(Upserted {
-            memory,
+            memory: stored.memory,
             outcome,
-            embedding_state,
+            embedding_state: stored.embedding_state,
         }))
-}
-
-pub(super) async fn search(
-    state: web::Data<AppState>,
-    body: web::Json<LoreSearch>,
-) -> Result<HttpResponse, ApiError> {
-    let store = super::store(&state)?;
-    let items = timed(&state, &store, "lore", store.search_lore(&body)).await?;
-    Ok(HttpResponse::Ok().json(Items { items }))
-}
-
-pub(super) async fn list(
-    state: web::Data<AppState>,
-    query: web::Query<ListQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let store = super::store(&state)?;
-    let (after, limit) = after_and_limit(query.after.as_deref(), query.limit.as_deref())?;
-    let items = store
-        .list_lore(query.source.as_deref(), after, limit)
-        .await?;
-    Ok(HttpResponse::Ok().json(page(items, limit, |m| m.id)))
-}
-
-pub(super) async fn get(
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, ApiError> {
-    let store = super::store(&state)?;
-    Ok(HttpResponse::Ok().json(store.get_lore(*id).await?))
-}
-
-pub(super) async fn delete(
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, ApiError> {
-    let store = super::store(&state)?;
-    store.delete_lore(*id).await?;
-    Ok(HttpResponse::NoContent().finish())
 }
 
 /// The body's format, from its `Content-Type`.
@@ -150,7 +111,7 @@ async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, A
 /// Import a lore file (YAML, or its JSON twin): every entry upserted by
 /// (source, title); `prune=true` deletes the source's entries the file no
 /// longer lists; `dry_run=true` reports without writing.
-pub(super) async fn import(
+async fn import(
     state: web::Data<AppState>,
     ctx: web::Data<HttpContext>,
     req: HttpRequest,

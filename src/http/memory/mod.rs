@@ -1,6 +1,7 @@
 //! Memory routes (scopes `memory:read` / `memory:write`; `admin` implies both):
-//! NPC dialogue ([`npc`]), combat ([`combat`]), lore ([`lore`]) and the composed
-//! context before an NPC replies.
+//! every kind's own routes written once ([`kind`]), what is NPC dialogue's alone
+//! ([`npc`]: recent memories, last interaction, forgetting) and lore's alone
+//! ([`lore`]: upsert, import), and the composed context before an NPC replies.
 //!
 //! Handlers are thin: parse, call one domain function of
 //! [`MemoryStore`](crate::memory::MemoryStore), map the result. Request bodies
@@ -8,7 +9,7 @@
 //! arrive as `embedding` (JSON numbers) or `embedding_b64` (base64 of
 //! little-endian f32); responses never carry vectors.
 
-mod combat;
+mod kind;
 mod lore;
 mod npc;
 
@@ -22,9 +23,14 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Access;
 use super::error::ApiError;
+use super::params::after_and_limit;
 use super::{AppState, Endpoint};
 use crate::accounts::tokens::Scope;
-use crate::memory::{ContextRequest, EmbeddingState, MemoryKind, MemoryStore, Stored};
+use crate::memory::{
+    Combat, ContextRequest, EmbeddingState, Lore, MemoryKind, MemoryStore, Npc, Record, Stored,
+};
+
+pub use kind::MAX_BATCH;
 
 const READ: Access = Access::Scope(Scope::MemoryRead);
 const WRITE: Access = Access::Scope(Scope::MemoryWrite);
@@ -34,83 +40,21 @@ const LOADING_RETRY_AFTER_SECS: u64 = 1;
 
 pub fn endpoints() -> Vec<Endpoint> {
     use Method as M;
-    vec![
-        // NPC dialogue
-        Endpoint::new(M::POST, "/v1/memories/npc", WRITE, || {
-            web::route().to(npc::store)
-        }),
-        Endpoint::new(M::GET, "/v1/memories/npc", READ, || {
-            web::route().to(npc::list)
-        }),
-        Endpoint::new(M::DELETE, "/v1/memories/npc", WRITE, || {
-            web::route().to(npc::forget_npc)
-        }),
-        Endpoint::new(M::POST, "/v1/memories/npc/batch", WRITE, || {
-            web::route().to(npc::store_batch)
-        }),
-        Endpoint::new(M::POST, "/v1/memories/npc/search", READ, || {
-            web::route().to(npc::search)
-        }),
-        Endpoint::new(M::GET, "/v1/memories/npc/recent", READ, || {
-            web::route().to(npc::recent)
-        }),
-        Endpoint::new(M::GET, "/v1/memories/npc/last-interaction", READ, || {
-            web::route().to(npc::last_interaction)
-        }),
-        Endpoint::new(M::GET, "/v1/memories/npc/{id}", READ, || {
-            web::route().to(npc::get)
-        }),
-        Endpoint::new(M::DELETE, "/v1/memories/npc/{id}", WRITE, || {
-            web::route().to(npc::delete)
-        }),
-        Endpoint::new(
-            M::DELETE,
-            "/v1/speakers/{speaker_id}/memories",
-            WRITE,
-            || web::route().to(npc::forget_speaker),
-        ),
-        Endpoint::new(M::POST, "/v1/npcs/{npc_id}/context", READ, || {
-            web::route().to(context)
-        }),
-        Endpoint::new(M::GET, "/v1/memories/failed", READ, || {
-            web::route().to(failed)
-        }),
-        // combat
-        Endpoint::new(M::POST, "/v1/memories/combat", WRITE, || {
-            web::route().to(combat::store)
-        }),
-        Endpoint::new(M::GET, "/v1/memories/combat", READ, || {
-            web::route().to(combat::list)
-        }),
-        Endpoint::new(M::POST, "/v1/memories/combat/search", READ, || {
-            web::route().to(combat::search)
-        }),
-        Endpoint::new(M::GET, "/v1/memories/combat/{id}", READ, || {
-            web::route().to(combat::get)
-        }),
-        Endpoint::new(M::DELETE, "/v1/memories/combat/{id}", WRITE, || {
-            web::route().to(combat::delete)
-        }),
-        // lore
-        Endpoint::new(M::PUT, "/v1/memories/lore", WRITE, || {
-            web::route().to(lore::upsert)
-        }),
-        Endpoint::new(M::GET, "/v1/memories/lore", READ, || {
-            web::route().to(lore::list)
-        }),
-        Endpoint::new(M::POST, "/v1/memories/lore/search", READ, || {
-            web::route().to(lore::search)
-        }),
-        Endpoint::new(M::POST, "/v1/memories/lore/import", WRITE, || {
-            web::route().to(lore::import)
-        }),
-        Endpoint::new(M::GET, "/v1/memories/lore/{id}", READ, || {
-            web::route().to(lore::get)
-        }),
-        Endpoint::new(M::DELETE, "/v1/memories/lore/{id}", WRITE, || {
-            web::route().to(lore::delete)
-        }),
-    ]
+    let mut all = kind::endpoints::<Npc>(kind::Writes::Post);
+    all.extend(kind::endpoints::<Combat>(kind::Writes::Post));
+    all.extend(kind::endpoints::<Lore>(kind::Writes::Own));
+    all.extend(npc::endpoints());
+    all.extend(lore::endpoints());
+    all.push(Endpoint::new(
+        M::POST,
+        "/v1/npcs/{npc_id}/context",
+        READ,
+        || web::route().to(context),
+    ));
+    all.push(Endpoint::new(M::GET, "/v1/memories/failed", READ, || {
+        web::route().to(failed)
+    }));
+    all
 }
 
 /// The memory stores, or 503 `not_ready` while `mnemo serve` still loads them.
@@ -170,32 +114,14 @@ struct Deleted {
     deleted: u64,
 }
 
-/// A required integer query parameter.
-fn required_int(field: &str, value: Option<&str>) -> Result<i64, ApiError> {
-    super::admin::int_param(field, value)?
-        .ok_or_else(|| ApiError::invalid(field, format!("{field} is required")))
-}
-
-/// A boolean query parameter (`true`/`false`, `1`/`0`), default false.
-fn bool_param(field: &str, value: Option<&str>) -> Result<bool, ApiError> {
-    match value.map(str::trim) {
-        None | Some("") => Ok(false),
-        Some("true" | "1") => Ok(true),
-        Some("false" | "0") => Ok(false),
-        Some(_) => Err(ApiError::invalid(
-            field,
-            format!("{field} must be true or false"),
-        )),
-    }
-}
-
 /// 201 with `Location` when the memory is searchable, 202 when its embedding
 /// is pending (the background worker embeds it later).
-fn stored<T: Serialize>(location: String, s: Stored<T>) -> HttpResponse {
+fn stored<T: Record>(kind: &str, s: Stored<T>) -> HttpResponse {
     let mut res = match s.embedding_state {
         EmbeddingState::Ready => HttpResponse::Created(),
         EmbeddingState::Pending => HttpResponse::Accepted(),
     };
+    let location = format!("/v1/memories/{kind}/{}", s.memory.id());
     res.insert_header((header::LOCATION, location)).json(s)
 }
 
@@ -220,8 +146,7 @@ async fn failed(
         .ok_or_else(|| ApiError::invalid("kind", "kind is required (npc, combat or lore)"))?;
     let kind = MemoryKind::parse(kind)
         .ok_or_else(|| ApiError::invalid("kind", "kind must be npc, combat or lore"))?;
-    let (after, limit) =
-        super::admin::after_and_limit(query.after.as_deref(), query.limit.as_deref())?;
+    let (after, limit) = after_and_limit(query.after.as_deref(), query.limit.as_deref())?;
     let items = store.failed_embeddings(kind, after, limit).await?;
     Ok(HttpResponse::Ok().json(page(items, limit, |f| f.id)))
 }

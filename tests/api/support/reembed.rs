@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use mnemo::db::{Alias, Db, Pool};
 use mnemo::embed::{CachedEmbedder, Embedder};
+use mnemo::memory::{Combat, Npc};
 use mnemo::memory::{
     CombatSearch, LoreSearch, MemoryError, MemoryKind, MemorySettings, MemoryStore,
     NewCombatMemory, NewLoreMemory, NewNpcMemory, NpcSearch, hnsw_index,
@@ -67,7 +68,7 @@ pub async fn open_unchecked(db: &Db, embedder: Arc<dyn Embedder>) -> MemoryStore
 pub async fn fill(store: &MemoryStore) {
     for text in NPC {
         store
-            .store_npc(NewNpcMemory {
+            .store::<Npc>(NewNpcMemory {
                 npc_id: 1,
                 summary: Some(text.into()),
                 ..NewNpcMemory::default()
@@ -77,7 +78,7 @@ pub async fn fill(store: &MemoryStore) {
     }
     for text in COMBAT {
         store
-            .store_combat(NewCombatMemory {
+            .store::<Combat>(NewCombatMemory {
                 mob_type: "wolf".into(),
                 outcome: "win".into(),
                 summary: text.into(),

@@ -1,32 +1,17 @@
-//! Reading records back by id, and turning search hits into results.
+//! Turning ranked hits into results: the records read back, the similarity
+//! floor, the optional blended ranking (similarity, recency, importance) and
+//! the original's wording of each memory's age.
 
-use std::collections::HashMap;
-
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde::Deserialize;
-use sqlx::postgres::PgRow;
-use sqlx::sqlite::SqliteRow;
 
-use super::dialect::id_in;
+use super::engine::{Ranking, Scope};
 use super::error::MemoryError;
-use super::model::{MemoryKind, Scored};
+use super::filter::Filter;
+use super::kind::{MemoryKind, Record};
+use super::model::Scored;
 use super::store::MemoryStore;
 use super::time_ago::time_ago;
-use crate::db::Alias;
-use crate::with_pool;
-
-/// Something with an id and a creation time.
-pub(crate) trait Record: Send + Unpin + Sized {
-    const KIND: MemoryKind;
-    const COLUMNS: &'static str;
-    fn id(&self) -> i64;
-    fn created_at(&self) -> DateTime<Utc>;
-    fn importance(&self) -> f32 {
-        0.0
-    }
-    /// Whether the record has its vector (else its embedding is pending).
-    fn is_embedded(&self) -> bool;
-}
 
 /// Optional blended ranking: `w_sim·similarity + w_rec·recency + w_imp·importance`,
 /// where recency halves every `half_life_hours` (the Generative Agents memory stream).
@@ -74,50 +59,51 @@ impl Weights {
     }
 }
 
+/// How many candidates to rank by similarity before a blended re-rank.
+pub(crate) fn candidates(top_k: usize, weights: &Option<Weights>) -> usize {
+    match weights {
+        Some(_) => (top_k * 4).max(50),
+        None => top_k,
+    }
+}
+
 impl MemoryStore {
-    /// Records of `kind` with the given ids (any order; missing ids are skipped).
-    pub(crate) async fn fetch<T>(&self, ids: &[i64]) -> Result<HashMap<i64, T>, MemoryError>
-    where
-        T: Record + for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow>,
-    {
-        if ids.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let rows: Vec<T> = with_pool!(self.db.pool(Alias::AiMemory), |p| {
-            let sql = format!(
-                "SELECT {} FROM {} WHERE {}",
-                T::COLUMNS,
-                T::KIND.table(),
-                id_in(p, 1)
-            );
-            sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql))
-                .bind(super::dialect::MemoryDialect::ids_param(p, ids))
-                .fetch_all(p)
-                .await?
-        });
-        Ok(rows.into_iter().map(|r| (r.id(), r)).collect())
+    /// The `k` rows of `kind` in `scope` passing `filter` most similar to `q`,
+    /// on this store's engine: (id, similarity), most similar first.
+    pub(crate) async fn rank(
+        &self,
+        kind: MemoryKind,
+        scope: &Scope,
+        q: &[f32],
+        k: usize,
+        filter: &Filter,
+    ) -> Result<Vec<(i64, f32)>, MemoryError> {
+        let ranking = Ranking {
+            model: self.model(),
+            hnsw: &self.settings.hnsw,
+            ef_search: self.settings.ef_search,
+        };
+        self.engine.rank(kind, scope, q, k, filter, &ranking).await
     }
 
     /// Turn (id, similarity) hits into results in hit order, dropping those under
     /// `min_similarity`; with weights, re-rank by the blended score and keep `top_k`.
-    pub(crate) async fn results<T>(
+    pub(crate) async fn results<R: Record>(
         &self,
+        kind: MemoryKind,
         hits: Vec<(i64, f32)>,
         top_k: usize,
         min_similarity: Option<f32>,
         weights: Option<Weights>,
-    ) -> Result<Vec<Scored<T>>, MemoryError>
-    where
-        T: Record + for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow>,
-    {
+    ) -> Result<Vec<Scored<R>>, MemoryError> {
         let hits: Vec<(i64, f32)> = hits
             .into_iter()
             .filter(|(_, s)| min_similarity.is_none_or(|m| *s >= m))
             .collect();
         let ids: Vec<i64> = hits.iter().map(|(id, _)| *id).collect();
-        let mut records = self.fetch::<T>(&ids).await?;
+        let mut records = self.fetch::<R>(kind, &ids).await?;
         let now = Utc::now();
-        let mut out: Vec<Scored<T>> = hits
+        let mut out: Vec<Scored<R>> = hits
             .into_iter()
             .filter_map(|(id, similarity)| {
                 let memory = records.remove(&id)?;
@@ -138,6 +124,7 @@ impl MemoryStore {
             })
             .collect();
         if weights.is_some() {
+            // Blended score, then newer, then larger id: O(n log n) over the candidates.
             out.sort_by(|a, b| {
                 b.score
                     .total_cmp(&a.score)
@@ -148,30 +135,4 @@ impl MemoryStore {
         out.truncate(top_k);
         Ok(out)
     }
-}
-
-/// How many candidates to rank by similarity before a blended re-rank.
-pub(crate) fn candidates(top_k: usize, weights: &Option<Weights>) -> usize {
-    match weights {
-        Some(_) => (top_k * 4).max(50),
-        None => top_k,
-    }
-}
-
-/// Order hits by similarity, then newer, then larger id (the SQLite core's order),
-/// and keep `k`. Postgres results pass through here so both backends agree on ties.
-pub(crate) fn order_hits(mut hits: Vec<(i64, f32, i64)>, k: usize) -> Vec<(i64, f32)> {
-    hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.2.cmp(&a.2)).then(b.0.cmp(&a.0)));
-    hits.truncate(k);
-    hits.into_iter().map(|(id, s, _)| (id, s)).collect()
-}
-
-/// Postgres rows of (id, similarity, created_at) in the shared order, top `k`.
-pub(crate) fn order_pg_rows(rows: Vec<(i64, f32, DateTime<Utc>)>, k: usize) -> Vec<(i64, f32)> {
-    order_hits(
-        rows.into_iter()
-            .map(|(id, s, t)| (id, s, t.timestamp_micros()))
-            .collect(),
-        k,
-    )
 }

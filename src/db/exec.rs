@@ -1,0 +1,226 @@
+//! Statements run as ordinary functions on whichever backend a pool is: SQL
+//! text valid on both, arguments as [`Args`], rows decoded into any type that
+//! reads from both backends' rows ([`FromBothRows`]). Where the text itself
+//! differs, [`Dialect`] says how.
+//!
+//! [`with_pool!`](crate::with_pool) compiles a body once per backend and stays
+//! for code that needs a backend's own types; generic code uses these.
+
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{AssertSqlSafe, FromRow, Postgres, Sqlite};
+
+use super::value::Args;
+use super::{Backend, BackendPool as _, Pool, WriteTx};
+
+/// A row type both backends can decode.
+pub trait FromBothRows:
+    for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+{
+}
+
+impl<T> FromBothRows for T where
+    T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+{
+}
+
+/// Where SQL text differs between the backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dialect(pub Backend);
+
+impl Dialect {
+    /// The column holding a memory's vector: an f32 blob on SQLite, pgvector on Postgres.
+    pub fn vector_column(self) -> &'static str {
+        match self.0 {
+            Backend::Sqlite => "embedding",
+            Backend::Postgres => "embedding_vector",
+        }
+    }
+
+    /// `column` is one of the ids bound as `param` (a [`SqlValue::Ints`](super::SqlValue::Ints)).
+    pub fn in_list(self, column: &str, param: &str) -> String {
+        match self.0 {
+            Backend::Sqlite => format!("{column} IN (SELECT value FROM json_each({param}))"),
+            Backend::Postgres => format!("{column} = ANY({param})"),
+        }
+    }
+
+    /// The JSON list in `column` holds only strings of the list bound as `param`.
+    pub fn json_subset(self, column: &str, param: &str) -> String {
+        match self.0 {
+            Backend::Sqlite => format!(
+                "NOT EXISTS (SELECT 1 FROM json_each({column}) t WHERE t.value NOT IN (SELECT value FROM json_each({param})))"
+            ),
+            Backend::Postgres => format!("{column} <@ {param}"),
+        }
+    }
+
+    /// `sqlite` on SQLite, `postgres` on Postgres.
+    pub fn pick(self, sqlite: &'static str, postgres: &'static str) -> &'static str {
+        match self.0 {
+            Backend::Sqlite => sqlite,
+            Backend::Postgres => postgres,
+        }
+    }
+}
+
+impl Pool<'_> {
+    pub fn dialect(self) -> Dialect {
+        Dialect(match self {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        })
+    }
+
+    pub async fn fetch_all<T: FromBothRows>(
+        self,
+        sql: &str,
+        args: Args,
+    ) -> Result<Vec<T>, sqlx::Error> {
+        let sql = AssertSqlSafe(sql.to_owned());
+        match self {
+            Pool::Sqlite(p) => sqlx::query_as_with(sql, args.sqlite()?).fetch_all(p).await,
+            Pool::Postgres(p) => {
+                sqlx::query_as_with(sql, args.postgres()?)
+                    .fetch_all(p)
+                    .await
+            }
+        }
+    }
+
+    pub async fn fetch_optional<T: FromBothRows>(
+        self,
+        sql: &str,
+        args: Args,
+    ) -> Result<Option<T>, sqlx::Error> {
+        let sql = AssertSqlSafe(sql.to_owned());
+        match self {
+            Pool::Sqlite(p) => {
+                sqlx::query_as_with(sql, args.sqlite()?)
+                    .fetch_optional(p)
+                    .await
+            }
+            Pool::Postgres(p) => {
+                sqlx::query_as_with(sql, args.postgres()?)
+                    .fetch_optional(p)
+                    .await
+            }
+        }
+    }
+
+    pub async fn fetch_one<T: FromBothRows>(self, sql: &str, args: Args) -> Result<T, sqlx::Error> {
+        self.fetch_optional(sql, args)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)
+    }
+
+    /// Run a statement; returns the rows it affected.
+    pub async fn execute(self, sql: &str, args: Args) -> Result<u64, sqlx::Error> {
+        let sql = AssertSqlSafe(sql.to_owned());
+        Ok(match self {
+            Pool::Sqlite(p) => sqlx::query_with(sql, args.sqlite()?)
+                .execute(p)
+                .await?
+                .rows_affected(),
+            Pool::Postgres(p) => sqlx::query_with(sql, args.postgres()?)
+                .execute(p)
+                .await?
+                .rows_affected(),
+        })
+    }
+
+    /// A write transaction (see [`BackendPool::begin_write`](super::BackendPool::begin_write)).
+    pub async fn begin(self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin_write().await?),
+            Pool::Postgres(p) => Tx::Postgres(p.begin_write().await?),
+        })
+    }
+}
+
+/// A write transaction on either backend; rolled back when dropped uncommitted.
+pub enum Tx {
+    Sqlite(WriteTx<Sqlite>),
+    Postgres(WriteTx<Postgres>),
+}
+
+impl Tx {
+    pub fn dialect(&self) -> Dialect {
+        Dialect(match self {
+            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Postgres(_) => Backend::Postgres,
+        })
+    }
+
+    pub async fn fetch_all<T: FromBothRows>(
+        &mut self,
+        sql: &str,
+        args: Args,
+    ) -> Result<Vec<T>, sqlx::Error> {
+        let sql = AssertSqlSafe(sql.to_owned());
+        match self {
+            Tx::Sqlite(tx) => {
+                sqlx::query_as_with(sql, args.sqlite()?)
+                    .fetch_all(&mut **tx)
+                    .await
+            }
+            Tx::Postgres(tx) => {
+                sqlx::query_as_with(sql, args.postgres()?)
+                    .fetch_all(&mut **tx)
+                    .await
+            }
+        }
+    }
+
+    pub async fn fetch_optional<T: FromBothRows>(
+        &mut self,
+        sql: &str,
+        args: Args,
+    ) -> Result<Option<T>, sqlx::Error> {
+        let sql = AssertSqlSafe(sql.to_owned());
+        match self {
+            Tx::Sqlite(tx) => {
+                sqlx::query_as_with(sql, args.sqlite()?)
+                    .fetch_optional(&mut **tx)
+                    .await
+            }
+            Tx::Postgres(tx) => {
+                sqlx::query_as_with(sql, args.postgres()?)
+                    .fetch_optional(&mut **tx)
+                    .await
+            }
+        }
+    }
+
+    pub async fn fetch_one<T: FromBothRows>(
+        &mut self,
+        sql: &str,
+        args: Args,
+    ) -> Result<T, sqlx::Error> {
+        self.fetch_optional(sql, args)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)
+    }
+
+    /// Run a statement; returns the rows it affected.
+    pub async fn execute(&mut self, sql: &str, args: Args) -> Result<u64, sqlx::Error> {
+        let sql = AssertSqlSafe(sql.to_owned());
+        Ok(match self {
+            Tx::Sqlite(tx) => sqlx::query_with(sql, args.sqlite()?)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
+            Tx::Postgres(tx) => sqlx::query_with(sql, args.postgres()?)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
+        })
+    }
+
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await,
+            Tx::Postgres(tx) => tx.commit().await,
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! The search engine, chosen once when the store opens: SQLite mode searches
+//! its in-memory partitions ([`MemoryIndex`]), Postgres mode asks pgvector
+//! ([`pgvector`]). Both rank a kind's rows in a [`Scope`] that pass a
+//! [`Filter`], and both order ties the same way (newer first, then the larger
+//! id), so the same data gives the same results on either.
+
+mod pgvector;
+
+use std::sync::Arc;
+
+use sqlx::{PgPool, SqlitePool};
+
+use super::error::MemoryError;
+use super::filter::Filter;
+use super::index::{KeyValue, MemoryIndex, PartitionKey};
+use super::kind::MemoryKind;
+use super::search_counts::SearchCounts;
+use crate::db::{Alias, Db, Pool};
+use crate::vector::HnswSettings;
+
+/// The rows one search ranks: values of the kind's partition column (some
+/// NPCs, one mob type), or the whole kind.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scope {
+    Whole,
+    Ints(Vec<i64>),
+    Text(String),
+}
+
+impl Scope {
+    fn keys(&self, kind: MemoryKind) -> Vec<PartitionKey> {
+        let key = |value| PartitionKey { kind, value };
+        match self {
+            Scope::Whole => vec![key(KeyValue::Whole)],
+            Scope::Ints(ids) => ids.iter().map(|i| key(KeyValue::Int(*i))).collect(),
+            Scope::Text(t) => vec![key(KeyValue::Text(t.as_str().into()))],
+        }
+    }
+}
+
+/// How a search ranks: the model whose vectors it compares, and when a
+/// scope is large enough for the HNSW index.
+#[derive(Debug, Clone)]
+pub struct Ranking<'a> {
+    pub model: &'a str,
+    pub hnsw: &'a HnswSettings,
+    pub ef_search: usize,
+}
+
+pub(crate) enum Engine {
+    /// SQLite mode: every partition's vectors in memory, kept fresh from the change log.
+    InMemory {
+        pool: SqlitePool,
+        index: Arc<MemoryIndex>,
+    },
+    /// Postgres mode: pgvector, exact below the HNSW threshold, the index above it.
+    Pgvector {
+        pool: PgPool,
+        searches: SearchCounts,
+    },
+}
+
+impl Engine {
+    /// The engine of `db`'s backend; SQLite's index loads on first use.
+    pub fn open(db: &Db, dim: usize, model: &str, hnsw: &HnswSettings) -> Self {
+        match db.pool(Alias::AiMemory) {
+            Pool::Sqlite(pool) => Engine::InMemory {
+                pool: pool.clone(),
+                index: MemoryIndex::new(dim, model, hnsw.clone()),
+            },
+            Pool::Postgres(pool) => Engine::Pgvector {
+                pool: pool.clone(),
+                searches: SearchCounts::default(),
+            },
+        }
+    }
+
+    /// Load the in-memory index now (a no-op when loaded, and on Postgres).
+    pub async fn load(&self) -> Result<(), MemoryError> {
+        match self {
+            Engine::InMemory { pool, index } => index.ensure_loaded(pool).await,
+            Engine::Pgvector { .. } => Ok(()),
+        }
+    }
+
+    /// Catch up with every committed write, ours and other processes' (a no-op
+    /// on Postgres, and before the index's first load).
+    pub async fn sync(&self) -> Result<(), MemoryError> {
+        match self {
+            Engine::InMemory { pool, index } => index.refresh(pool).await,
+            Engine::Pgvector { .. } => Ok(()),
+        }
+    }
+
+    /// Rows of `kind` in `scope` passing `filter`, the `k` most similar to
+    /// `q`: (id, similarity), most similar first, ties newer first.
+    pub async fn rank(
+        &self,
+        kind: MemoryKind,
+        scope: &Scope,
+        q: &[f32],
+        k: usize,
+        filter: &Filter,
+        ranking: &Ranking<'_>,
+    ) -> Result<Vec<(i64, f32)>, MemoryError> {
+        match self {
+            Engine::InMemory { pool, index } => {
+                let predicate = filter.compile(kind.spec())?;
+                index.ensure_loaded(pool).await?;
+                let mut hits = Vec::new();
+                for key in scope.keys(kind) {
+                    let found = index.search(&key, q, k, |id, row| predicate.matches(id, row));
+                    hits.extend(found.into_iter().map(|h| (h.id, h.score, h.created_at)));
+                }
+                Ok(order_hits(hits, k))
+            }
+            Engine::Pgvector { pool, searches } => {
+                let rows =
+                    pgvector::rank(pool, searches, kind, scope, q, k, filter, ranking).await?;
+                Ok(order_hits(rows, k))
+            }
+        }
+    }
+
+    /// Searches by strategy (exact scan or HNSW index) since the store opened.
+    pub fn searches(&self) -> &SearchCounts {
+        match self {
+            Engine::InMemory { index, .. } => index.searches(),
+            Engine::Pgvector { searches, .. } => searches,
+        }
+    }
+
+    /// The in-memory index (SQLite mode), for metrics and tests.
+    pub fn index(&self) -> Option<&MemoryIndex> {
+        match self {
+            Engine::InMemory { index, .. } => Some(index),
+            Engine::Pgvector { .. } => None,
+        }
+    }
+
+    /// SQLite mode: the partition is in memory, so it has searchable rows (an
+    /// NPC search then skips asking the database whether the NPC has memories).
+    pub fn surely_has(&self, kind: MemoryKind, value: KeyValue) -> bool {
+        self.index()
+            .is_some_and(|i| i.has_partition(&PartitionKey { kind, value }))
+    }
+
+    /// Delete the change-log rows every serving process has replayed (SQLite).
+    pub async fn prune_changelog(&self) -> Result<u64, MemoryError> {
+        match self {
+            Engine::InMemory { pool, index } => index.prune_changelog(pool).await,
+            Engine::Pgvector { .. } => Ok(0),
+        }
+    }
+}
+
+/// Order (id, similarity, created_at micros) hits by similarity, then newer,
+/// then larger id, and keep `k`: O(n log n) in the hits, which are at most
+/// k per partition searched.
+pub(crate) fn order_hits(mut hits: Vec<(i64, f32, i64)>, k: usize) -> Vec<(i64, f32)> {
+    hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.2.cmp(&a.2)).then(b.0.cmp(&a.0)));
+    hits.truncate(k);
+    hits.into_iter().map(|(id, s, _)| (id, s)).collect()
+}

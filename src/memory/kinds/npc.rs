@@ -1,0 +1,416 @@
+//! NpcMemory: what an NPC heard and said, searched per NPC (and speaker).
+//! Beyond the shared operations: the name fallbacks after a game wipe, the
+//! newest memories, the last interaction, forgetting an NPC or a speaker.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::types::Json;
+
+use crate::db::{Alias, Args, SqlValue};
+use crate::memory::engine::Scope;
+use crate::memory::error::MemoryError;
+use crate::memory::filter::{Cond, Filter};
+use crate::memory::index::KeyValue;
+use crate::memory::kind::{
+    KeyColumn, Kind, KindSpec, ListBy, MemoryKind, MetaColumn, MetaType, NewRow, Record,
+};
+use crate::memory::model::Scored;
+use crate::memory::search::{Weights, candidates};
+use crate::memory::store::MemoryStore;
+use crate::memory::time_ago::time_ago;
+
+pub struct Npc;
+
+/// A stored NPC dialogue memory.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct NpcMemory {
+    pub id: i64,
+    pub npc_id: i64,
+    pub speaker_id: i64,
+    pub speaker_name: String,
+    pub npc_name: String,
+    pub user_message: String,
+    pub assistant_message: String,
+    pub summary: String,
+    pub interaction_type: String,
+    pub importance: Option<f64>,
+    pub metadata: Json<serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+    /// `None` while the embedding is pending.
+    pub embedding_model: Option<String>,
+}
+
+/// A new NPC memory. `summary` defaults to the original's
+/// `{speaker} said: "{user}" | {npc} replied: "{assistant}"`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewNpcMemory {
+    pub npc_id: i64,
+    #[serde(default)]
+    pub speaker_id: i64,
+    #[serde(default)]
+    pub speaker_name: String,
+    #[serde(default)]
+    pub npc_name: String,
+    #[serde(default)]
+    pub user_message: String,
+    #[serde(default)]
+    pub assistant_message: String,
+    #[serde(default)]
+    pub summary: Option<String>,
+    #[serde(default)]
+    pub interaction_type: Option<String>,
+    #[serde(default)]
+    pub importance: Option<f64>,
+    #[serde(default)]
+    pub metadata: Option<serde_json::Value>,
+    /// The caller's own vector instead of an embedding of the summary.
+    #[serde(default)]
+    pub embedding: Option<Vec<f32>>,
+    /// The same vector as base64 of little-endian f32 (not with `embedding`).
+    #[serde(default)]
+    pub embedding_b64: Option<String>,
+}
+
+impl NewNpcMemory {
+    /// The embedded text: the caller's summary, or the original's format.
+    pub fn effective_summary(&self) -> String {
+        match &self.summary {
+            Some(s) if !s.trim().is_empty() => s.clone(),
+            _ => format!(
+                "{} said: \"{}\" | {} replied: \"{}\"",
+                self.speaker_name, self.user_message, self.npc_name, self.assistant_message
+            ),
+        }
+    }
+}
+
+impl Record for NpcMemory {
+    fn id(&self) -> i64 {
+        self.id
+    }
+    fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+    fn is_embedded(&self) -> bool {
+        self.embedding_model.is_some()
+    }
+    fn importance(&self) -> f32 {
+        self.importance.unwrap_or(0.0) as f32
+    }
+}
+
+impl Kind for Npc {
+    const ID: MemoryKind = MemoryKind::Npc;
+    const SPEC: KindSpec = KindSpec {
+        name: "npc",
+        table: "ai_memory_npcmemory",
+        text_column: "summary",
+        columns: "id, npc_id, speaker_id, speaker_name, npc_name, user_message, assistant_message, summary, interaction_type, importance, metadata, created_at, embedding_model",
+        partition: Some(KeyColumn::Int("npc_id")),
+        meta: &[
+            MetaColumn {
+                name: "speaker_id",
+                ty: MetaType::Int,
+            },
+            MetaColumn {
+                name: "speaker_name",
+                ty: MetaType::Text,
+            },
+        ],
+        hnsw_index: "npcmemory_embedding_hnsw",
+        noun: "npc memory",
+    };
+    const LIST_BY: &'static [ListBy] = &[ListBy::Int("npc_id"), ListBy::Int("speaker_id")];
+    type Record = NpcMemory;
+    type Search = NpcSearch;
+    type New = NewNpcMemory;
+
+    fn prepare(store: &MemoryStore, m: NewNpcMemory) -> Result<NewRow, MemoryError> {
+        store.check_name("speaker_name", &m.speaker_name, 80)?;
+        store.check_name("npc_name", &m.npc_name, 80)?;
+        store.check_text("user_message", &m.user_message, false)?;
+        store.check_text("assistant_message", &m.assistant_message, false)?;
+        if m.user_message.trim().is_empty()
+            && m.assistant_message.trim().is_empty()
+            && m.summary.as_deref().is_none_or(|s| s.trim().is_empty())
+        {
+            return Err(MemoryError::invalid(
+                "summary",
+                "give user_message, assistant_message or summary",
+            ));
+        }
+        if let Some(i) = m.importance
+            && !(0.0..=1.0).contains(&i)
+        {
+            return Err(MemoryError::invalid(
+                "importance",
+                "must be between 0 and 1",
+            ));
+        }
+        let metadata = object_or_empty("metadata", m.metadata.clone())?;
+        let interaction = m.interaction_type.clone().unwrap_or_else(|| "say".into());
+        if interaction.is_empty() || interaction.len() > 20 {
+            return Err(MemoryError::invalid(
+                "interaction_type",
+                "must be 1 to 20 characters",
+            ));
+        }
+        let summary = m.effective_summary();
+        store.check_text("summary", &summary, true)?;
+        Ok(NewRow {
+            values: vec![
+                ("npc_id", m.npc_id.into()),
+                ("speaker_id", m.speaker_id.into()),
+                ("speaker_name", m.speaker_name.into()),
+                ("npc_name", m.npc_name.into()),
+                ("user_message", m.user_message.into()),
+                ("assistant_message", m.assistant_message.into()),
+                ("summary", summary.clone().into()),
+                ("interaction_type", interaction.into()),
+                ("importance", m.importance.into()),
+                ("metadata", metadata.into()),
+            ],
+            text: summary,
+            embedding: m.embedding,
+            embedding_b64: m.embedding_b64,
+        })
+    }
+
+    fn search(
+        store: &MemoryStore,
+        search: &NpcSearch,
+    ) -> impl Future<Output = Result<Vec<Scored<NpcMemory>>, MemoryError>> + Send {
+        store.search_npc(search)
+    }
+}
+
+/// A JSON object, `{}` when absent; anything else is refused naming `field`.
+pub(crate) fn object_or_empty(
+    field: &'static str,
+    value: Option<serde_json::Value>,
+) -> Result<serde_json::Value, MemoryError> {
+    match value {
+        None => Ok(serde_json::json!({})),
+        Some(v) if v.is_object() => Ok(v),
+        Some(_) => Err(MemoryError::invalid(field, "must be a JSON object")),
+    }
+}
+
+/// A semantic search over one NPC's memories.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NpcSearch {
+    pub npc_id: i64,
+    #[serde(default)]
+    pub query: Option<String>,
+    #[serde(default)]
+    pub embedding: Option<Vec<f32>>,
+    /// The query vector as base64 of little-endian f32 (not with `embedding`).
+    #[serde(default)]
+    pub embedding_b64: Option<String>,
+    #[serde(default = "default_top_k")]
+    pub top_k: usize,
+    #[serde(default)]
+    pub speaker_id: Option<i64>,
+    /// Used when `speaker_id` has no memories with this NPC (ids change across game wipes).
+    #[serde(default)]
+    pub speaker_name: Option<String>,
+    /// Used when `npc_id` has no memories at all.
+    #[serde(default)]
+    pub npc_name: Option<String>,
+    #[serde(default)]
+    pub min_similarity: Option<f32>,
+    #[serde(default)]
+    pub since: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub until: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub weights: Option<Weights>,
+}
+
+fn default_top_k() -> usize {
+    5
+}
+
+/// The newest memory between an NPC and a speaker.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LastInteraction {
+    pub created_at: DateTime<Utc>,
+    pub time_ago: String,
+}
+
+impl MemoryStore {
+    /// The NPC ids to search: `npc_id` when it has memories, else every id that
+    /// has memories under `npc_name` (ids change when a game world is rebuilt).
+    async fn resolve_npcs(
+        &self,
+        npc_id: i64,
+        npc_name: Option<&str>,
+    ) -> Result<Vec<i64>, MemoryError> {
+        // SQLite mode: an NPC with searchable rows has a partition in memory, so the
+        // common case needs no query on the search path.
+        if self
+            .engine
+            .surely_has(MemoryKind::Npc, KeyValue::Int(npc_id))
+        {
+            return Ok(vec![npc_id]);
+        }
+        let pool = self.db.pool(Alias::AiMemory);
+        let mut args = Args::new();
+        let sql = format!(
+            "SELECT id FROM ai_memory_npcmemory WHERE npc_id = {} LIMIT 1",
+            args.push(npc_id)
+        );
+        let has_rows: Option<(i64,)> = pool.fetch_optional(&sql, args).await?;
+        match (has_rows, npc_name) {
+            (None, Some(name)) if !name.trim().is_empty() => {
+                let mut args = Args::new();
+                let sql = format!(
+                    "SELECT DISTINCT npc_id FROM ai_memory_npcmemory WHERE npc_name = {}",
+                    args.push(name)
+                );
+                let ids: Vec<(i64,)> = pool.fetch_all(&sql, args).await?;
+                Ok(ids.into_iter().map(|(id,)| id).collect())
+            }
+            _ => Ok(vec![npc_id]),
+        }
+    }
+
+    /// The speaker condition: by id when that id has memories with these NPCs,
+    /// else by name when one is given.
+    async fn speaker_cond(
+        &self,
+        npc_ids: &[i64],
+        speaker_id: Option<i64>,
+        speaker_name: Option<&str>,
+    ) -> Result<Option<Cond>, MemoryError> {
+        let name = speaker_name.filter(|n| !n.trim().is_empty());
+        let by_name = || name.map(|n| Cond::Eq("speaker_name", n.into()));
+        let Some(id) = speaker_id else {
+            return Ok(by_name());
+        };
+        if name.is_none() {
+            return Ok(Some(Cond::Eq("speaker_id", id.into())));
+        }
+        let pool = self.db.pool(Alias::AiMemory);
+        let mut args = Args::new();
+        let speaker = args.push(id);
+        let npcs = args.push(SqlValue::Ints(npc_ids.to_vec()));
+        let sql = format!(
+            "SELECT id FROM ai_memory_npcmemory WHERE speaker_id = {speaker} AND {} LIMIT 1",
+            pool.dialect().in_list("npc_id", &npcs)
+        );
+        let found: Option<(i64,)> = pool.fetch_optional(&sql, args).await?;
+        Ok(match found {
+            Some(_) => Some(Cond::Eq("speaker_id", id.into())),
+            None => by_name(),
+        })
+    }
+
+    /// Semantic search over one NPC's memories (most similar first).
+    pub async fn search_npc(&self, s: &NpcSearch) -> Result<Vec<Scored<NpcMemory>>, MemoryError> {
+        self.check_top_k(s.top_k)?;
+        if let Some(w) = &s.weights {
+            w.validate()?;
+        }
+        let given = self.caller_vector(&s.embedding, &s.embedding_b64)?;
+        let q = self.query_vector(s.query.as_deref(), given).await?;
+        self.search_npc_with_vector(s, &q).await
+    }
+
+    /// [`search_npc`](Self::search_npc) with the query already embedded.
+    pub(crate) async fn search_npc_with_vector(
+        &self,
+        s: &NpcSearch,
+        q: &[f32],
+    ) -> Result<Vec<Scored<NpcMemory>>, MemoryError> {
+        let npc_ids = self.resolve_npcs(s.npc_id, s.npc_name.as_deref()).await?;
+        let speaker = self
+            .speaker_cond(&npc_ids, s.speaker_id, s.speaker_name.as_deref())
+            .await?;
+        let filter = Filter::all()
+            .and_some(speaker)
+            .and_some(s.since.map(|t| Cond::AtLeast("created_at", t.into())))
+            .and_some(s.until.map(|t| Cond::Below("created_at", t.into())));
+        let k = candidates(s.top_k, &s.weights);
+        let hits = self
+            .rank(MemoryKind::Npc, &Scope::Ints(npc_ids), q, k, &filter)
+            .await?;
+        self.results::<NpcMemory>(MemoryKind::Npc, hits, s.top_k, s.min_similarity, s.weights)
+            .await
+    }
+
+    /// The newest `limit` memories of an NPC (optionally with one speaker),
+    /// returned oldest first; pending rows included.
+    pub async fn recent_npc(
+        &self,
+        npc_id: i64,
+        limit: i64,
+        speaker_id: Option<i64>,
+        npc_name: Option<&str>,
+    ) -> Result<Vec<NpcMemory>, MemoryError> {
+        if !(1..=100).contains(&limit) {
+            return Err(MemoryError::invalid("limit", "must be between 1 and 100"));
+        }
+        let npc_ids = self.resolve_npcs(npc_id, npc_name).await?;
+        let pool = self.db.pool(Alias::AiMemory);
+        let mut args = Args::new();
+        let npcs = args.push(SqlValue::Ints(npc_ids));
+        let speaker = match speaker_id {
+            Some(id) => format!("AND speaker_id = {}", args.push(id)),
+            None => String::new(),
+        };
+        // Pick the ids first, then read the rows: sorting whole rows would read
+        // every matching row's columns, and on SQLite those stored after the
+        // vector blob sit in overflow pages (5,000 rows: ~5 ms).
+        let sql = format!(
+            "SELECT {} FROM ai_memory_npcmemory WHERE id IN (
+               SELECT id FROM ai_memory_npcmemory WHERE {} {speaker}
+               ORDER BY created_at DESC, id DESC LIMIT {})
+             ORDER BY created_at DESC, id DESC",
+            Npc::SPEC.columns,
+            pool.dialect().in_list("npc_id", &npcs),
+            args.push(limit)
+        );
+        let mut rows: Vec<NpcMemory> = pool.fetch_all(&sql, args).await?;
+        rows.reverse();
+        Ok(rows)
+    }
+
+    /// When this NPC last talked with this speaker.
+    pub async fn last_interaction(
+        &self,
+        npc_id: i64,
+        speaker_id: i64,
+    ) -> Result<Option<LastInteraction>, MemoryError> {
+        let mut args = Args::new();
+        let sql = format!(
+            "SELECT created_at FROM ai_memory_npcmemory WHERE npc_id = {} AND speaker_id = {}
+             ORDER BY created_at DESC, id DESC LIMIT 1",
+            args.push(npc_id),
+            args.push(speaker_id)
+        );
+        let newest: Option<(DateTime<Utc>,)> = self
+            .db
+            .pool(Alias::AiMemory)
+            .fetch_optional(&sql, args)
+            .await?;
+        Ok(newest.map(|(created_at,)| LastInteraction {
+            time_ago: time_ago(created_at, Utc::now()),
+            created_at,
+        }))
+    }
+
+    /// Forget everything an NPC remembers. Returns how many memories went.
+    pub async fn forget_npc(&self, npc_id: i64) -> Result<u64, MemoryError> {
+        let filter = Filter::all().and(Cond::Eq("npc_id", npc_id.into()));
+        self.delete_where(MemoryKind::Npc, &filter).await
+    }
+
+    /// Forget a speaker in every NPC's memory. Returns how many memories went.
+    pub async fn forget_speaker(&self, speaker_id: i64) -> Result<u64, MemoryError> {
+        let filter = Filter::all().and(Cond::Eq("speaker_id", speaker_id.into()));
+        self.delete_where(MemoryKind::Npc, &filter).await
+    }
+}

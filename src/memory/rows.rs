@@ -1,0 +1,221 @@
+//! The operations every kind shares, written once over [`Kind`]: store and
+//! batch store (one provider call, one transaction, the rows answered from the
+//! INSERT itself), get, list by id, delete one or by filter. Every write logs
+//! its rows in the change log within its transaction (SQLite mode: that is how
+//! other processes' in-memory indexes learn of it) and then brings this
+//! process's engine up to date.
+
+use std::collections::HashMap;
+
+use super::error::MemoryError;
+use super::filter::Filter;
+use super::kind::{Kind, MemoryKind, NewRow, Record};
+use super::model::Stored;
+use super::store::MemoryStore;
+use crate::db::{Alias, Args, Backend, SqlValue, Tx, now_micros};
+
+/// Page sizes of the list operations: 1 to 500.
+pub(crate) fn check_page_limit(limit: i64) -> Result<(), MemoryError> {
+    if !(1..=500).contains(&limit) {
+        return Err(MemoryError::invalid("limit", "must be between 1 and 500"));
+    }
+    Ok(())
+}
+
+/// Append to the change log inside the write transaction (SQLite only: it is
+/// how other processes' in-memory indexes learn about the write).
+pub(crate) async fn log_change(
+    tx: &mut Tx,
+    kind: MemoryKind,
+    id: i64,
+    op: &'static str,
+) -> Result<(), sqlx::Error> {
+    if tx.dialect().0 == Backend::Sqlite {
+        let mut args = Args::new();
+        let sql = format!(
+            "INSERT INTO ai_memory_changelog (kind, row_id, op) VALUES ({}, {}, {})",
+            args.push(kind.name()),
+            args.push(id),
+            args.push(op)
+        );
+        tx.execute(&sql, args).await?;
+    }
+    Ok(())
+}
+
+impl MemoryStore {
+    /// Store one memory. Committed even when the embedding provider fails
+    /// (then pending, and the background worker embeds it later).
+    pub async fn store<K: Kind>(&self, new: K::New) -> Result<Stored<K::Record>, MemoryError> {
+        let row = K::prepare(self, new)?;
+        let stored = self.insert::<K>(vec![row], None).await?;
+        stored
+            .into_iter()
+            .next()
+            .ok_or(MemoryError::NotFound(K::SPEC.noun))
+    }
+
+    /// Store many: one provider call, one transaction, all or nothing.
+    pub async fn store_batch<K: Kind>(
+        &self,
+        batch: Vec<K::New>,
+    ) -> Result<Vec<Stored<K::Record>>, MemoryError> {
+        if batch.is_empty() {
+            return Err(MemoryError::invalid("memories", "must not be empty"));
+        }
+        let rows = batch
+            .into_iter()
+            .map(|m| K::prepare(self, m))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.insert::<K>(rows, None).await
+    }
+
+    /// Write `rows` with their vectors (the caller's, else one provider call on
+    /// the request path; pending when it fails) in one transaction. With
+    /// `upsert_on`, a row whose values in those columns exist already updates
+    /// it instead (its `created_at` kept). The records come back from the
+    /// statement itself: reading them again after the commit could find one
+    /// already deleted by a concurrent forget.
+    pub(crate) async fn insert<K: Kind>(
+        &self,
+        rows: Vec<NewRow>,
+        upsert_on: Option<&[&str]>,
+    ) -> Result<Vec<Stored<K::Record>>, MemoryError> {
+        let given = rows
+            .iter()
+            .map(|r| self.caller_vector(&r.embedding, &r.embedding_b64))
+            .collect::<Result<Vec<_>, _>>()?;
+        let texts: Vec<String> = rows.iter().map(|r| r.text.clone()).collect();
+        let vectors = self.vectors_for_write(&texts, given).await?;
+        let pool = self.db.pool(Alias::AiMemory);
+        let now = now_micros();
+        let mut tx = pool.begin().await?;
+        let mut stored = Vec::with_capacity(rows.len());
+        for (row, vector) in rows.into_iter().zip(vectors.vectors) {
+            let model = vector.as_ref().map(|_| self.model().to_owned());
+            let error = vector.is_none().then(|| vectors.error.clone()).flatten();
+            let mut columns: Vec<&str> = row.values.iter().map(|(c, _)| *c).collect();
+            let mut args = Args::new();
+            let mut params: Vec<String> =
+                row.values.into_iter().map(|(_, v)| args.push(v)).collect();
+            for (column, value) in [
+                ("created_at", SqlValue::Time(Some(now))),
+                (tx.dialect().vector_column(), SqlValue::Vector(vector)),
+                ("embedding_model", SqlValue::Text(model)),
+                ("embedding_error", SqlValue::Text(error.clone())),
+            ] {
+                columns.push(column);
+                params.push(args.push(value));
+            }
+            let on_conflict = match upsert_on {
+                None => String::new(),
+                Some(key) => {
+                    let updates: Vec<String> = columns
+                        .iter()
+                        .filter(|c| !key.contains(c) && **c != "created_at")
+                        .map(|c| format!("{c} = excluded.{c}"))
+                        .chain(["embedding_failed_at = NULL".to_owned()])
+                        .collect();
+                    format!(
+                        " ON CONFLICT ({}) DO UPDATE SET {}",
+                        key.join(", "),
+                        updates.join(", ")
+                    )
+                }
+            };
+            let sql = format!(
+                "INSERT INTO {} ({}) VALUES ({}){on_conflict} RETURNING {}",
+                K::SPEC.table,
+                columns.join(", "),
+                params.join(", "),
+                K::SPEC.columns
+            );
+            let record: K::Record = tx.fetch_one(&sql, args).await?;
+            log_change(&mut tx, K::ID, record.id(), "upsert").await?;
+            stored.push(Stored::of(record, error));
+        }
+        tx.commit().await?;
+        self.engine.sync().await?;
+        Ok(stored)
+    }
+
+    pub async fn get<K: Kind>(&self, id: i64) -> Result<K::Record, MemoryError> {
+        self.fetch::<K::Record>(K::ID, &[id])
+            .await?
+            .remove(&id)
+            .ok_or(MemoryError::NotFound(K::SPEC.noun))
+    }
+
+    /// Records of `kind` with the given ids (any order; missing ids are skipped).
+    pub(crate) async fn fetch<R: Record>(
+        &self,
+        kind: MemoryKind,
+        ids: &[i64],
+    ) -> Result<HashMap<i64, R>, MemoryError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let pool = self.db.pool(Alias::AiMemory);
+        let mut args = Args::new();
+        let ids_param = args.push(SqlValue::Ints(ids.to_vec()));
+        let sql = format!(
+            "SELECT {} FROM {} WHERE {}",
+            kind.spec().columns,
+            kind.table(),
+            pool.dialect().in_list("id", &ids_param)
+        );
+        let rows: Vec<R> = pool.fetch_all(&sql, args).await?;
+        Ok(rows.into_iter().map(|r| (r.id(), r)).collect())
+    }
+
+    /// Records with id greater than `after` passing `filter`, by id.
+    pub async fn list<K: Kind>(
+        &self,
+        filter: &Filter,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<K::Record>, MemoryError> {
+        check_page_limit(limit)?;
+        let pool = self.db.pool(Alias::AiMemory);
+        let mut args = Args::new();
+        let after = args.push(after);
+        let passes = filter.sql(pool.dialect(), &mut args);
+        let sql = format!(
+            "SELECT {} FROM {} WHERE id > {after} AND {passes} ORDER BY id LIMIT {}",
+            K::SPEC.columns,
+            K::SPEC.table,
+            args.push(limit)
+        );
+        Ok(pool.fetch_all(&sql, args).await?)
+    }
+
+    /// Delete one record.
+    pub async fn delete<K: Kind>(&self, id: i64) -> Result<(), MemoryError> {
+        let filter = Filter::all().and(super::filter::Cond::Eq("id", id.into()));
+        match self.delete_where(K::ID, &filter).await? {
+            0 => Err(MemoryError::NotFound(K::SPEC.noun)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Delete the rows of `kind` passing `filter`, logging each deleted id in
+    /// the same transaction. Returns how many went.
+    pub(crate) async fn delete_where(
+        &self,
+        kind: MemoryKind,
+        filter: &Filter,
+    ) -> Result<u64, MemoryError> {
+        let pool = self.db.pool(Alias::AiMemory);
+        let mut args = Args::new();
+        let passes = filter.sql(pool.dialect(), &mut args);
+        let sql = format!("DELETE FROM {} WHERE {passes} RETURNING id", kind.table());
+        let mut tx = pool.begin().await?;
+        let ids: Vec<(i64,)> = tx.fetch_all(&sql, args).await?;
+        for (id,) in &ids {
+            log_change(&mut tx, kind, *id, "delete").await?;
+        }
+        tx.commit().await?;
+        self.engine.sync().await?;
+        Ok(ids.len() as u64)
+    }
+}
