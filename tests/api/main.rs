@@ -8,6 +8,7 @@ mod support;
 mod accounts;
 mod changelog;
 mod cli;
+mod conformance;
 mod db_sqlite;
 mod demo;
 mod faults;

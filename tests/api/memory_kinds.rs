@@ -468,52 +468,6 @@ async fn sqlite_sees_writes_from_another_process() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn exact_search_agrees_across_backends() {
-    let lite = TestDb::migrated("sqlite").await;
-    let pg = TestDb::migrated("postgres").await;
-    let (a, b) = (memory_store(&lite.db).await, memory_store(&pg.db).await);
-    let batch: Vec<NewNpcMemory> = (0..300u64)
-        .map(|i| NewNpcMemory {
-            npc_id: 1 + (i % 3) as i64,
-            speaker_id: (i % 5) as i64,
-            user_message: format!("m{i}"),
-            embedding: Some(random_vector(i, 1536)),
-            ..NewNpcMemory::default()
-        })
-        .collect();
-    for chunk in batch.chunks(150) {
-        a.store_batch::<Npc>(chunk.to_vec()).await.unwrap();
-        b.store_batch::<Npc>(chunk.to_vec()).await.unwrap();
-    }
-    for q in 0..5u64 {
-        let s = NpcSearch {
-            npc_id: 1,
-            embedding: Some(random_vector(1000 + q, 1536)),
-            top_k: 10,
-            speaker_id: if q % 2 == 0 { Some(2) } else { None },
-            ..NpcSearch::default()
-        };
-        let (x, y) = (
-            a.search_npc(&s).await.unwrap(),
-            b.search_npc(&s).await.unwrap(),
-        );
-        assert_eq!(x.len(), y.len());
-        for (r, p) in x.iter().zip(&y) {
-            assert_eq!(
-                r.memory.user_message, p.memory.user_message,
-                "same rows in the same order"
-            );
-            assert!(
-                (r.similarity - p.similarity).abs() < 1e-5,
-                "{} vs {}",
-                r.similarity,
-                p.similarity
-            );
-        }
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_selective_filter_still_returns_top_k() {
     let pg = TestDb::migrated("postgres").await;
     let store = memory_store(&pg.db).await;
