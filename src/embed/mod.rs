@@ -15,6 +15,7 @@ mod cache;
 mod error;
 mod hash;
 pub mod minilm;
+#[cfg(any(test, feature = "test-support"))]
 pub mod mock;
 mod openai;
 mod transport;
