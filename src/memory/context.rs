@@ -45,7 +45,7 @@ impl MemoryStore {
             .recent_npc(r.npc_id, 10, Some(r.speaker_id), r.npc_name.as_deref())
             .await?;
         let last_interaction = self.last_interaction(r.npc_id, r.speaker_id).await?;
-        let q = match self.query_vector(Some(&r.message), None).await {
+        let q = match self.query_vector(Some(&r.message), &None, &None).await {
             Ok(q) => q,
             Err(MemoryError::EmbeddingUnavailable(e)) => {
                 return Ok(Context {

@@ -268,12 +268,15 @@ impl MemoryStore {
         Ok(WriteVectors { vectors, error })
     }
 
-    /// The query vector: the caller's own, or the cached embedding of `query`.
+    /// The query vector: the caller's own (in either wire form), or the cached
+    /// embedding of `query`.
     pub(crate) async fn query_vector(
         &self,
         query: Option<&str>,
-        given: Option<Vec<f32>>,
+        embedding: &Option<Vec<f32>>,
+        embedding_b64: &Option<String>,
     ) -> Result<Vec<f32>, MemoryError> {
+        let given = self.caller_vector(embedding, embedding_b64)?;
         match (query, given) {
             (_, Some(mut v)) => {
                 normalize(&mut v, self.dimension())

@@ -270,8 +270,9 @@ impl MemoryStore {
                 ));
             }
         };
-        let given = self.caller_vector(&s.embedding, &s.embedding_b64)?;
-        let q = self.query_vector(s.query.as_deref(), given).await?;
+        let q = self
+            .query_vector(s.query.as_deref(), &s.embedding, &s.embedding_b64)
+            .await?;
         let k = if s.decisiveness_weight > 0.0 {
             (s.top_k * 4).max(50)
         } else {

@@ -283,8 +283,9 @@ impl MemoryStore {
         s: &LoreSearch,
     ) -> Result<Vec<Scored<LoreMemory>>, MemoryError> {
         self.check_top_k(s.top_k)?;
-        let given = self.caller_vector(&s.embedding, &s.embedding_b64)?;
-        let q = self.query_vector(s.query.as_deref(), given).await?;
+        let q = self
+            .query_vector(s.query.as_deref(), &s.embedding, &s.embedding_b64)
+            .await?;
         self.search_lore_with_vector(s, &q).await
     }
 

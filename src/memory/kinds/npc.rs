@@ -314,8 +314,9 @@ impl MemoryStore {
         if let Some(w) = &s.weights {
             w.validate()?;
         }
-        let given = self.caller_vector(&s.embedding, &s.embedding_b64)?;
-        let q = self.query_vector(s.query.as_deref(), given).await?;
+        let q = self
+            .query_vector(s.query.as_deref(), &s.embedding, &s.embedding_b64)
+            .await?;
         self.search_npc_with_vector(s, &q).await
     }
 
