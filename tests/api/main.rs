@@ -27,5 +27,6 @@ mod pending;
 mod pg_index;
 mod reembed;
 mod reembed_cli;
+mod settings;
 mod subscriptions;
 mod xrpl;

@@ -2,12 +2,14 @@
 //! ([`db`]), the real service on a free port and a client ([`http`]), the
 //! `mnemo serve` binary as a child process ([`serve`]), the small world
 //! of the provider-switch tests ([`reembed`]), and a provider whose
-//! behaviour a test scripts ([`embedders`]).
+//! behaviour a test scripts ([`embedders`]), the local model (`minilm`).
 
 #[macro_use]
 pub mod db;
 pub mod embedders;
 pub mod http;
+#[cfg(feature = "minilm")]
+pub mod minilm;
 pub mod postgres;
 pub mod reembed;
 pub mod serve;
