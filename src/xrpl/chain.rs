@@ -1,6 +1,8 @@
 //! Chain deposits and withdrawals: the balance (or token) move, its transfer
 //! log row and the `xrpl_xrpltransactionlog` row, in one transaction. A
-//! `tx_hash` already confirmed is refused and nothing moves.
+//! `tx_hash` already confirmed is refused and nothing moves. Hashes are
+//! parsed into their canonical spelling ([`TxHash`]) before anything is read
+//! or written, so a replay in another letter case is refused like any other.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -10,10 +12,11 @@ use super::fungible::{
 };
 use super::nft::{lock_nft, log_nft_transfer, read_nft};
 use super::{
-    FungibleLocation, Holder, NFTOKEN_MAX, NftLocation, NftState, TX_HASH_MAX, WALLET_MAX,
-    XrplError, amount_text, check_text, parse_amount,
+    FungibleLocation, Holder, NFTOKEN_MAX, NftLocation, NftState, WALLET_MAX, XrplError,
+    amount_text, check_text, parse_amount,
 };
 use crate::db::{Alias, Db, is_unique_violation, now_micros};
+use crate::tx_hash::TxHash;
 use crate::with_pool;
 
 /// One row of `xrpl_xrpltransactionlog`.
@@ -178,9 +181,9 @@ macro_rules! confirm_tx {
     }};
 }
 
-fn check_move(m: &ChainMove) -> Result<(), XrplError> {
+fn check_move(m: &ChainMove) -> Result<TxHash, XrplError> {
     check_currency(&m.currency_code)?;
-    check_text("tx_hash", &m.tx_hash, TX_HASH_MAX)?;
+    let tx_hash = TxHash::parse("tx_hash", &m.tx_hash)?;
     check_text("vault_address", &m.vault_address, WALLET_MAX)?;
     Holder::new(m.wallet_address.clone(), FungibleLocation::Account).check(HOLDER)?;
     if m.wallet_address == m.vault_address {
@@ -189,7 +192,7 @@ fn check_move(m: &ChainMove) -> Result<(), XrplError> {
             "must differ from the vault address",
         ));
     }
-    Ok(())
+    Ok(tx_hash)
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -213,7 +216,7 @@ pub async fn withdraw_to_chain(db: &Db, m: &ChainMove) -> Result<ChainReceipt, X
 }
 
 async fn chain_move(db: &Db, m: &ChainMove, dir: Direction) -> Result<ChainReceipt, XrplError> {
-    check_move(m)?;
+    let tx_hash = check_move(m)?;
     let amount = parse_amount("amount", &m.amount)?;
     let now = now_micros();
     let account = Holder::new(m.wallet_address.clone(), FungibleLocation::Account);
@@ -224,7 +227,7 @@ async fn chain_move(db: &Db, m: &ChainMove, dir: Direction) -> Result<ChainRecei
     };
     let currency = m.currency_code.as_str();
     let confirmed = Confirmed {
-        tx_hash: &m.tx_hash,
+        tx_hash: tx_hash.as_str(),
         tx_type,
         currency_code: Some(currency),
         nftoken_id: None,
@@ -233,7 +236,7 @@ async fn chain_move(db: &Db, m: &ChainMove, dir: Direction) -> Result<ChainRecei
     };
     let receipt = with_pool!(db.pool(Alias::Xrpl), |p| {
         let mut tx = p.begin_write().await?;
-        let existing = claim_tx!(p, tx, &m.tx_hash);
+        let existing = claim_tx!(p, tx, tx_hash.as_str());
         ensure_currency!(tx, currency);
         // Same lock order as `fungible::transfer`.
         let (from_balance, to_balance) = if from < to {
@@ -282,7 +285,8 @@ pub async fn deposit_nft_from_chain(
     check_text("nftoken_id", nftoken_id, NFTOKEN_MAX)?;
     check_text("wallet_address", wallet_address, WALLET_MAX)?;
     check_text("vault_address", vault_address, WALLET_MAX)?;
-    check_text("tx_hash", tx_hash, TX_HASH_MAX)?;
+    let tx_hash = TxHash::parse("tx_hash", tx_hash)?;
+    let tx_hash = tx_hash.as_str();
     if wallet_address == vault_address {
         return Err(XrplError::invalid(
             "wallet_address",
@@ -347,7 +351,8 @@ pub async fn withdraw_nft_to_chain(
     tx_hash: &str,
 ) -> Result<NftChainReceipt, XrplError> {
     check_text("nftoken_id", nftoken_id, NFTOKEN_MAX)?;
-    check_text("tx_hash", tx_hash, TX_HASH_MAX)?;
+    let tx_hash = TxHash::parse("tx_hash", tx_hash)?;
+    let tx_hash = tx_hash.as_str();
     let now = now_micros();
     let receipt = with_pool!(db.pool(Alias::Xrpl), |p| {
         let mut tx = p.begin_write().await?;
@@ -400,15 +405,16 @@ pub async fn withdraw_nft_to_chain(
     Ok(receipt)
 }
 
-/// The transaction log row of a hash.
+/// The transaction log row of a hash, in any spelling.
 pub async fn transaction(db: &Db, tx_hash: &str) -> Result<Option<TransactionLog>, XrplError> {
+    let tx_hash = TxHash::parse("tx_hash", tx_hash)?;
     let row = with_pool!(db.pool(Alias::Xrpl), |p| {
         sqlx::query_as::<_, TransactionLog>(concat!(
             "SELECT ",
             tx_columns!(),
             " FROM xrpl_xrpltransactionlog WHERE tx_hash = $1"
         ))
-        .bind(tx_hash)
+        .bind(tx_hash.as_str())
         .fetch_optional(p)
         .await?
     });

@@ -1,6 +1,7 @@
 //! The one error type of the xrpl repository.
 
 use crate::decimal::DecimalError;
+use crate::tx_hash::TxHashError;
 
 /// Why an xrpl operation was refused or failed. Refusals leave the database
 /// unchanged: every write runs in one transaction that rolls back on error.
@@ -58,6 +59,15 @@ pub enum XrplError {
 
 impl From<DecimalError> for XrplError {
     fn from(e: DecimalError) -> Self {
+        XrplError::Invalid {
+            field: e.field,
+            message: e.message,
+        }
+    }
+}
+
+impl From<TxHashError> for XrplError {
+    fn from(e: TxHashError) -> Self {
         XrplError::Invalid {
             field: e.field,
             message: e.message,

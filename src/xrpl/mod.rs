@@ -216,5 +216,4 @@ pub(crate) const WALLET_MAX: usize = 50;
 pub(crate) const CURRENCY_MAX: usize = 40;
 pub(crate) const CHARACTER_KEY_MAX: usize = 255;
 pub(crate) const NFTOKEN_MAX: usize = 64;
-pub(crate) const TX_HASH_MAX: usize = 64;
 pub(crate) const TRANSFER_TYPE_MAX: usize = 30;

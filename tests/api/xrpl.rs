@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crate::support::db::TestDb;
+use crate::support::economy::{spellings, tx_hash};
 use chrono::{Duration, TimeZone, Utc};
 use mnemo::db::migrate::{self, DEFAULT_VAULT_ADDRESS, MigrateParams};
 use mnemo::db::{Alias, Db};
@@ -698,13 +699,20 @@ async fn opposite_transfers_do_not_deadlock(backend: &str) {
 
 // --------------------------------------------------------------- 4. chain
 
-fn chain_move(amount: &str, tx_hash: &str) -> ChainMove {
+/// The canonical (upper-case) spelling of the hash made from `label`.
+fn canonical(label: &str) -> String {
+    tx_hash(label).to_uppercase()
+}
+
+/// A move of FCMGold between PLAYER's ACCOUNT and the vault, with the hash made
+/// from `label` in lower case.
+fn chain_move(amount: &str, label: &str) -> ChainMove {
     ChainMove {
         currency_code: "FCMGold".into(),
         wallet_address: PLAYER.into(),
         amount: amount.into(),
         vault_address: VAULT.into(),
-        tx_hash: tx_hash.into(),
+        tx_hash: tx_hash(label),
     }
 }
 
@@ -717,7 +725,7 @@ async fn chain_moves_refuse_a_confirmed_tx_hash(backend: &str) {
         .unwrap();
     assert_eq!(d.account_balance, "250.000000");
     assert_eq!(d.reserve_balance, "499750.000000");
-    assert_eq!(d.transaction.tx_hash, "TXD1");
+    assert_eq!(d.transaction.tx_hash, canonical("TXD1"));
     assert_eq!(d.transaction.tx_type, "import");
     assert_eq!(d.transaction.status, "confirmed");
     assert_eq!(d.transaction.amount.as_deref(), Some("250.000000"));
@@ -740,7 +748,7 @@ async fn chain_moves_refuse_a_confirmed_tx_hash(backend: &str) {
         xrpl::withdraw_to_chain(db, &chain_move("10", "TXD1")).await,
     ] {
         assert!(
-            matches!(&result, Err(XrplError::AlreadyProcessed { tx_hash }) if tx_hash == "TXD1"),
+            matches!(&result, Err(XrplError::AlreadyProcessed { tx_hash }) if *tx_hash == canonical("TXD1")),
             "{result:?}"
         );
     }
@@ -782,14 +790,27 @@ async fn chain_moves_refuse_a_confirmed_tx_hash(backend: &str) {
         xrpl::withdraw_to_chain(db, &chain_move("1000", "TXW2")).await,
         Err(XrplError::InsufficientFunds { .. })
     ));
-    assert!(xrpl::transaction(db, "TXW2").await.unwrap().is_none());
+    assert!(
+        xrpl::transaction(db, &tx_hash("TXW2"))
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(fungible_logs(db).await.len(), 2);
 
     // A pending row of the hash is completed, then the hash is spent.
-    exec(db, "INSERT INTO xrpl_xrpltransactionlog (tx_hash, tx_type, wallet_address, status) VALUES ('TXP', 'import', 'rPlayerWallet', 'pending')")
+    with_pool!(db.pool(Alias::Xrpl), |p| {
+        sqlx::query("INSERT INTO xrpl_xrpltransactionlog (tx_hash, tx_type, wallet_address, status) VALUES ($1, 'import', 'rPlayerWallet', 'pending')")
+            .bind(canonical("TXP"))
+            .execute(p)
+            .await
+            .unwrap();
+    });
+    let pending_id = xrpl::transaction(db, &tx_hash("TXP"))
         .await
-        .unwrap();
-    let pending_id = xrpl::transaction(db, "TXP").await.unwrap().unwrap().id;
+        .unwrap()
+        .unwrap()
+        .id;
     let p = xrpl::deposit_from_chain(db, &chain_move("5", "TXP"))
         .await
         .unwrap();
@@ -819,10 +840,14 @@ async fn chain_moves_refuse_a_confirmed_tx_hash(backend: &str) {
 async fn concurrent_replays_of_a_deposit_move_once(backend: &str) {
     let t = Arc::new(TestDb::migrated(backend).await);
     let mut tasks = Vec::new();
-    for _ in 0..8 {
+    for spelling in spellings(&tx_hash("RACE"), 20) {
         let t = t.clone();
         tasks.push(tokio::spawn(async move {
-            xrpl::deposit_from_chain(&t.db, &chain_move("7", "RACE")).await
+            let m = ChainMove {
+                tx_hash: spelling,
+                ..chain_move("7", "RACE")
+            };
+            xrpl::deposit_from_chain(&t.db, &m).await
         }));
     }
     let mut ok = 0;
@@ -841,6 +866,138 @@ async fn concurrent_replays_of_a_deposit_move_once(backend: &str) {
         "7.000000"
     );
     assert_eq!(fungible_logs(&t.db).await.len(), 1);
+}
+
+async fn chain_replays_in_any_spelling_are_refused(backend: &str) {
+    let t = TestDb::migrated(backend).await;
+    let db = &t.db;
+    xrpl::credit(db, "FCMGold", &account(PLAYER), "100")
+        .await
+        .unwrap();
+    xrpl::deposit_from_chain(db, &chain_move("1", "SPELL"))
+        .await
+        .unwrap();
+    for spelling in spellings(&tx_hash("SPELL"), 8) {
+        let m = ChainMove {
+            tx_hash: spelling.clone(),
+            ..chain_move("1", "SPELL")
+        };
+        for result in [
+            xrpl::deposit_from_chain(db, &m).await,
+            xrpl::withdraw_to_chain(db, &m).await,
+        ] {
+            assert!(
+                matches!(&result, Err(XrplError::AlreadyProcessed { tx_hash }) if *tx_hash == canonical("SPELL")),
+                "{spelling:?}: {result:?}"
+            );
+        }
+        let found = xrpl::transaction(db, &spelling).await.unwrap().unwrap();
+        assert_eq!(found.tx_hash, canonical("SPELL"));
+    }
+    assert_eq!(
+        xrpl::balance(db, "FCMGold", &account(PLAYER))
+            .await
+            .unwrap(),
+        "101.000000"
+    );
+    assert_eq!(
+        count(db, "SELECT COUNT(*) FROM xrpl_xrpltransactionlog").await,
+        1
+    );
+}
+
+async fn malformed_chain_hashes_are_refused_naming_tx_hash(backend: &str) {
+    let t = TestDb::migrated(backend).await;
+    let db = &t.db;
+    let good = tx_hash("good");
+    for bad in [
+        "",
+        "ok",
+        &good[..63],
+        &format!("{good}0"),
+        &format!("{}z", &good[..63]),
+    ] {
+        let m = ChainMove {
+            tx_hash: bad.into(),
+            ..chain_move("1", "unused")
+        };
+        for result in [
+            xrpl::deposit_from_chain(db, &m).await.map(drop),
+            xrpl::withdraw_to_chain(db, &m).await.map(drop),
+            xrpl::deposit_nft_from_chain(db, "1", PLAYER, VAULT, bad)
+                .await
+                .map(drop),
+            xrpl::withdraw_nft_to_chain(db, "1", bad).await.map(drop),
+            xrpl::transaction(db, bad).await.map(drop),
+        ] {
+            assert!(
+                matches!(
+                    result,
+                    Err(XrplError::Invalid {
+                        field: "tx_hash",
+                        ..
+                    })
+                ),
+                "{bad:?}: {result:?}"
+            );
+        }
+    }
+    assert_eq!(
+        count(db, "SELECT COUNT(*) FROM xrpl_xrpltransactionlog").await,
+        0
+    );
+}
+
+/// Rows written before hashes were canonical: the migration gives each
+/// spelling group one canonical row, which later replays in any case meet.
+async fn migration_canonicalises_chain_hashes(backend: &str) {
+    let t = TestDb::empty(backend).await;
+    let params = MigrateParams::default();
+    for alias in Alias::ALL {
+        let to = (alias == Alias::Xrpl).then_some("0005_seed_vault_reserve");
+        migrate::migrate(&t.db, &[alias], &params, to)
+            .await
+            .unwrap();
+    }
+    let (a, b) = (tx_hash("old-a"), tx_hash("old-b"));
+    let mixed_b = spellings(&b, 3)[2].clone();
+    for hash in [a.clone(), a.to_uppercase(), b.clone(), mixed_b.clone()] {
+        with_pool!(t.db.pool(Alias::Xrpl), |p| {
+            sqlx::query(
+                "INSERT INTO xrpl_xrpltransactionlog (tx_hash, tx_type, wallet_address, status)
+                 VALUES ($1, 'import', 'rPlayerWallet', 'confirmed')",
+            )
+            .bind(&hash)
+            .execute(p)
+            .await
+            .unwrap();
+        });
+    }
+    migrate::migrate(&t.db, &Alias::ALL, &params, None)
+        .await
+        .unwrap();
+    let mut stored: Vec<String> = with_pool!(t.db.pool(Alias::Xrpl), |p| {
+        sqlx::query_scalar("SELECT tx_hash FROM xrpl_xrpltransactionlog")
+            .fetch_all(p)
+            .await
+            .unwrap()
+    });
+    stored.sort();
+    let mut expected = vec![a.clone(), a.to_uppercase(), b.to_uppercase(), mixed_b];
+    expected.sort();
+    assert_eq!(stored, expected);
+    for hash in [&a, &b] {
+        for spelling in spellings(hash, 4) {
+            let m = ChainMove {
+                tx_hash: spelling,
+                ..chain_move("1", "unused")
+            };
+            assert!(matches!(
+                xrpl::deposit_from_chain(&t.db, &m).await,
+                Err(XrplError::AlreadyProcessed { .. })
+            ));
+        }
+    }
 }
 
 // ----------------------------------------------------------------- 5. NFT
@@ -1057,7 +1214,9 @@ async fn nft_moves_follow_the_state_rules(backend: &str) {
     assert_eq!(nft_logs(db).await.len(), 1);
 
     // Withdraw to chain: ONCHAIN clears the owner; the hash is spent.
-    let w = xrpl::withdraw_nft_to_chain(db, "1", "TXN1").await.unwrap();
+    let w = xrpl::withdraw_nft_to_chain(db, "1", &tx_hash("TXN1"))
+        .await
+        .unwrap();
     assert_eq!(
         (w.nft.location.as_str(), w.nft.owner_in_game.as_deref()),
         ("ONCHAIN", None)
@@ -1075,11 +1234,11 @@ async fn nft_moves_follow_the_state_rules(backend: &str) {
         )
     );
     assert!(matches!(
-        xrpl::withdraw_nft_to_chain(db, "1", "TXN1-again").await,
+        xrpl::withdraw_nft_to_chain(db, "1", &tx_hash("TXN1-again")).await,
         Err(XrplError::NftWrongState { .. })
     ));
     assert!(matches!(
-        xrpl::deposit_nft_from_chain(db, "1", OTHER, VAULT, "TXN1").await,
+        xrpl::deposit_nft_from_chain(db, "1", OTHER, VAULT, &tx_hash("TXN1").to_uppercase()).await,
         Err(XrplError::AlreadyProcessed { .. })
     ));
     assert_eq!(
@@ -1088,7 +1247,7 @@ async fn nft_moves_follow_the_state_rules(backend: &str) {
     );
 
     // Deposit from chain: into the depositor's ACCOUNT.
-    let d = xrpl::deposit_nft_from_chain(db, "1", OTHER, VAULT, "TXN2")
+    let d = xrpl::deposit_nft_from_chain(db, "1", OTHER, VAULT, &tx_hash("TXN2"))
         .await
         .unwrap();
     assert_eq!(
@@ -1097,7 +1256,7 @@ async fn nft_moves_follow_the_state_rules(backend: &str) {
     );
     assert_eq!(d.transaction.tx_type, "nft_import");
     assert!(matches!(
-        xrpl::deposit_nft_from_chain(db, "1", OTHER, VAULT, "TXN2").await,
+        xrpl::deposit_nft_from_chain(db, "1", OTHER, VAULT, &tx_hash("TXN2")).await,
         Err(XrplError::AlreadyProcessed { .. })
     ));
 
@@ -1234,6 +1393,9 @@ async fn snapshots_record_list_and_refuse_a_duplicate_hour(backend: &str) {
 }
 
 on_both_backends!(
+    chain_replays_in_any_spelling_are_refused,
+    malformed_chain_hashes_are_refused_naming_tx_hash,
+    migration_canonicalises_chain_hashes,
     seed_matches_the_original,
     seed_uses_the_configured_vault,
     constraints_refuse_bad_rows,
