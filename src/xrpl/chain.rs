@@ -8,12 +8,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::fungible::{
-    HOLDER, check_currency, credit_row, debit_row, ensure_currency, log_fungible_transfer,
+    check_currency, credit_row, debit_row, ensure_currency, log_fungible_transfer,
 };
+use super::holder::{HOLDER, check_wallet};
 use super::nft::{lock_nft, log_nft_transfer, read_nft};
+use super::tx::{XrplTx, with_tx, write};
 use super::{
-    FungibleLocation, Holder, NFTOKEN_MAX, NftLocation, NftState, WALLET_MAX, XrplError,
-    amount_text, check_text, parse_amount,
+    FungibleLocation, Holder, NFTOKEN_MAX, NftLocation, NftState, ONCHAIN, XrplError, amount_text,
+    check_text, parse_amount,
 };
 use crate::db::{Alias, Db, is_unique_violation, now_micros};
 use crate::tx_hash::TxHash;
@@ -47,6 +49,18 @@ pub struct ChainMove {
     /// Decimal text, greater than 0, at most six places.
     pub amount: String,
     /// The vault wallet (its RESERVE location in game).
+    pub vault_address: String,
+    pub tx_hash: String,
+}
+
+/// An NFT deposit from the chain (`wallet_address` and `vault_address` set)
+/// or withdrawal to it (only `nftoken_id` and `tx_hash`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NftChainMove {
+    pub nftoken_id: String,
+    /// The depositing player's wallet: the token lands in its ACCOUNT.
+    pub wallet_address: String,
+    /// The vault, which the transfer log records as the sender.
     pub vault_address: String,
     pub tx_hash: String,
 }
@@ -184,7 +198,7 @@ macro_rules! confirm_tx {
 fn check_move(m: &ChainMove) -> Result<TxHash, XrplError> {
     check_currency(&m.currency_code)?;
     let tx_hash = TxHash::parse("tx_hash", &m.tx_hash)?;
-    check_text("vault_address", &m.vault_address, WALLET_MAX)?;
+    check_wallet("vault_address", &m.vault_address)?;
     Holder::new(m.wallet_address.clone(), FungibleLocation::Account).check(HOLDER)?;
     if m.wallet_address == m.vault_address {
         return Err(XrplError::invalid(
@@ -204,26 +218,58 @@ enum Direction {
 /// A player deposited currency on chain to the vault: the vault's RESERVE is
 /// debited, the player's ACCOUNT credited, a `deposit_from_chain` transfer
 /// and a confirmed `import` transaction are logged.
-pub async fn deposit_from_chain(db: &Db, m: &ChainMove) -> Result<ChainReceipt, XrplError> {
-    chain_move(db, m, Direction::Deposit).await
+pub async fn deposit_from_chain_in(
+    tx: &mut XrplTx,
+    m: &ChainMove,
+) -> Result<ChainReceipt, XrplError> {
+    chain_move(tx, m, Direction::Deposit).await
 }
 
 /// A player withdraws currency to their XRPL wallet: the player's ACCOUNT is
 /// debited, the vault's RESERVE credited, a `withdraw_to_chain` transfer and
 /// a confirmed `export` transaction are logged.
-pub async fn withdraw_to_chain(db: &Db, m: &ChainMove) -> Result<ChainReceipt, XrplError> {
-    chain_move(db, m, Direction::Withdraw).await
+pub async fn withdraw_to_chain_in(
+    tx: &mut XrplTx,
+    m: &ChainMove,
+) -> Result<ChainReceipt, XrplError> {
+    chain_move(tx, m, Direction::Withdraw).await
 }
 
-async fn chain_move(db: &Db, m: &ChainMove, dir: Direction) -> Result<ChainReceipt, XrplError> {
+/// [`deposit_from_chain_in`] in a transaction of its own.
+pub async fn deposit_from_chain(db: &Db, m: &ChainMove) -> Result<ChainReceipt, XrplError> {
+    write(db, async |tx| deposit_from_chain_in(tx, m).await).await
+}
+
+/// [`withdraw_to_chain_in`] in a transaction of its own.
+pub async fn withdraw_to_chain(db: &Db, m: &ChainMove) -> Result<ChainReceipt, XrplError> {
+    write(db, async |tx| withdraw_to_chain_in(tx, m).await).await
+}
+
+async fn chain_move(
+    tx: &mut XrplTx,
+    m: &ChainMove,
+    dir: Direction,
+) -> Result<ChainReceipt, XrplError> {
     let tx_hash = check_move(m)?;
     let amount = parse_amount("amount", &m.amount)?;
     let now = now_micros();
     let account = Holder::new(m.wallet_address.clone(), FungibleLocation::Account);
     let reserve = Holder::new(m.vault_address.clone(), FungibleLocation::Reserve);
-    let (from, to, transfer_type, tx_type) = match dir {
-        Direction::Deposit => (&reserve, &account, "deposit_from_chain", "import"),
-        Direction::Withdraw => (&account, &reserve, "withdraw_to_chain", "export"),
+    let (from, to, from_field, transfer_type, tx_type) = match dir {
+        Direction::Deposit => (
+            &reserve,
+            &account,
+            "vault_address",
+            "deposit_from_chain",
+            "import",
+        ),
+        Direction::Withdraw => (
+            &account,
+            &reserve,
+            "wallet_address",
+            "withdraw_to_chain",
+            "export",
+        ),
     };
     let currency = m.currency_code.as_str();
     let confirmed = Confirmed {
@@ -234,21 +280,26 @@ async fn chain_move(db: &Db, m: &ChainMove, dir: Direction) -> Result<ChainRecei
         amount: Some(amount_text(amount)),
         wallet_address: &m.wallet_address,
     };
-    let receipt = with_pool!(db.pool(Alias::Xrpl), |p| {
-        let mut tx = p.begin_write().await?;
-        let existing = claim_tx!(p, tx, tx_hash.as_str());
-        ensure_currency!(tx, currency);
-        // Same lock order as `fungible::transfer`.
+    let receipt = with_tx!(tx, |p, conn| {
+        let existing = claim_tx!(p, conn, tx_hash.as_str());
+        ensure_currency!(conn, currency);
+        // Same lock order as `fungible::transfer_in`.
         let (from_balance, to_balance) = if from < to {
-            let from_balance = debit_row!(p, tx, currency, from, amount, now);
-            (from_balance, credit_row!(p, tx, currency, to, amount, now))
+            let from_balance = debit_row!(p, conn, currency, from, from_field, amount, now);
+            (
+                from_balance,
+                credit_row!(p, conn, currency, to, amount, now),
+            )
         } else {
-            let to_balance = credit_row!(p, tx, currency, to, amount, now);
-            (debit_row!(p, tx, currency, from, amount, now), to_balance)
+            let to_balance = credit_row!(p, conn, currency, to, amount, now);
+            (
+                debit_row!(p, conn, currency, from, from_field, amount, now),
+                to_balance,
+            )
         };
         let transfer_log_id = log_fungible_transfer!(
             p,
-            tx,
+            conn,
             currency,
             &from.wallet_address,
             &to.wallet_address,
@@ -256,8 +307,7 @@ async fn chain_move(db: &Db, m: &ChainMove, dir: Direction) -> Result<ChainRecei
             transfer_type,
             now
         );
-        let transaction = confirm_tx!(p, tx, existing, &confirmed, now);
-        tx.commit().await?;
+        let transaction = confirm_tx!(p, conn, existing, &confirmed, now);
         let (account_balance, reserve_balance) = match dir {
             Direction::Deposit => (to_balance, from_balance),
             Direction::Withdraw => (from_balance, to_balance),
@@ -275,17 +325,16 @@ async fn chain_move(db: &Db, m: &ChainMove, dir: Direction) -> Result<ChainRecei
 /// A player deposited an NFT on chain: the token must be ONCHAIN; it moves to
 /// the player's ACCOUNT, with a `deposit_from_chain` transfer (from the vault)
 /// and a confirmed `nft_import` transaction.
-pub async fn deposit_nft_from_chain(
-    db: &Db,
-    nftoken_id: &str,
-    wallet_address: &str,
-    vault_address: &str,
-    tx_hash: &str,
+pub async fn deposit_nft_from_chain_in(
+    tx: &mut XrplTx,
+    m: &NftChainMove,
 ) -> Result<NftChainReceipt, XrplError> {
+    let (nftoken_id, wallet_address, vault_address) =
+        (&*m.nftoken_id, &*m.wallet_address, &*m.vault_address);
     check_text("nftoken_id", nftoken_id, NFTOKEN_MAX)?;
-    check_text("wallet_address", wallet_address, WALLET_MAX)?;
-    check_text("vault_address", vault_address, WALLET_MAX)?;
-    let tx_hash = TxHash::parse("tx_hash", tx_hash)?;
+    check_wallet("wallet_address", wallet_address)?;
+    check_wallet("vault_address", vault_address)?;
+    let tx_hash = TxHash::parse("tx_hash", &m.tx_hash)?;
     let tx_hash = tx_hash.as_str();
     if wallet_address == vault_address {
         return Err(XrplError::invalid(
@@ -302,10 +351,9 @@ pub async fn deposit_nft_from_chain(
         amount: None,
         wallet_address,
     };
-    let receipt = with_pool!(db.pool(Alias::Xrpl), |p| {
-        let mut tx = p.begin_write().await?;
-        let existing = claim_tx!(p, tx, tx_hash);
-        let locked = lock_nft!(p, tx, nftoken_id);
+    let receipt = with_tx!(tx, |p, conn| {
+        let existing = claim_tx!(p, conn, tx_hash);
+        let locked = lock_nft!(p, conn, nftoken_id);
         if locked.location != NftLocation::Onchain.as_str() {
             return Err(XrplError::NftWrongState {
                 nftoken_id: nftoken_id.to_owned(),
@@ -319,19 +367,18 @@ pub async fn deposit_nft_from_chain(
         .bind(wallet_address)
         .bind(now)
         .bind(locked.id)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
         let transfer_log_id = log_nft_transfer!(
-            tx,
+            conn,
             nftoken_id,
             vault_address,
             wallet_address,
             "deposit_from_chain",
             now
         );
-        let transaction = confirm_tx!(p, tx, existing, &confirmed, now);
-        let nft = read_nft!(tx, locked.id);
-        tx.commit().await?;
+        let transaction = confirm_tx!(p, conn, existing, &confirmed, now);
+        let nft = read_nft!(conn, locked.id);
         NftChainReceipt {
             transaction,
             transfer_log_id,
@@ -345,8 +392,8 @@ pub async fn deposit_nft_from_chain(
 /// ACCOUNT; it moves ONCHAIN with no in-game owner, with a
 /// `withdraw_to_chain` transfer (to `ONCHAIN`) and a confirmed `nft_export`
 /// transaction in the former owner's name.
-pub async fn withdraw_nft_to_chain(
-    db: &Db,
+pub async fn withdraw_nft_to_chain_in(
+    tx: &mut XrplTx,
     nftoken_id: &str,
     tx_hash: &str,
 ) -> Result<NftChainReceipt, XrplError> {
@@ -354,10 +401,9 @@ pub async fn withdraw_nft_to_chain(
     let tx_hash = TxHash::parse("tx_hash", tx_hash)?;
     let tx_hash = tx_hash.as_str();
     let now = now_micros();
-    let receipt = with_pool!(db.pool(Alias::Xrpl), |p| {
-        let mut tx = p.begin_write().await?;
-        let existing = claim_tx!(p, tx, tx_hash);
-        let locked = lock_nft!(p, tx, nftoken_id);
+    let receipt = with_tx!(tx, |p, conn| {
+        let existing = claim_tx!(p, conn, tx_hash);
+        let locked = lock_nft!(p, conn, nftoken_id);
         if locked.location != NftLocation::Account.as_str() {
             return Err(XrplError::NftWrongState {
                 nftoken_id: nftoken_id.to_owned(),
@@ -375,13 +421,13 @@ pub async fn withdraw_nft_to_chain(
         )
         .bind(now)
         .bind(locked.id)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
         let transfer_log_id = log_nft_transfer!(
-            tx,
+            conn,
             nftoken_id,
             owner.as_str(),
-            "ONCHAIN",
+            ONCHAIN,
             "withdraw_to_chain",
             now
         );
@@ -393,9 +439,8 @@ pub async fn withdraw_nft_to_chain(
             amount: None,
             wallet_address: &owner,
         };
-        let transaction = confirm_tx!(p, tx, existing, &confirmed, now);
-        let nft = read_nft!(tx, locked.id);
-        tx.commit().await?;
+        let transaction = confirm_tx!(p, conn, existing, &confirmed, now);
+        let nft = read_nft!(conn, locked.id);
         NftChainReceipt {
             transaction,
             transfer_log_id,
@@ -403,6 +448,35 @@ pub async fn withdraw_nft_to_chain(
         }
     });
     Ok(receipt)
+}
+
+/// [`deposit_nft_from_chain_in`] in a transaction of its own.
+pub async fn deposit_nft_from_chain(
+    db: &Db,
+    nftoken_id: &str,
+    wallet_address: &str,
+    vault_address: &str,
+    tx_hash: &str,
+) -> Result<NftChainReceipt, XrplError> {
+    let m = NftChainMove {
+        nftoken_id: nftoken_id.to_owned(),
+        wallet_address: wallet_address.to_owned(),
+        vault_address: vault_address.to_owned(),
+        tx_hash: tx_hash.to_owned(),
+    };
+    write(db, async |tx| deposit_nft_from_chain_in(tx, &m).await).await
+}
+
+/// [`withdraw_nft_to_chain_in`] in a transaction of its own.
+pub async fn withdraw_nft_to_chain(
+    db: &Db,
+    nftoken_id: &str,
+    tx_hash: &str,
+) -> Result<NftChainReceipt, XrplError> {
+    write(db, async |tx| {
+        withdraw_nft_to_chain_in(tx, nftoken_id, tx_hash).await
+    })
+    .await
 }
 
 /// The transaction log row of a hash, in any spelling.

@@ -6,13 +6,15 @@ use std::sync::Arc;
 
 use crate::support::db::TestDb;
 use crate::support::economy::{spellings, tx_hash};
-use chrono::{Duration, TimeZone, Utc};
+use chrono::DurationRound;
+use chrono::Duration;
 use mnemo::db::migrate::{self, DEFAULT_VAULT_ADDRESS, MigrateParams};
+use mnemo::db::now_micros;
 use mnemo::db::{Alias, Db};
 use mnemo::with_pool;
 use mnemo::xrpl::{
-    self, ChainMove, FungibleLocation, FungibleTransfer, Holder, ItemTypeRef, NewEconomySnapshot,
-    NftLocation, NftTransfer, XrplError,
+    self, ChainMove, FungibleLocation, FungibleTransfer, Holder, ItemTypeRef, NftFilter,
+    NftLocation, NftTransfer, SessionKey, SnapshotFilter, XrplError,
 };
 use serde_json::{Map, Value, json};
 
@@ -40,11 +42,14 @@ async fn count(db: &Db, sql: &'static str) -> i64 {
 
 type LogRow = (String, String, String, String, String);
 
+/// The fungible log after the seed (its `genesis` rows), credits and debits
+/// (from `MINT`, to `BURN`): the transfers between holders.
 async fn fungible_logs(db: &Db) -> Vec<LogRow> {
     with_pool!(db.pool(Alias::Xrpl), |p| {
         sqlx::query_as(
             "SELECT currency_code, from_wallet, to_wallet, CAST(amount AS TEXT), transfer_type
-             FROM xrpl_fungibletransferlog ORDER BY id",
+             FROM xrpl_fungibletransferlog
+             WHERE from_wallet <> 'MINT' AND to_wallet <> 'BURN' ORDER BY id",
         )
         .fetch_all(p)
         .await
@@ -74,6 +79,14 @@ fn obj(v: Value) -> Map<String, Value> {
 
 fn account(wallet: &str) -> Holder {
     Holder::new(wallet, FungibleLocation::Account)
+}
+
+fn nfts_of(owner: &str, location: Option<NftLocation>) -> NftFilter {
+    NftFilter {
+        owner: Some(owner.into()),
+        location,
+        ..NftFilter::default()
+    }
 }
 
 fn reserve() -> Holder {
@@ -210,7 +223,7 @@ async fn seed_matches_the_original(backend: &str) {
     );
 
     // The blank pool.
-    let blanks = xrpl::list_nfts(db, Some(VAULT), Some(NftLocation::Reserve), None)
+    let blanks = xrpl::list_nfts(db, &nfts_of(VAULT, Some(NftLocation::Reserve)), 0, 500)
         .await
         .unwrap();
     assert_eq!(blanks.len(), 200);
@@ -276,7 +289,7 @@ async fn seed_uses_the_configured_vault(backend: &str) {
             .unwrap()
             .is_empty()
     );
-    let pool = xrpl::list_nfts(&t.db, Some(vault), Some(NftLocation::Reserve), None)
+    let pool = xrpl::list_nfts(&t.db, &nfts_of(vault, Some(NftLocation::Reserve)), 0, 500)
         .await
         .unwrap();
     assert_eq!(pool.len(), 200);
@@ -408,8 +421,14 @@ async fn credit_debit_and_zero_delete(backend: &str) {
             currency_code,
             available,
             requested,
+            holder,
+            field,
         }) => {
             assert_eq!(currency_code, "FCMGold");
+            assert_eq!(
+                (holder.as_str(), field),
+                ("rPlayerWallet ACCOUNT", "wallet_address")
+            );
             assert_eq!(available, "10.000000");
             assert_eq!(requested, "10.000001");
         }
@@ -1042,7 +1061,7 @@ async fn pool_of_nine_and_ten_gives_nine_first(backend: &str) {
     let dagger = ItemTypeRef::Name("Training Dagger");
     assert!(matches!(
         xrpl::spawn_blank(db, ItemTypeRef::Name("Excalibur"), &Map::new()).await,
-        Err(XrplError::UnknownItemType(_))
+        Err(XrplError::UnknownItemType { .. })
     ));
     let first = xrpl::spawn_blank(db, dagger, &Map::new()).await.unwrap();
     let second = xrpl::spawn_blank(db, dagger, &Map::new()).await.unwrap();
@@ -1309,12 +1328,12 @@ async fn nft_moves_follow_the_state_rules(backend: &str) {
         .unwrap();
     assert_eq!(again.nftoken_id, "1");
 
-    let mine = xrpl::list_nfts(db, Some(VAULT), Some(Spawned), None)
+    let mine = xrpl::list_nfts(db, &nfts_of(VAULT, Some(Spawned)), 0, 500)
         .await
         .unwrap();
     assert_eq!(mine.len(), 1);
     assert!(
-        xrpl::list_nfts(db, Some(PLAYER), None, None)
+        xrpl::list_nfts(db, &nfts_of(PLAYER, None), 0, 500)
             .await
             .unwrap()
             .is_empty()
@@ -1323,72 +1342,170 @@ async fn nft_moves_follow_the_state_rules(backend: &str) {
 
 // ----------------------------------------------------------- 6. snapshots
 
-fn snapshot(hour: chrono::DateTime<Utc>, players: i32) -> NewEconomySnapshot {
-    NewEconomySnapshot {
-        hour,
-        players_online: players,
-        unique_players_1h: players,
-        unique_players_24h: players * 2,
-        unique_players_7d: players * 3,
-        gold_circulation: "1234.5".into(),
-        gold_reserve: "499000".into(),
-        gold_sinks_1h: "0".into(),
-        gold_spawned_1h: "12.000001".into(),
-        amm_trades_1h: 4,
-        amm_volume_gold_1h: "99.99".into(),
-        imports_1h: 1,
-        exports_1h: 0,
-    }
+async fn session(db: &Db, account_id: i64, key: &str, end: bool) {
+    let k = SessionKey {
+        account_id,
+        character_key: key.into(),
+    };
+    xrpl::write(db, async |tx| {
+        xrpl::start_session_in(tx, &k).await?;
+        if end {
+            xrpl::end_session_in(tx, &k).await?;
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
 }
 
-async fn snapshots_record_list_and_refuse_a_duplicate_hour(backend: &str) {
+async fn snapshot_measures_the_economy_once_per_hour(backend: &str) {
     let t = TestDb::migrated(backend).await;
     let db = &t.db;
-    let h0 = Utc.with_ymd_and_hms(2024, 5, 1, 10, 0, 0).unwrap();
-    for (offset, players) in [(1, 11), (0, 10), (2, 12)] {
-        xrpl::record_economy_snapshot(db, &snapshot(h0 + Duration::hours(offset), players))
-            .await
-            .unwrap();
-    }
-    let newest = xrpl::economy_snapshots(db, 2).await.unwrap();
-    assert_eq!(newest.len(), 2);
-    assert_eq!(newest[0].hour, h0 + Duration::hours(2));
-    assert_eq!(newest[1].hour, h0 + Duration::hours(1));
-    let s = &newest[0];
-    assert_eq!(
-        (s.players_online, s.unique_players_24h, s.unique_players_7d),
-        (12, 24, 36)
-    );
-    assert_eq!(s.gold_circulation, "1234.500000");
-    assert_eq!(s.gold_reserve, "499000.000000");
-    assert_eq!(s.gold_sinks_1h, "0.000000");
-    assert_eq!(s.gold_spawned_1h, "12.000001");
-    assert_eq!(s.amm_volume_gold_1h, "99.990000");
-    assert_eq!((s.amm_trades_1h, s.imports_1h, s.exports_1h), (4, 1, 0));
-    assert_eq!(xrpl::economy_snapshots(db, 10).await.unwrap().len(), 3);
+    session(db, 1, "ann", false).await;
+    session(db, 2, "bob", false).await;
+    session(db, 3, "cid", true).await;
+    xrpl::credit(db, "FCMGold", &account(PLAYER), "100")
+        .await
+        .unwrap();
+    let pickup = FungibleTransfer {
+        currency_code: "FCMGold".into(),
+        from: reserve(),
+        to: Holder::character(OTHER, "hero"),
+        amount: "10.5".into(),
+        transfer_type: "pickup".into(),
+    };
+    xrpl::transfer(db, &pickup).await.unwrap();
+    xrpl::deposit_from_chain(db, &chain_move("1", "SNAP"))
+        .await
+        .unwrap();
+    xrpl::spawn_blank(db, ItemTypeRef::Name("Training Dagger"), &Map::new())
+        .await
+        .unwrap();
 
-    assert!(matches!(
-        xrpl::record_economy_snapshot(db, &snapshot(h0 + Duration::hours(1), 99)).await,
-        Err(XrplError::DuplicateSnapshot { .. })
-    ));
-    assert!(matches!(
-        xrpl::record_economy_snapshot(db, &snapshot(h0 + Duration::minutes(30), 1)).await,
-        Err(XrplError::Invalid { field: "hour", .. })
-    ));
-    let mut negative = snapshot(h0 + Duration::hours(5), 1);
-    negative.gold_reserve = "-1".into();
-    assert!(matches!(
-        xrpl::record_economy_snapshot(db, &negative).await,
-        Err(XrplError::Invalid {
-            field: "gold_reserve",
-            ..
-        })
-    ));
-    assert_eq!(xrpl::economy_snapshots(db, 10).await.unwrap().len(), 3);
+    let now = now_micros();
+    let first = xrpl::take_snapshot(db, now).await.unwrap();
+    assert!(first.created);
+    let e = &first.economy;
+    assert_eq!(e.hour, now.duration_trunc(Duration::hours(1)).unwrap());
+    assert_eq!((e.players_online, e.unique_players_1h), (2, 3));
+    assert_eq!(e.gold_circulation, "111.500000", "ACCOUNT + CHARACTER");
+    assert_eq!(e.gold_reserve, "499988.500000");
+    assert_eq!(e.gold_spawned_1h, "10.500000", "pickups in the window");
+    assert_eq!((e.imports_1h, e.exports_1h, e.amm_trades_1h), (1, 0, 0));
+    assert_eq!(first.resource_snapshots, 136);
+
+    let gold = xrpl::resource_snapshots(
+        db,
+        &SnapshotFilter {
+            currency_code: Some("FCMGold".into()),
+            ..SnapshotFilter::default()
+        },
+        0,
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(gold.len(), 1);
+    let g = &gold[0];
     assert_eq!(
-        xrpl::economy_snapshots(db, 10).await.unwrap()[1].players_online,
-        11,
-        "the duplicate changed nothing"
+        (g.in_account.as_str(), g.in_character.as_str()),
+        ("101.000000", "10.500000")
+    );
+    assert_eq!(
+        (g.produced_1h.as_str(), g.imported_1h.as_str()),
+        ("10.500000", "1.000000")
+    );
+    assert_eq!(g.amm_buy_price, None);
+    let dagger = xrpl::resource_snapshots(
+        db,
+        &SnapshotFilter {
+            currency_code: Some("PTrainDagger".into()),
+            ..SnapshotFilter::default()
+        },
+        0,
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        dagger[0].in_spawned, "1.000000",
+        "a proxy token counts NFTs"
+    );
+
+    // Later in the same hour: the first snapshot, unchanged.
+    session(db, 4, "dee", false).await;
+    let again = xrpl::take_snapshot(db, e.hour + Duration::minutes(59))
+        .await
+        .unwrap();
+    assert!(!again.created);
+    assert_eq!(again.economy, first.economy);
+    let next = xrpl::take_snapshot(db, e.hour + Duration::hours(1))
+        .await
+        .unwrap();
+    assert!(next.created);
+    assert_eq!(next.economy.players_online, 3);
+
+    let in_range = |since, until| SnapshotFilter {
+        currency_code: None,
+        since,
+        until,
+    };
+    let all = xrpl::economy_snapshots(db, &in_range(None, None), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 2);
+    let second_only = xrpl::economy_snapshots(
+        db,
+        &in_range(Some(e.hour + Duration::minutes(1)), None),
+        0,
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(second_only, vec![next.economy.clone()]);
+    let first_only = xrpl::economy_snapshots(
+        db,
+        &in_range(None, Some(e.hour + Duration::hours(1))),
+        0,
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(first_only, vec![first.economy.clone()]);
+    assert!(matches!(
+        xrpl::economy_snapshots(
+            db,
+            &in_range(Some(e.hour), Some(e.hour - Duration::hours(1))),
+            0,
+            10
+        )
+        .await,
+        Err(XrplError::Invalid { field: "until", .. })
+    ));
+}
+
+async fn concurrent_snapshots_of_an_hour_record_one(backend: &str) {
+    let t = Arc::new(TestDb::migrated(backend).await);
+    let now = now_micros();
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let t = t.clone();
+        tasks.push(tokio::spawn(async move {
+            xrpl::take_snapshot(&t.db, now).await
+        }));
+    }
+    let mut created = 0;
+    let mut ids = std::collections::BTreeSet::new();
+    for task in tasks {
+        let s = task.await.unwrap().unwrap();
+        created += usize::from(s.created);
+        ids.insert(s.economy.id);
+        assert_eq!(s.resource_snapshots, 136);
+    }
+    assert_eq!((created, ids.len()), (1, 1));
+    assert_eq!(
+        count(&t.db, "SELECT COUNT(*) FROM xrpl_resourcesnapshot").await,
+        136
     );
 }
 
@@ -1409,5 +1526,6 @@ on_both_backends!(
     pool_of_nine_and_ten_gives_nine_first,
     metadata_merges_and_null_deletes,
     nft_moves_follow_the_state_rules,
-    snapshots_record_list_and_refuse_a_duplicate_hour,
+    snapshot_measures_the_economy_once_per_hour,
+    concurrent_snapshots_of_an_hour_record_one,
 );
