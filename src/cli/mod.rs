@@ -1,6 +1,7 @@
 //! The `mnemo` command line: settings from flags and environment, one module per command.
 
 mod demo;
+mod economy;
 mod embedding;
 mod index;
 mod kind_arg;
@@ -63,6 +64,8 @@ pub enum Command {
     Lore(lore::LoreArgs),
     /// The Postgres HNSW indexes: status, build, drop (around a bulk import).
     Index(index::IndexArgs),
+    /// The economy: hourly snapshot, a wallet's balances, the conservation audit.
+    Economy(economy::EconomyArgs),
 }
 
 /// A command's failure: printed on stderr, exit status 1.
@@ -109,6 +112,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Demo(args) => demo::demo(&cli, args).await,
         Command::Lore(args) => lore::lore(&cli, args).await,
         Command::Index(args) => index::index(&cli, args).await,
+        Command::Economy(args) => economy::economy(&cli, args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

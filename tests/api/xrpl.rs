@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use crate::support::db::TestDb;
 use crate::support::economy::{spellings, tx_hash};
-use chrono::DurationRound;
 use chrono::Duration;
+use chrono::DurationRound;
 use mnemo::db::migrate::{self, DEFAULT_VAULT_ADDRESS, MigrateParams};
 use mnemo::db::now_micros;
 use mnemo::db::{Alias, Db};
