@@ -220,6 +220,12 @@ fn plain_decimal(raw: &str) -> bool {
         && frac.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// Most digits before the point of one amount (below 10^15). Balances and
+/// sums are added exactly in 96-bit decimals: at six places a total can reach
+/// 7.9 × 10^22, so about 79 million amounts of the largest size still sum
+/// exactly (the seeded reserves are 5 × 10^5).
+pub const AMOUNT_INTEGER_DIGITS: usize = 15;
+
 fn parse_plain(field: &'static str, raw: &str) -> Result<Decimal, XrplError> {
     if !plain_decimal(raw) {
         return Err(XrplError::invalid(
@@ -227,6 +233,13 @@ fn parse_plain(field: &'static str, raw: &str) -> Result<Decimal, XrplError> {
             format!(
                 "{raw:?} is not a plain decimal such as \"12.5\" (no sign, exponent or spaces)"
             ),
+        ));
+    }
+    let integer = raw.split('.').next().unwrap_or(raw).trim_start_matches('0');
+    if integer.len() > AMOUNT_INTEGER_DIGITS {
+        return Err(XrplError::invalid(
+            field,
+            format!("{raw} is too large: amounts are below 10^{AMOUNT_INTEGER_DIGITS}"),
         ));
     }
     Ok(decimal::parse(field, raw, AMOUNT_PRECISION, AMOUNT_SCALE)?)

@@ -476,7 +476,51 @@ async fn sessions_start_end_and_list(backend: &str) {
     s.stop().await;
 }
 
+/// The walk-through in `examples/economy.py` runs against the service.
+async fn example_walkthrough_runs(backend: &str) {
+    let s = Service::start(backend, test_settings()).await;
+    let token = s.token("game", "economy:read,economy:write").await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/economy.py");
+    let base = s.base.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .arg(script)
+            .env("MNEMO_URL", base)
+            .env("MNEMO_TOKEN", token)
+            .output()
+            .expect("run python3 (scripts/test needs it too)")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("credited Aldric: balance 100.000000"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("transferred 30: Aldric 70.000000, Brenna 30.000000"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(": bank 5.000000"), "{stdout}");
+    assert!(
+        stdout.contains("replay refused: POST /v1/economy/chain/withdrawals: 409 tx_hash_replayed"),
+        "{stdout}"
+    );
+    let log_lines = stdout.lines().filter(|l| l.starts_with("log: ")).count();
+    assert_eq!(
+        log_lines, 2,
+        "the trade in and the withdrawal out: {stdout}"
+    );
+    s.stop().await;
+}
+
 on_both_backends!(
+    example_walkthrough_runs,
     nfts_spawn_move_merge_and_list,
     nft_refusals_name_the_field,
     chain_moves_refuse_replays_in_every_spelling,
