@@ -78,7 +78,10 @@ async fn snapshot(db: &Db) -> Result<(), CliError> {
         println!(
             "Snapshot of {hour} recorded: {} players online, {} active in the last 24 h, \
              gold in circulation {}, in the reserve {}; {resource_snapshots} resource snapshots.",
-            e.players_online, e.unique_players_24h, e.gold_circulation, e.gold_reserve
+            e.figures.players_online,
+            e.figures.unique_players_24h,
+            e.figures.gold_circulation,
+            e.figures.gold_reserve
         );
     } else {
         println!(

@@ -5,9 +5,8 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{XrplError, check_page};
-use crate::db::{Alias, Db};
-use crate::with_pool;
+use super::{XrplError, ranged_page};
+use crate::db::Db;
 
 /// One fungible log row.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
@@ -50,17 +49,6 @@ pub struct LogFilter {
     pub until: Option<DateTime<Utc>>,
 }
 
-impl LogFilter {
-    fn check(&self) -> Result<(), XrplError> {
-        if let (Some(since), Some(until)) = (self.since, self.until)
-            && since > until
-        {
-            return Err(XrplError::invalid("until", "must not be before since"));
-        }
-        Ok(())
-    }
-}
-
 /// A page of fungible log rows matching `filter`: ids above `after`, at most `limit`.
 pub async fn fungible_logs(
     db: &Db,
@@ -68,30 +56,27 @@ pub async fn fungible_logs(
     after: i64,
     limit: i64,
 ) -> Result<Vec<FungibleLog>, XrplError> {
-    check_page(limit)?;
-    filter.check()?;
-    let rows = with_pool!(db.pool(Alias::Xrpl), |p| {
-        sqlx::query_as::<_, FungibleLog>(
-            "SELECT id, currency_code, from_wallet, to_wallet, CAST(amount AS TEXT) AS amount,
-                    transfer_type, timestamp
-             FROM xrpl_fungibletransferlog
-             WHERE id > $1
-               AND ($2 IS NULL OR from_wallet = $2 OR to_wallet = $2)
-               AND ($3 IS NULL OR currency_code = $3)
-               AND ($4 IS NULL OR timestamp >= $4)
-               AND ($5 IS NULL OR timestamp < $5)
-             ORDER BY id LIMIT $6",
-        )
-        .bind(after)
-        .bind(filter.wallet_address.as_deref())
-        .bind(filter.currency_code.as_deref())
-        .bind(filter.since)
-        .bind(filter.until)
-        .bind(limit)
-        .fetch_all(p)
-        .await?
-    });
-    Ok(rows)
+    ranged_page(
+        db,
+        "SELECT id, currency_code, from_wallet, to_wallet, CAST(amount AS TEXT) AS amount,
+                transfer_type, timestamp
+         FROM xrpl_fungibletransferlog
+         WHERE id > $1
+           AND ($2 IS NULL OR from_wallet = $2 OR to_wallet = $2)
+           AND ($3 IS NULL OR currency_code = $3)
+           AND ($4 IS NULL OR timestamp >= $4)
+           AND ($5 IS NULL OR timestamp < $5)
+         ORDER BY id LIMIT $6",
+        &[
+            filter.wallet_address.as_deref(),
+            filter.currency_code.as_deref(),
+        ],
+        filter.since,
+        filter.until,
+        after,
+        limit,
+    )
+    .await
 }
 
 /// A page of NFT log rows matching `filter`: ids above `after`, at most `limit`.
@@ -101,27 +86,24 @@ pub async fn nft_logs(
     after: i64,
     limit: i64,
 ) -> Result<Vec<NftLog>, XrplError> {
-    check_page(limit)?;
-    filter.check()?;
-    let rows = with_pool!(db.pool(Alias::Xrpl), |p| {
-        sqlx::query_as::<_, NftLog>(
-            "SELECT id, nftoken_id, from_wallet, to_wallet, transfer_type, timestamp
-             FROM xrpl_nfttransferlog
-             WHERE id > $1
-               AND ($2 IS NULL OR from_wallet = $2 OR to_wallet = $2)
-               AND ($3 IS NULL OR nftoken_id = $3)
-               AND ($4 IS NULL OR timestamp >= $4)
-               AND ($5 IS NULL OR timestamp < $5)
-             ORDER BY id LIMIT $6",
-        )
-        .bind(after)
-        .bind(filter.wallet_address.as_deref())
-        .bind(filter.nftoken_id.as_deref())
-        .bind(filter.since)
-        .bind(filter.until)
-        .bind(limit)
-        .fetch_all(p)
-        .await?
-    });
-    Ok(rows)
+    ranged_page(
+        db,
+        "SELECT id, nftoken_id, from_wallet, to_wallet, transfer_type, timestamp
+         FROM xrpl_nfttransferlog
+         WHERE id > $1
+           AND ($2 IS NULL OR from_wallet = $2 OR to_wallet = $2)
+           AND ($3 IS NULL OR nftoken_id = $3)
+           AND ($4 IS NULL OR timestamp >= $4)
+           AND ($5 IS NULL OR timestamp < $5)
+         ORDER BY id LIMIT $6",
+        &[
+            filter.wallet_address.as_deref(),
+            filter.nftoken_id.as_deref(),
+        ],
+        filter.since,
+        filter.until,
+        after,
+        limit,
+    )
+    .await
 }

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 
 use rust_decimal::Decimal;
 
+use super::snapshots::{EconomyFigures, ResourceFigures};
 use super::{XrplError, amount_text, stored_decimal};
 
 /// Transfer types the original counts as production, consumption and trade.
@@ -106,37 +107,6 @@ macro_rules! read_raw {
 
 pub(crate) use read_raw;
 
-/// The economy row to store.
-pub(crate) struct NewEconomy {
-    pub players_online: i32,
-    pub unique_players_1h: i32,
-    pub unique_players_24h: i32,
-    pub unique_players_7d: i32,
-    pub gold_circulation: String,
-    pub gold_reserve: String,
-    pub gold_sinks_1h: String,
-    pub gold_spawned_1h: String,
-    pub amm_trades_1h: i32,
-    pub amm_volume_gold_1h: String,
-    pub imports_1h: i32,
-    pub exports_1h: i32,
-}
-
-/// A resource row to store.
-pub(crate) struct NewResource {
-    pub currency_code: String,
-    pub in_character: String,
-    pub in_account: String,
-    pub in_spawned: String,
-    pub in_reserve: String,
-    pub in_sink: String,
-    pub produced_1h: String,
-    pub consumed_1h: String,
-    pub traded_1h: String,
-    pub exported_1h: String,
-    pub imported_1h: String,
-}
-
 /// Sums keyed by (currency, location or transfer type).
 #[derive(Default)]
 struct Sums<'a>(HashMap<(&'a str, &'a str), Decimal>);
@@ -162,8 +132,11 @@ fn count32(n: i64) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
-/// Compute the rows of a snapshot from what [`read_raw!`] read.
-pub(crate) fn measure(raw: &Raw) -> Result<(NewEconomy, Vec<NewResource>), XrplError> {
+/// Compute the figures of a snapshot from what [`read_raw!`] read: the
+/// economy's, and each currency's in catalogue order.
+pub(crate) fn measure(
+    raw: &Raw,
+) -> Result<(EconomyFigures, Vec<(String, ResourceFigures)>), XrplError> {
     let mut held = Sums::default();
     for (code, location, text) in &raw.balances {
         held.add(code, location, text)?;
@@ -186,7 +159,7 @@ pub(crate) fn measure(raw: &Raw) -> Result<(NewEconomy, Vec<NewResource>), XrplE
         .find(|(_, is_gold)| *is_gold)
         .map_or("", |(code, _)| code.as_str());
     let count_of = |kinds: &[&str]| count32(kinds.iter().filter_map(|k| moves.get(k)).sum());
-    let economy = NewEconomy {
+    let economy = EconomyFigures {
         players_online: count32(raw.players_online),
         unique_players_1h: count32(raw.unique_players[0]),
         unique_players_24h: count32(raw.unique_players[1]),
@@ -203,36 +176,38 @@ pub(crate) fn measure(raw: &Raw) -> Result<(NewEconomy, Vec<NewResource>), XrplE
     let resources = raw
         .currencies
         .iter()
-        .map(|(code, _)| match nfts.get(code.as_str()) {
-            Some(counts) => {
-                let at = |location| amount_text(Decimal::from(*counts.get(location).unwrap_or(&0)));
-                NewResource {
-                    currency_code: code.clone(),
-                    in_character: at("CHARACTER"),
-                    in_account: at("ACCOUNT"),
-                    in_spawned: at("SPAWNED"),
-                    in_reserve: at("RESERVE"),
-                    in_sink: amount_text(Decimal::ZERO),
-                    produced_1h: amount_text(moved.of(code, &NFT_PRODUCED)),
-                    consumed_1h: amount_text(moved.of(code, &NFT_CONSUMED)),
-                    traded_1h: amount_text(moved.of(code, &NFT_TRADED)),
-                    exported_1h: amount_text(Decimal::ZERO),
-                    imported_1h: amount_text(Decimal::ZERO),
+        .map(|(code, _)| {
+            let figures = match nfts.get(code.as_str()) {
+                Some(counts) => {
+                    let at =
+                        |location| amount_text(Decimal::from(*counts.get(location).unwrap_or(&0)));
+                    ResourceFigures {
+                        in_character: at("CHARACTER"),
+                        in_account: at("ACCOUNT"),
+                        in_spawned: at("SPAWNED"),
+                        in_reserve: at("RESERVE"),
+                        in_sink: amount_text(Decimal::ZERO),
+                        produced_1h: amount_text(moved.of(code, &NFT_PRODUCED)),
+                        consumed_1h: amount_text(moved.of(code, &NFT_CONSUMED)),
+                        traded_1h: amount_text(moved.of(code, &NFT_TRADED)),
+                        exported_1h: amount_text(Decimal::ZERO),
+                        imported_1h: amount_text(Decimal::ZERO),
+                    }
                 }
-            }
-            None => NewResource {
-                currency_code: code.clone(),
-                in_character: amount_text(held.of(code, &["CHARACTER"])),
-                in_account: amount_text(held.of(code, &["ACCOUNT"])),
-                in_spawned: amount_text(held.of(code, &["SPAWNED"])),
-                in_reserve: amount_text(held.of(code, &["RESERVE"])),
-                in_sink: amount_text(held.of(code, &["SINK"])),
-                produced_1h: amount_text(moved.of(code, &PRODUCED)),
-                consumed_1h: amount_text(moved.of(code, &CONSUMED)),
-                traded_1h: amount_text(moved.of(code, &TRADED)),
-                exported_1h: amount_text(moved.of(code, &["withdraw_to_chain"])),
-                imported_1h: amount_text(moved.of(code, &["deposit_from_chain"])),
-            },
+                None => ResourceFigures {
+                    in_character: amount_text(held.of(code, &["CHARACTER"])),
+                    in_account: amount_text(held.of(code, &["ACCOUNT"])),
+                    in_spawned: amount_text(held.of(code, &["SPAWNED"])),
+                    in_reserve: amount_text(held.of(code, &["RESERVE"])),
+                    in_sink: amount_text(held.of(code, &["SINK"])),
+                    produced_1h: amount_text(moved.of(code, &PRODUCED)),
+                    consumed_1h: amount_text(moved.of(code, &CONSUMED)),
+                    traded_1h: amount_text(moved.of(code, &TRADED)),
+                    exported_1h: amount_text(moved.of(code, &["withdraw_to_chain"])),
+                    imported_1h: amount_text(moved.of(code, &["deposit_from_chain"])),
+                },
+            };
+            (code.clone(), figures)
         })
         .collect();
     Ok((economy, resources))

@@ -40,10 +40,12 @@ pub mod tx;
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::decimal;
+use crate::db::{Alias, Db};
+use crate::{decimal, with_pool};
 
 pub use audit::{AuditReport, CurrencyAudit, audit};
 pub use balances::{
@@ -79,8 +81,8 @@ pub use sessions::{
     player_sessions, start_session_in,
 };
 pub use snapshots::{
-    EconomySnapshot, ResourceSnapshot, SnapshotFilter, Snapshots, economy_snapshots,
-    resource_snapshots, take_snapshot, take_snapshot_in,
+    EconomyFigures, EconomySnapshot, ResourceFigures, ResourceSnapshot, SnapshotFilter, Snapshots,
+    economy_snapshots, resource_snapshots, take_snapshot, take_snapshot_in,
 };
 pub use tx::{XrplTx, write};
 
@@ -207,6 +209,54 @@ pub(crate) fn check_page(limit: i64) -> Result<(), XrplError> {
         ));
     }
     Ok(())
+}
+
+/// A time range `since <= t < until` must not end before it starts.
+pub(crate) fn check_range(
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+) -> Result<(), XrplError> {
+    match (since, until) {
+        (Some(since), Some(until)) if since > until => {
+            Err(XrplError::invalid("until", "must not be before since"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A page of a listing in id order over a time range. `sql` takes `$1` the
+/// id cursor, then one parameter per optional text filter in `filters`
+/// (`NULL` matches all), then `since`, `until` and the limit.
+pub(crate) async fn ranged_page<T>(
+    db: &Db,
+    sql: &'static str,
+    filters: &[Option<&str>],
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<T>, XrplError>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + Send
+        + Unpin,
+{
+    check_page(limit)?;
+    check_range(since, until)?;
+    let rows = with_pool!(db.pool(Alias::Xrpl), |p| {
+        let mut query = sqlx::query_as::<_, T>(sql).bind(after);
+        for filter in filters {
+            query = query.bind(*filter);
+        }
+        query
+            .bind(since)
+            .bind(until)
+            .bind(limit)
+            .fetch_all(p)
+            .await?
+    });
+    Ok(rows)
 }
 
 /// Whether `raw` is written as plain digits with an optional fraction

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::tx::{XrplTx, with_tx};
-use super::{XrplError, check_page, check_text};
+use super::{XrplError, check_page, check_range, check_text};
 use crate::db::{Alias, Db, now_micros};
 use crate::with_pool;
 
@@ -127,6 +127,7 @@ pub async fn player_sessions(
     limit: i64,
 ) -> Result<Vec<PlayerSession>, XrplError> {
     check_page(limit)?;
+    check_range(filter.since, filter.until)?;
     let rows = with_pool!(db.pool(Alias::Xrpl), |p| {
         sqlx::query_as::<_, PlayerSession>(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM xrpl_playersession

@@ -12,16 +12,12 @@ use serde::Serialize;
 
 use super::measure;
 use super::tx::{XrplTx, with_tx, write};
-use super::{XrplError, check_page};
-use crate::db::{Alias, Db};
-use crate::with_pool;
+use super::{XrplError, ranged_page};
+use crate::db::Db;
 
-/// A recorded economy snapshot.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
-pub struct EconomySnapshot {
-    pub id: i64,
-    /// The hour bucket (minutes, seconds and fractions zero).
-    pub hour: DateTime<Utc>,
+/// What an economy snapshot measures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct EconomyFigures {
     pub players_online: i32,
     pub unique_players_1h: i32,
     pub unique_players_24h: i32,
@@ -35,17 +31,25 @@ pub struct EconomySnapshot {
     pub amm_volume_gold_1h: String,
     pub imports_1h: i32,
     pub exports_1h: i32,
+}
+
+/// A recorded economy snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct EconomySnapshot {
+    pub id: i64,
+    /// The hour bucket (minutes, seconds and fractions zero).
+    pub hour: DateTime<Utc>,
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub figures: EconomyFigures,
     pub created_at: DateTime<Utc>,
 }
 
-/// A recorded per-currency snapshot. For a proxy token the `in_*` figures
-/// count NFTs of the item type it tracks.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
-pub struct ResourceSnapshot {
-    pub id: i64,
-    pub hour: DateTime<Utc>,
-    pub currency_code: String,
-    /// Decimal texts with six places.
+/// What a resource snapshot measures of one currency: decimal texts with six
+/// places. For a proxy token the `in_*` figures count NFTs of the item type
+/// it tracks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct ResourceFigures {
     pub in_character: String,
     pub in_account: String,
     pub in_spawned: String,
@@ -56,6 +60,17 @@ pub struct ResourceSnapshot {
     pub traded_1h: String,
     pub exported_1h: String,
     pub imported_1h: String,
+}
+
+/// A recorded per-currency snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct ResourceSnapshot {
+    pub id: i64,
+    pub hour: DateTime<Utc>,
+    pub currency_code: String,
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub figures: ResourceFigures,
     /// AMM prices come from the chain, which mnemo does not reach: always `null`.
     pub amm_buy_price: Option<String>,
     pub amm_sell_price: Option<String>,
@@ -157,6 +172,7 @@ pub async fn take_snapshot_in(tx: &mut XrplTx, now: DateTime<Utc>) -> Result<Sna
         measure::read_raw!(conn, hour, now)
     });
     let (economy, resources) = measure::measure(&raw)?;
+    let e = &economy;
     let taken = with_tx!(tx, |p, conn| {
         let inserted: Option<EconomySnapshot> = sqlx::query_as(p.pick(
             concat!(
@@ -180,18 +196,18 @@ pub async fn take_snapshot_in(tx: &mut XrplTx, now: DateTime<Utc>) -> Result<Sna
             ),
         ))
         .bind(hour)
-        .bind(economy.players_online)
-        .bind(economy.unique_players_1h)
-        .bind(economy.unique_players_24h)
-        .bind(economy.unique_players_7d)
-        .bind(&economy.gold_circulation)
-        .bind(&economy.gold_reserve)
-        .bind(&economy.gold_sinks_1h)
-        .bind(&economy.gold_spawned_1h)
-        .bind(economy.amm_trades_1h)
-        .bind(&economy.amm_volume_gold_1h)
-        .bind(economy.imports_1h)
-        .bind(economy.exports_1h)
+        .bind(e.players_online)
+        .bind(e.unique_players_1h)
+        .bind(e.unique_players_24h)
+        .bind(e.unique_players_7d)
+        .bind(&e.gold_circulation)
+        .bind(&e.gold_reserve)
+        .bind(&e.gold_sinks_1h)
+        .bind(&e.gold_spawned_1h)
+        .bind(e.amm_trades_1h)
+        .bind(&e.amm_volume_gold_1h)
+        .bind(e.imports_1h)
+        .bind(e.exports_1h)
         .bind(now)
         .fetch_optional(&mut *conn)
         .await?;
@@ -202,7 +218,7 @@ pub async fn take_snapshot_in(tx: &mut XrplTx, now: DateTime<Utc>) -> Result<Sna
                 ))
             });
         };
-        for r in &resources {
+        for (code, r) in &resources {
             sqlx::query(p.pick(
                 "INSERT INTO xrpl_resourcesnapshot
                    (hour, currency_code, in_character, in_account, in_spawned, in_reserve, in_sink,
@@ -216,7 +232,7 @@ pub async fn take_snapshot_in(tx: &mut XrplTx, now: DateTime<Utc>) -> Result<Sna
                          CAST($10 AS NUMERIC), CAST($11 AS NUMERIC), CAST($12 AS NUMERIC), $13)",
             ))
             .bind(hour)
-            .bind(&r.currency_code)
+            .bind(code)
             .bind(&r.in_character)
             .bind(&r.in_account)
             .bind(&r.in_spawned)
@@ -245,15 +261,6 @@ pub async fn take_snapshot(db: &Db, now: DateTime<Utc>) -> Result<Snapshots, Xrp
     write(db, async |tx| take_snapshot_in(tx, now).await).await
 }
 
-fn check_range(filter: &SnapshotFilter) -> Result<(), XrplError> {
-    if let (Some(since), Some(until)) = (filter.since, filter.until)
-        && since > until
-    {
-        return Err(XrplError::invalid("until", "must not be before since"));
-    }
-    Ok(())
-}
-
 /// A page of economy snapshots in the time range, by id (which is hour
 /// order): ids above `after`, at most `limit`.
 pub async fn economy_snapshots(
@@ -262,24 +269,22 @@ pub async fn economy_snapshots(
     after: i64,
     limit: i64,
 ) -> Result<Vec<EconomySnapshot>, XrplError> {
-    check_page(limit)?;
-    check_range(filter)?;
-    let rows = with_pool!(db.pool(Alias::Xrpl), |p| {
-        sqlx::query_as::<_, EconomySnapshot>(concat!(
+    ranged_page(
+        db,
+        concat!(
             "SELECT ",
             economy_columns!(),
             " FROM xrpl_economysnapshot
               WHERE id > $1 AND ($2 IS NULL OR hour >= $2) AND ($3 IS NULL OR hour < $3)
               ORDER BY id LIMIT $4"
-        ))
-        .bind(after)
-        .bind(filter.since)
-        .bind(filter.until)
-        .bind(limit)
-        .fetch_all(p)
-        .await?
-    });
-    Ok(rows)
+        ),
+        &[],
+        filter.since,
+        filter.until,
+        after,
+        limit,
+    )
+    .await
 }
 
 /// A page of resource snapshots in the time range (of one currency, when
@@ -290,24 +295,21 @@ pub async fn resource_snapshots(
     after: i64,
     limit: i64,
 ) -> Result<Vec<ResourceSnapshot>, XrplError> {
-    check_page(limit)?;
-    check_range(filter)?;
-    let rows = with_pool!(db.pool(Alias::Xrpl), |p| {
-        sqlx::query_as::<_, ResourceSnapshot>(concat!(
+    ranged_page(
+        db,
+        concat!(
             "SELECT ",
             resource_columns!(),
             " FROM xrpl_resourcesnapshot
               WHERE id > $1 AND ($2 IS NULL OR currency_code = $2)
                 AND ($3 IS NULL OR hour >= $3) AND ($4 IS NULL OR hour < $4)
               ORDER BY id LIMIT $5"
-        ))
-        .bind(after)
-        .bind(filter.currency_code.as_deref())
-        .bind(filter.since)
-        .bind(filter.until)
-        .bind(limit)
-        .fetch_all(p)
-        .await?
-    });
-    Ok(rows)
+        ),
+        &[filter.currency_code.as_deref()],
+        filter.since,
+        filter.until,
+        after,
+        limit,
+    )
+    .await
 }

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use crate::support::economy::{Reply, balance_of, change, holder, send};
+use crate::support::economy::{Reply, at_once, balance_of, change, holder, send};
 use crate::support::http::{Service, assert_error, test_settings};
 use mnemo::db::Alias;
 use mnemo::with_pool;
@@ -301,25 +301,9 @@ async fn concurrent_debits_never_overdraw(backend: &str) {
     )
     .await;
     assert_eq!(funded.status, 201);
-    let mut tasks = Vec::new();
-    for _ in 0..20 {
-        let s = s.clone();
-        tasks.push(tokio::spawn(async move {
-            let body = change("FCMGold", wallet, "ACCOUNT", None, "10");
-            send(
-                &s,
-                Method::POST,
-                "/v1/economy/debits",
-                &s.admin,
-                None,
-                Some(body),
-            )
-            .await
-        }));
-    }
+    let debit = change("FCMGold", wallet, "ACCOUNT", None, "10");
     let mut succeeded = 0;
-    for task in tasks {
-        let got = task.await.unwrap();
+    for got in at_once(&s, 20, "/v1/economy/debits", None, debit).await {
         if got.status == 201 {
             succeeded += 1;
         } else {

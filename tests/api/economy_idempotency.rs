@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use crate::support::economy::{Reply, balance_of, change, get, holder, send, tx_hash};
+use crate::support::economy::{Reply, at_once, balance_of, change, get, holder, send, tx_hash};
 use crate::support::http::{Service, assert_error, test_settings};
 use mnemo::db::migrate::DEFAULT_VAULT_ADDRESS;
 use mnemo::db::{Alias, now_micros};
@@ -218,18 +218,7 @@ async fn concurrent_retries_apply_once(backend: &str) {
     let transfer = json!({"currency_code": "FCMGold", "from": holder(PLAYER, "ACCOUNT", None),
                           "to": holder(OTHER, "ACCOUNT", None), "amount": "7.5",
                           "transfer_type": "trade"});
-    let mut tasks = Vec::new();
-    for _ in 0..20 {
-        let s = s.clone();
-        let body = transfer.clone();
-        tasks.push(tokio::spawn(async move {
-            keyed(&s, "/v1/economy/transfers", "retry-me", body).await
-        }));
-    }
-    let mut answers = Vec::new();
-    for task in tasks {
-        answers.push(task.await.unwrap());
-    }
+    let answers = at_once(&s, 20, "/v1/economy/transfers", Some("retry-me"), transfer).await;
     let fresh: Vec<&Reply> = answers.iter().filter(|a| !a.replayed).collect();
     assert_eq!(fresh.len(), 1, "{answers:?}");
     assert_eq!(fresh[0].status, 201);

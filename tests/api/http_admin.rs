@@ -2,22 +2,10 @@
 //! its error paths.
 
 use crate::support::economy::tx_hash;
-use crate::support::http::{Service, assert_error, status_json, test_settings};
+use crate::support::http::{Service, assert_error, create_account, status_json, test_settings};
 use mnemo::http::HttpSettings;
 use reqwest::Method;
 use serde_json::{Value, json};
-
-async fn create_account(s: &Service, username: &str) -> i64 {
-    let (status, body) = s
-        .as_admin(
-            Method::POST,
-            "/v1/accounts",
-            Some(json!({"username": username})),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    body["id"].as_i64().expect("id")
-}
 
 async fn accounts(backend: &str) {
     let s = Service::start(backend, test_settings()).await;

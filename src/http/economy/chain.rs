@@ -35,17 +35,31 @@ impl MoveBody {
     }
 }
 
+/// A fungible chain move, once per `Idempotency-Key`.
+async fn fungible_move(
+    state: &AppState,
+    req: &HttpRequest,
+    body: &MoveBody,
+    deposit: bool,
+) -> Result<HttpResponse, ApiError> {
+    let m = body.chain_move()?;
+    once(state, req, body, created, async |tx| {
+        if deposit {
+            xrpl::deposit_from_chain_in(tx, &m).await
+        } else {
+            xrpl::withdraw_to_chain_in(tx, &m).await
+        }
+    })
+    .await
+}
+
 /// `POST /v1/economy/chain/deposits`: vault RESERVE -> player ACCOUNT.
 pub(super) async fn deposit(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: web::Json<MoveBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let m = body.chain_move()?;
-    once(&state, &req, &*body, created, async |tx| {
-        xrpl::deposit_from_chain_in(tx, &m).await
-    })
-    .await
+    fungible_move(&state, &req, &body, true).await
 }
 
 /// `POST /v1/economy/chain/withdrawals`: player ACCOUNT -> vault RESERVE.
@@ -54,11 +68,7 @@ pub(super) async fn withdraw(
     req: HttpRequest,
     body: web::Json<MoveBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let m = body.chain_move()?;
-    once(&state, &req, &*body, created, async |tx| {
-        xrpl::withdraw_to_chain_in(tx, &m).await
-    })
-    .await
+    fungible_move(&state, &req, &body, false).await
 }
 
 /// Body of an NFT deposit (the wire form of [`NftChainMove`]).

@@ -101,17 +101,31 @@ impl ChangeBody {
     }
 }
 
+/// A credit or a debit, once per `Idempotency-Key`.
+async fn balance_change(
+    state: &AppState,
+    req: &HttpRequest,
+    body: &ChangeBody,
+    credit: bool,
+) -> Result<HttpResponse, ApiError> {
+    let change = body.change(if credit { "credit" } else { "debit" })?;
+    once(state, req, body, created, async |tx| {
+        if credit {
+            xrpl::credit_in(tx, &change).await
+        } else {
+            xrpl::debit_in(tx, &change).await
+        }
+    })
+    .await
+}
+
 /// `POST /v1/economy/credits`.
 pub(super) async fn credit(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: web::Json<ChangeBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let change = body.change("credit")?;
-    once(&state, &req, &*body, created, async |tx| {
-        xrpl::credit_in(tx, &change).await
-    })
-    .await
+    balance_change(&state, &req, &body, true).await
 }
 
 /// `POST /v1/economy/debits`: `409 insufficient_balance` past the balance.
@@ -120,11 +134,7 @@ pub(super) async fn debit(
     req: HttpRequest,
     body: web::Json<ChangeBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let change = body.change("debit")?;
-    once(&state, &req, &*body, created, async |tx| {
-        xrpl::debit_in(tx, &change).await
-    })
-    .await
+    balance_change(&state, &req, &body, false).await
 }
 
 /// Body of a transfer.

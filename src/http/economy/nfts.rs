@@ -79,17 +79,31 @@ impl BlankBody {
     }
 }
 
+/// Assign (and, with `spawn`, spawn) a blank token, once per `Idempotency-Key`.
+async fn blank(
+    state: &AppState,
+    req: &HttpRequest,
+    body: &BlankBody,
+    spawn: bool,
+) -> Result<HttpResponse, ApiError> {
+    let item_type = body.item_type()?;
+    once(state, req, body, created, async |tx| {
+        if spawn {
+            xrpl::spawn_blank_in(tx, item_type, &body.metadata).await
+        } else {
+            xrpl::assign_blank_in(tx, item_type, &body.metadata).await
+        }
+    })
+    .await
+}
+
 /// `POST /v1/economy/nfts/assign`: the token stays in the vault's RESERVE.
 pub(super) async fn assign(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: web::Json<BlankBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let item_type = body.item_type()?;
-    once(&state, &req, &*body, created, async |tx| {
-        xrpl::assign_blank_in(tx, item_type, &body.metadata).await
-    })
-    .await
+    blank(&state, &req, &body, false).await
 }
 
 /// `POST /v1/economy/nfts/spawn`: assign, then RESERVE -> SPAWNED.
@@ -98,11 +112,7 @@ pub(super) async fn spawn(
     req: HttpRequest,
     body: web::Json<BlankBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let item_type = body.item_type()?;
-    once(&state, &req, &*body, created, async |tx| {
-        xrpl::spawn_blank_in(tx, item_type, &body.metadata).await
-    })
-    .await
+    blank(&state, &req, &body, true).await
 }
 
 /// Body of a move: where the token must be (and with whom), where it goes.

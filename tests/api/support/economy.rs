@@ -2,6 +2,8 @@
 //! their other spellings, and requests to the economy routes with an
 //! optional `Idempotency-Key`.
 
+use std::sync::Arc;
+
 use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -147,4 +149,40 @@ pub async fn balance_of(
         || "0.000000".to_owned(),
         |b| b["balance"].as_str().unwrap().to_owned(),
     )
+}
+
+/// `n` copies of one POST as admin, all sent at once; their replies.
+pub async fn at_once(
+    s: &Arc<Service>,
+    n: usize,
+    path: &str,
+    key: Option<&str>,
+    body: Value,
+) -> Vec<Reply> {
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let (s, path, key, body) = (
+                s.clone(),
+                path.to_owned(),
+                key.map(str::to_owned),
+                body.clone(),
+            );
+            tokio::spawn(async move {
+                send(
+                    &s,
+                    Method::POST,
+                    &path,
+                    &s.admin,
+                    key.as_deref(),
+                    Some(body),
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut replies = Vec::with_capacity(n);
+    for task in tasks {
+        replies.push(task.await.expect("request task"));
+    }
+    replies
 }
