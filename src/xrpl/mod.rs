@@ -19,13 +19,15 @@
 //!
 //! Layout: [`tx`] (the transaction every write runs in), [`holder`],
 //! [`fungible`] (credit, debit, transfer), [`balances`] (reads), [`chain`],
-//! [`nft`], [`catalog`], [`logs`], [`snapshots`], [`sessions`], [`audit`],
+//! [`chain_nft`],
+//! [`nft`], [`nft_blanks`], [`catalog`], [`logs`], [`snapshots`], [`sessions`], [`audit`],
 //! [`idempotency`].
 
 mod audit;
 mod balances;
 mod catalog;
 mod chain;
+mod chain_nft;
 mod error;
 mod fungible;
 mod holder;
@@ -33,6 +35,7 @@ mod idempotency;
 mod logs;
 mod measure;
 mod nft;
+mod nft_blanks;
 mod sessions;
 mod snapshots;
 pub mod tx;
@@ -57,9 +60,12 @@ pub use catalog::{
     currency_types_page, nft_item_type, nft_item_types, nft_item_types_filtered,
 };
 pub use chain::{
-    ChainMove, ChainReceipt, NftChainMove, NftChainReceipt, TransactionLog, deposit_from_chain,
-    deposit_from_chain_in, deposit_nft_from_chain, deposit_nft_from_chain_in, transaction,
-    withdraw_nft_to_chain, withdraw_nft_to_chain_in, withdraw_to_chain, withdraw_to_chain_in,
+    ChainMove, ChainReceipt, TransactionLog, deposit_from_chain, deposit_from_chain_in,
+    transaction, withdraw_to_chain, withdraw_to_chain_in,
+};
+pub use chain_nft::{
+    NftChainMove, NftChainReceipt, deposit_nft_from_chain, deposit_nft_from_chain_in,
+    withdraw_nft_to_chain, withdraw_nft_to_chain_in,
 };
 pub use error::XrplError;
 pub use fungible::{
@@ -72,9 +78,10 @@ pub use idempotency::{
 };
 pub use logs::{FungibleLog, LogFilter, NftLog, fungible_logs, nft_logs};
 pub use nft::{
-    NftFilter, NftReceipt, NftState, NftTransfer, assign_blank, assign_blank_in, get_nft,
-    list_nfts, merge_metadata, merge_metadata_in, spawn_blank, spawn_blank_in, transfer_nft,
-    transfer_nft_in,
+    NftFilter, NftReceipt, NftState, NftTransfer, get_nft, list_nfts, transfer_nft, transfer_nft_in,
+};
+pub use nft_blanks::{
+    assign_blank, assign_blank_in, merge_metadata, merge_metadata_in, spawn_blank, spawn_blank_in,
 };
 pub use sessions::{
     PlayerSession, SessionFilter, SessionKey, end_open_sessions_in, end_session_in,

@@ -13,6 +13,7 @@ mod economy_cli;
 mod economy_conservation;
 mod economy_http;
 mod economy_idempotency;
+mod economy_nfts;
 mod economy_routes;
 mod economy_scopes;
 mod http_admin;
