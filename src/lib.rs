@@ -11,5 +11,6 @@ pub mod embed;
 pub mod http;
 pub mod memory;
 pub mod subscriptions;
+pub mod tx_hash;
 pub mod vector;
 pub mod xrpl;

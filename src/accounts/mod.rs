@@ -99,7 +99,9 @@ fn check_name(field: &'static str, value: &str, max: usize) -> Result<(), Accoun
     Ok(())
 }
 
-fn page<T>(items: Vec<T>, limit: i64, id: impl Fn(&T) -> i64) -> Page<T> {
+/// The page of `items` read with `limit`: `next_after` is the last item's id
+/// when the page is full (there may be more), `None` when it is not.
+pub fn page<T>(items: Vec<T>, limit: i64, id: impl Fn(&T) -> i64) -> Page<T> {
     let next_after = if items.len() as i64 == limit {
         items.last().map(id)
     } else {

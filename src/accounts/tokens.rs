@@ -38,17 +38,31 @@ pub enum Scope {
     MemoryRead,
     #[serde(rename = "memory:write")]
     MemoryWrite,
+    /// Economy reads: catalogue, balances, NFTs, logs, snapshots, sessions.
+    #[serde(rename = "economy:read")]
+    EconomyRead,
+    /// Economy writes: credits, debits, transfers, NFT moves, chain moves, telemetry.
+    #[serde(rename = "economy:write")]
+    EconomyWrite,
     #[serde(rename = "admin")]
     Admin,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 3] = [Scope::MemoryRead, Scope::MemoryWrite, Scope::Admin];
+    pub const ALL: [Scope; 5] = [
+        Scope::MemoryRead,
+        Scope::MemoryWrite,
+        Scope::EconomyRead,
+        Scope::EconomyWrite,
+        Scope::Admin,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Scope::MemoryRead => "memory:read",
             Scope::MemoryWrite => "memory:write",
+            Scope::EconomyRead => "economy:read",
+            Scope::EconomyWrite => "economy:write",
             Scope::Admin => "admin",
         }
     }
@@ -70,7 +84,7 @@ impl FromStr for Scope {
             .ok_or_else(|| AccountError::Invalid {
                 field: "scopes",
                 message: format!(
-                    "unknown scope {s:?}; expected memory:read, memory:write or admin"
+                    "unknown scope {s:?}; expected memory:read, memory:write, economy:read, economy:write or admin"
                 ),
             })
     }
@@ -87,7 +101,8 @@ pub fn parse_scopes(text: &str) -> Result<BTreeSet<Scope>, AccountError> {
     if scopes.is_empty() {
         return Err(AccountError::Invalid {
             field: "scopes",
-            message: "at least one scope is required (memory:read, memory:write, admin)".into(),
+            message: "at least one scope is required (memory:read, memory:write, economy:read, economy:write, admin)"
+                .into(),
         });
     }
     Ok(scopes)
@@ -359,5 +374,24 @@ mod tests {
         };
         assert!(reader.allows(Scope::MemoryRead));
         assert!(!reader.allows(Scope::MemoryWrite) && !reader.allows(Scope::Admin));
+    }
+
+    #[test]
+    fn economy_scopes_parse_and_grant_only_themselves() {
+        let scopes = parse_scopes("economy:read,economy:write").unwrap();
+        assert_eq!(
+            scopes,
+            BTreeSet::from([Scope::EconomyRead, Scope::EconomyWrite])
+        );
+        let reader = ApiToken {
+            id: 1,
+            name: "game".into(),
+            scopes: BTreeSet::from([Scope::EconomyRead]),
+            created_at: Utc::now(),
+            revoked_at: None,
+        };
+        assert!(reader.allows(Scope::EconomyRead));
+        assert!(!reader.allows(Scope::EconomyWrite));
+        assert!(!reader.allows(Scope::MemoryRead) && !reader.allows(Scope::Admin));
     }
 }

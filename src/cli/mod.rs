@@ -2,6 +2,7 @@
 //! command reads ([`settings`]: the environment, with flags taking precedence).
 
 mod demo;
+mod economy;
 mod index;
 mod kind_arg;
 mod lore;
@@ -103,6 +104,8 @@ pub enum Command {
     Lore(lore::LoreArgs),
     /// The Postgres HNSW indexes: status, build, drop (around a bulk import).
     Index(index::IndexArgs),
+    /// The economy: hourly snapshot, a wallet's balances, the conservation audit.
+    Economy(economy::EconomyArgs),
 }
 
 /// A command's failure: printed on stderr, exit status 1.
@@ -185,6 +188,7 @@ async fn dispatch(settings: &Settings, command: &Command) -> Result<(), CliError
         Command::Demo(args) => demo::demo(settings, args).await,
         Command::Lore(args) => lore::lore(settings, args).await,
         Command::Index(args) => index::index(settings, args).await,
+        Command::Economy(args) => economy::economy(settings, args).await,
     }
 }
 

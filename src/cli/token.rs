@@ -21,7 +21,8 @@ pub enum TokenCommand {
         /// Unique name (letters, digits, '-', '_', '.', ':'), e.g. the client it is for.
         #[arg(long)]
         name: String,
-        /// Comma-separated scopes: memory:read, memory:write, admin (admin implies all).
+        /// Comma-separated scopes: memory:read, memory:write, economy:read, economy:write,
+        /// admin (admin implies all).
         #[arg(long)]
         scopes: String,
     },

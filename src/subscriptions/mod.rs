@@ -4,7 +4,10 @@
 //! payment and the extension it buys commit in one transaction on either backend.
 //! A replayed `tx_hash` is refused by the unique index inside that transaction,
 //! so a replay can never extend anything (the original extended first and only
-//! logged the duplicate).
+//! logged the duplicate). Hashes are stored in their canonical spelling
+//! ([`TxHash`]), so a replay in another letter case is the same value to that
+//! index. A payment must pay the plan's price in the plan's currency, as the
+//! original's on-chain check demanded before it extended anything.
 
 mod status;
 
@@ -13,6 +16,7 @@ use serde::Serialize;
 
 use crate::db::{Alias, Db, is_unique_violation};
 use crate::decimal;
+use crate::tx_hash::{TxHash, TxHashError};
 use crate::with_pool;
 
 pub use status::{SubscriptionStatus, TRIAL_HOURS, WARNING_HOURS};
@@ -28,6 +32,8 @@ pub struct Plan {
     pub duration_days: i32,
     /// Decimal text with two places, e.g. `5.00`.
     pub price: String,
+    /// The currency the price is paid in (the seeded plan: `RLUSD`, as the original).
+    pub currency_code: String,
     pub is_active: bool,
     pub sort_order: i32,
 }
@@ -39,9 +45,11 @@ pub struct NewPayment {
     pub account_name: String,
     pub wallet_address: String,
     pub plan_key: String,
-    /// Decimal text, at most two places.
+    /// Decimal text, at most two places; must equal the plan's price.
     pub amount: String,
+    /// Must be the plan's currency.
     pub currency_code: String,
+    /// Any spelling of a 64-hex XRPL hash; stored upper case.
     pub tx_hash: String,
 }
 
@@ -78,6 +86,15 @@ pub enum SubscriptionError {
     Database(#[from] sqlx::Error),
 }
 
+impl From<TxHashError> for SubscriptionError {
+    fn from(e: TxHashError) -> Self {
+        SubscriptionError::Invalid {
+            field: e.field,
+            message: e.message,
+        }
+    }
+}
+
 impl From<decimal::DecimalError> for SubscriptionError {
     fn from(e: decimal::DecimalError) -> Self {
         SubscriptionError::Invalid {
@@ -112,8 +129,7 @@ macro_rules! lock_expiry {
     }};
 }
 
-const PLAN_COLUMNS: &str =
-    "key, display_name, duration_days, CAST(price AS TEXT) AS price, is_active, sort_order";
+const PLAN_COLUMNS: &str = "key, display_name, duration_days, CAST(price AS TEXT) AS price, currency_code, is_active, sort_order";
 
 /// Active plans in display order.
 pub async fn active_plans(db: &Db) -> Result<Vec<Plan>, SubscriptionError> {
@@ -136,14 +152,14 @@ pub fn extend(current: Option<DateTime<Utc>>, now: DateTime<Utc>, by: Duration) 
     }
 }
 
-fn validate(payment: &NewPayment) -> Result<String, SubscriptionError> {
-    let tx = payment.tx_hash.trim();
-    if tx.is_empty() || tx.len() > 64 {
-        return Err(SubscriptionError::Invalid {
-            field: "tx_hash",
-            message: "must be 1 to 64 characters".into(),
-        });
-    }
+/// A payment's values in the form they are stored and compared.
+struct CheckedPayment {
+    tx_hash: TxHash,
+    amount: rust_decimal::Decimal,
+}
+
+fn validate(payment: &NewPayment) -> Result<CheckedPayment, SubscriptionError> {
+    let tx_hash = TxHash::parse("tx_hash", &payment.tx_hash)?;
     if payment.account_id <= 0 {
         return Err(SubscriptionError::Invalid {
             field: "account_id",
@@ -151,13 +167,48 @@ fn validate(payment: &NewPayment) -> Result<String, SubscriptionError> {
         });
     }
     let amount = decimal::parse("amount", &payment.amount, PRICE_PRECISION, PRICE_SCALE)?;
-    if amount.is_sign_negative() {
+    Ok(CheckedPayment { tx_hash, amount })
+}
+
+/// Refuse a payment that does not pay `plan` exactly: the amount must be its
+/// price (`0.00` for a `5.00` plan bought nothing) and the currency its currency
+/// (XRPL currency codes are case-sensitive, so compared as written).
+fn check_pays_plan(
+    payment: &NewPayment,
+    amount: rust_decimal::Decimal,
+    plan: &PlanTerms,
+) -> Result<(), SubscriptionError> {
+    let price = decimal::parse("price", &plan.price, PRICE_PRECISION, PRICE_SCALE)?;
+    if amount != price {
         return Err(SubscriptionError::Invalid {
             field: "amount",
-            message: "must not be negative".into(),
+            message: format!(
+                "the {} plan costs {} {}, not {}",
+                payment.plan_key,
+                decimal::to_text(price, PRICE_SCALE),
+                plan.currency_code,
+                decimal::to_text(amount, PRICE_SCALE)
+            ),
         });
     }
-    Ok(decimal::to_text(amount, PRICE_SCALE))
+    if payment.currency_code != plan.currency_code {
+        return Err(SubscriptionError::Invalid {
+            field: "currency_code",
+            message: format!(
+                "the {} plan is paid in {}, not {:?}",
+                payment.plan_key, plan.currency_code, payment.currency_code
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// What a payment is checked against.
+#[derive(sqlx::FromRow)]
+struct PlanTerms {
+    duration_days: i32,
+    price: String,
+    currency_code: String,
 }
 
 /// Record a payment and extend the account's subscription, atomically: either
@@ -167,26 +218,30 @@ pub async fn record_payment(
     payment: &NewPayment,
     now: DateTime<Utc>,
 ) -> Result<Payment, SubscriptionError> {
-    let amount = validate(payment)?;
+    let CheckedPayment { tx_hash, amount } = validate(payment)?;
+    let amount_text = decimal::to_text(amount, PRICE_SCALE);
     let result = with_pool!(db.pool(Alias::Subscriptions), |p| {
         let mut tx = p.begin_write().await?;
-        let duration_days: Option<(i32,)> = sqlx::query_as(
-            "SELECT duration_days FROM subscriptions_subscriptionplan WHERE key = $1 AND is_active",
+        let plan: Option<PlanTerms> = sqlx::query_as(
+            "SELECT duration_days, CAST(price AS TEXT) AS price, currency_code
+             FROM subscriptions_subscriptionplan WHERE key = $1 AND is_active",
         )
         .bind(&payment.plan_key)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((days,)) = duration_days else {
+        let Some(plan) = plan else {
             return Err(SubscriptionError::UnknownPlan(payment.plan_key.clone()));
         };
+        check_pays_plan(payment, amount, &plan)?;
+        let days = plan.duration_days;
         let seen: Option<(i64,)> =
             sqlx::query_as("SELECT id FROM subscriptions_subscriptionpayment WHERE tx_hash = $1")
-                .bind(&payment.tx_hash)
+                .bind(tx_hash.as_str())
                 .fetch_optional(&mut *tx)
                 .await?;
         if seen.is_some() {
             return Err(SubscriptionError::Replayed {
-                tx_hash: payment.tx_hash.clone(),
+                tx_hash: tx_hash.to_string(),
             });
         }
         let old_expiry = lock_expiry!(p, tx, payment.account_id, now);
@@ -207,9 +262,9 @@ pub async fn record_payment(
         .bind(&payment.account_name)
         .bind(&payment.wallet_address)
         .bind(&payment.plan_key)
-        .bind(&amount)
+        .bind(&amount_text)
         .bind(&payment.currency_code)
-        .bind(&payment.tx_hash)
+        .bind(tx_hash.as_str())
         .bind(old_expiry)
         .bind(new_expiry)
         .bind(now)
@@ -220,7 +275,7 @@ pub async fn record_payment(
             // A concurrent payment with the same hash committed first.
             Err(e) if is_unique_violation(&e) => {
                 return Err(SubscriptionError::Replayed {
-                    tx_hash: payment.tx_hash.clone(),
+                    tx_hash: tx_hash.to_string(),
                 });
             }
             Err(e) => return Err(e.into()),

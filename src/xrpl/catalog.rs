@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::XrplError;
+use super::{XrplError, check_page};
 use crate::db::{Alias, Db};
 use crate::with_pool;
 
@@ -41,6 +41,25 @@ pub struct NftItemType {
 pub enum ItemTypeRef<'a> {
     Id(i64),
     Name(&'a str),
+}
+
+impl ItemTypeRef<'_> {
+    /// The request field that names an item type this way.
+    pub fn field(&self) -> &'static str {
+        match self {
+            ItemTypeRef::Id(_) => "item_type_id",
+            ItemTypeRef::Name(_) => "item_type_name",
+        }
+    }
+}
+
+/// Which item types to list; `None` matches everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ItemTypeFilter {
+    /// The exact typeclass, e.g. `typeclasses.items.weapons.dagger_nft_item.DaggerNFTItem`.
+    pub typeclass: Option<String>,
+    /// A prefix of the name, compared case-sensitively (`Scroll of`).
+    pub name_prefix: Option<String>,
 }
 
 impl std::fmt::Display for ItemTypeRef<'_> {
@@ -85,8 +104,24 @@ pub async fn currency_type(db: &Db, code: &str) -> Result<Option<CurrencyType>, 
     Ok(row)
 }
 
-/// Most this many item types per page.
-pub const ITEM_TYPE_PAGE_MAX: i64 = 500;
+/// A page of currency types by id: ids above `after`, at most `limit`.
+pub async fn currency_types_page(
+    db: &Db,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<CurrencyType>, XrplError> {
+    check_page(limit)?;
+    let rows = with_pool!(db.pool(Alias::Xrpl), |p| {
+        sqlx::query_as::<_, CurrencyType>(sqlx::AssertSqlSafe(format!(
+            "{CURRENCY_SELECT} WHERE id > $1 ORDER BY id LIMIT $2"
+        )))
+        .bind(after)
+        .bind(limit)
+        .fetch_all(p)
+        .await?
+    });
+    Ok(rows)
+}
 
 /// A page of item types by id: those with an id above `after_id` (all when
 /// `None`), at most `limit`. Pass the last id of a page to get the next.
@@ -95,17 +130,27 @@ pub async fn nft_item_types(
     after_id: Option<i64>,
     limit: i64,
 ) -> Result<Vec<NftItemType>, XrplError> {
-    if !(1..=ITEM_TYPE_PAGE_MAX).contains(&limit) {
-        return Err(XrplError::invalid(
-            "limit",
-            format!("must be between 1 and {ITEM_TYPE_PAGE_MAX}"),
-        ));
-    }
+    nft_item_types_filtered(db, &ItemTypeFilter::default(), after_id.unwrap_or(0), limit).await
+}
+
+/// A page of the item types matching `filter`, by id: ids above `after`, at most `limit`.
+pub async fn nft_item_types_filtered(
+    db: &Db,
+    filter: &ItemTypeFilter,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<NftItemType>, XrplError> {
+    check_page(limit)?;
     let rows = with_pool!(db.pool(Alias::Xrpl), |p| {
         sqlx::query_as::<_, NftItemType>(sqlx::AssertSqlSafe(format!(
-            "{ITEM_TYPE_SELECT} WHERE id > $1 ORDER BY id LIMIT $2"
+            "{ITEM_TYPE_SELECT} WHERE id > $1
+               AND ($2 IS NULL OR typeclass = $2)
+               AND ($3 IS NULL OR substr(name, 1, length($3)) = $3)
+             ORDER BY id LIMIT $4"
         )))
-        .bind(after_id.unwrap_or(0))
+        .bind(after)
+        .bind(filter.typeclass.as_deref())
+        .bind(filter.name_prefix.as_deref())
         .bind(limit)
         .fetch_all(p)
         .await?

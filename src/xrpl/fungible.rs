@@ -1,106 +1,52 @@
-//! In-game fungible balances (`xrpl_fungiblegamestate`) and their transfer log.
+//! Fungible balance changes (`xrpl_fungiblegamestate`) and their transfer log:
+//! credits, debits and transfers between holders.
 //!
 //! One row per (currency, wallet, location) — per character key too for
 //! CHARACTER — with a balance above zero: a debit that empties a row deletes it.
+//!
+//! Every change of a currency's total is logged: a credit (currency entering
+//! the in-game books) as a transfer from [`MINT`], a debit (leaving them) as a
+//! transfer to [`BURN`], so the log accounts for every unit held and
+//! [`audit`](super::audit) can prove it. Transfers between two wallets are
+//! logged as the original logs them; moves inside one wallet (bank/unbank,
+//! the vault's RESERVE <-> SPAWNED) are not, as in the original, and change no
+//! total.
 
-use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use super::holder::{FROM, HOLDER, TO};
+use super::tx::{XrplTx, with_tx, write};
 use super::{
-    CHARACTER_KEY_MAX, CURRENCY_MAX, FungibleLocation, TRANSFER_TYPE_MAX, WALLET_MAX, XrplError,
-    amount_text, check_text, parse_amount,
+    BURN, CURRENCY_MAX, Holder, MINT, TRANSFER_TYPE_MAX, XrplError, amount_text, check_text,
+    parse_amount,
 };
-use crate::db::{Alias, Db, now_micros};
-use crate::with_pool;
+use crate::db::{Db, now_micros};
 
-/// Who holds a balance: a wallet at a location, and for CHARACTER the character.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Holder {
-    pub wallet_address: String,
-    pub location: FungibleLocation,
-    /// Set exactly when `location` is CHARACTER.
-    pub character_key: Option<String>,
-}
-
-impl Holder {
-    /// A holder at a location other than CHARACTER.
-    pub fn new(wallet_address: impl Into<String>, location: FungibleLocation) -> Self {
-        Self {
-            wallet_address: wallet_address.into(),
-            location,
-            character_key: None,
-        }
-    }
-
-    /// A character's purse.
-    pub fn character(wallet_address: impl Into<String>, character_key: impl Into<String>) -> Self {
-        Self {
-            wallet_address: wallet_address.into(),
-            location: FungibleLocation::Character,
-            character_key: Some(character_key.into()),
-        }
-    }
-
-    /// The character key as matched in SQL (`COALESCE(character_key, '')`).
-    pub(crate) fn key_or_empty(&self) -> &str {
-        self.character_key.as_deref().unwrap_or("")
-    }
-
-    pub(crate) fn check(&self, fields: HolderFields) -> Result<(), XrplError> {
-        check_text(fields.wallet, &self.wallet_address, WALLET_MAX)?;
-        match (&self.location, &self.character_key) {
-            (FungibleLocation::Character, Some(key)) => {
-                check_text(fields.character_key, key, CHARACTER_KEY_MAX)
-            }
-            (FungibleLocation::Character, None) => Err(XrplError::invalid(
-                fields.character_key,
-                "a CHARACTER balance needs a character key",
-            )),
-            (_, Some(_)) => Err(XrplError::invalid(
-                fields.character_key,
-                format!(
-                    "only CHARACTER balances have a character key, not {}",
-                    self.location
-                ),
-            )),
-            (_, None) => Ok(()),
-        }
-    }
-}
-
-/// Field names a holder's errors report.
-#[derive(Clone, Copy)]
-pub(crate) struct HolderFields {
-    pub wallet: &'static str,
-    pub character_key: &'static str,
-}
-
-pub(crate) const HOLDER: HolderFields = HolderFields {
-    wallet: "wallet_address",
-    character_key: "character_key",
-};
-const FROM: HolderFields = HolderFields {
-    wallet: "from.wallet_address",
-    character_key: "from.character_key",
-};
-const TO: HolderFields = HolderFields {
-    wallet: "to.wallet_address",
-    character_key: "to.character_key",
-};
-
-/// One balance row.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
-pub struct Balance {
-    pub id: i64,
+/// A credit to or a debit from one holder: currency entering or leaving the
+/// in-game books (a reward from nowhere, an admin correction, a fee burnt).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BalanceChange {
     pub currency_code: String,
-    pub wallet_address: String,
-    pub location: String,
-    pub character_key: Option<String>,
-    /// Decimal text with six places.
+    pub holder: Holder,
+    /// Decimal text, greater than 0, at most six places.
+    pub amount: String,
+    /// What the log calls this change, e.g. `credit`, `quest_reward`, `fee`.
+    pub transfer_type: String,
+}
+
+/// What a credit or debit left behind.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChangeReceipt {
+    pub currency_code: String,
+    #[serde(flatten)]
+    pub holder: Holder,
+    /// The amount as stored (six places).
+    pub amount: String,
+    /// The holder's balance after the change (`0.000000` when its row was deleted).
     pub balance: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+    /// Its `xrpl_fungibletransferlog` row (from `MINT` or to `BURN`).
+    pub transfer_log_id: i64,
 }
 
 /// A move of `amount` of a currency from one holder to another.
@@ -134,11 +80,12 @@ macro_rules! holder_row_sql {
     };
 }
 
-/// Inside a write transaction: lock the holder's row, refuse an overdraft,
-/// subtract, delete the row at zero. Evaluates to the remaining balance. On
-/// SQLite the transaction's `BEGIN IMMEDIATE` already serialises writers.
+/// Inside a write transaction: lock the holder's row, refuse an overdraft
+/// (naming the holder and its request `field`), subtract, delete the row at
+/// zero. Evaluates to the remaining balance. On SQLite the transaction's
+/// `BEGIN IMMEDIATE` already serialises writers.
 macro_rules! debit_row {
-    ($p:ident, $tx:ident, $currency:expr, $holder:expr, $amount:expr, $now:expr) => {{
+    ($p:ident, $tx:ident, $currency:expr, $holder:expr, $field:expr, $amount:expr, $now:expr) => {{
         let currency: &str = $currency;
         let holder: &$crate::xrpl::Holder = $holder;
         let amount: rust_decimal::Decimal = $amount;
@@ -159,6 +106,8 @@ macro_rules! debit_row {
         if available < amount {
             return Err($crate::xrpl::XrplError::InsufficientFunds {
                 currency_code: currency.to_owned(),
+                holder: holder.to_string(),
+                field: $field,
                 available: $crate::xrpl::amount_text(available),
                 requested: $crate::xrpl::amount_text(amount),
             });
@@ -295,54 +244,81 @@ pub(crate) fn check_currency(code: &str) -> Result<(), XrplError> {
     check_text("currency_code", code, CURRENCY_MAX)
 }
 
-/// Add `amount` to the holder's balance (creating the row). Returns the new balance.
-pub async fn credit(
-    db: &Db,
-    currency_code: &str,
-    holder: &Holder,
-    amount: &str,
-) -> Result<String, XrplError> {
-    check_currency(currency_code)?;
-    holder.check(HOLDER)?;
-    let amount = parse_amount("amount", amount)?;
-    let now = now_micros();
-    let total = with_pool!(db.pool(Alias::Xrpl), |p| {
-        let mut tx = p.begin_write().await?;
-        ensure_currency!(tx, currency_code);
-        let total = credit_row!(p, tx, currency_code, holder, amount, now);
-        tx.commit().await?;
-        total
-    });
-    Ok(amount_text(total))
+impl BalanceChange {
+    fn check(&self) -> Result<Decimal, XrplError> {
+        check_currency(&self.currency_code)?;
+        self.holder.check(HOLDER)?;
+        check_text("transfer_type", &self.transfer_type, TRANSFER_TYPE_MAX)?;
+        parse_amount("amount", &self.amount)
+    }
+
+    fn receipt(&self, amount: Decimal, balance: Decimal, transfer_log_id: i64) -> ChangeReceipt {
+        ChangeReceipt {
+            currency_code: self.currency_code.clone(),
+            holder: self.holder.clone(),
+            amount: amount_text(amount),
+            balance: amount_text(balance),
+            transfer_log_id,
+        }
+    }
 }
 
-/// Subtract `amount` from the holder's balance, refusing an overdraft with
-/// [`XrplError::InsufficientFunds`]; the row is deleted when it reaches zero.
-/// Returns the remaining balance.
-pub async fn debit(
-    db: &Db,
-    currency_code: &str,
-    holder: &Holder,
-    amount: &str,
-) -> Result<String, XrplError> {
-    check_currency(currency_code)?;
-    holder.check(HOLDER)?;
-    let amount = parse_amount("amount", amount)?;
+/// Add to the holder's balance (creating its row), logged as a transfer from `MINT`.
+pub async fn credit_in(tx: &mut XrplTx, c: &BalanceChange) -> Result<ChangeReceipt, XrplError> {
+    let amount = c.check()?;
     let now = now_micros();
-    let remaining = with_pool!(db.pool(Alias::Xrpl), |p| {
-        let mut tx = p.begin_write().await?;
-        let remaining = debit_row!(p, tx, currency_code, holder, amount, now);
-        tx.commit().await?;
-        remaining
+    let currency = c.currency_code.as_str();
+    let (balance, log_id) = with_tx!(tx, |p, conn| {
+        ensure_currency!(conn, currency);
+        let balance = credit_row!(p, conn, currency, &c.holder, amount, now);
+        let log_id = log_fungible_transfer!(
+            p,
+            conn,
+            currency,
+            MINT,
+            &c.holder.wallet_address,
+            amount,
+            &c.transfer_type,
+            now
+        );
+        (balance, log_id)
     });
-    Ok(amount_text(remaining))
+    Ok(c.receipt(amount, balance, log_id))
 }
 
-/// Move an amount between two holders in one transaction: debit, credit, and
-/// (between different wallets) the transfer log row. Nothing is written when
-/// any step fails. The two rows are locked in a fixed order, so opposite
-/// transfers running at once cannot deadlock.
-pub async fn transfer(db: &Db, t: &FungibleTransfer) -> Result<TransferReceipt, XrplError> {
+/// Subtract from the holder's balance, logged as a transfer to `BURN`. An
+/// overdraft is refused with [`XrplError::InsufficientFunds`] and changes
+/// nothing; a row reaching zero is deleted.
+pub async fn debit_in(tx: &mut XrplTx, c: &BalanceChange) -> Result<ChangeReceipt, XrplError> {
+    let amount = c.check()?;
+    let now = now_micros();
+    let currency = c.currency_code.as_str();
+    let (balance, log_id) = with_tx!(tx, |p, conn| {
+        ensure_currency!(conn, currency);
+        let balance = debit_row!(p, conn, currency, &c.holder, HOLDER.holder, amount, now);
+        let log_id = log_fungible_transfer!(
+            p,
+            conn,
+            currency,
+            &c.holder.wallet_address,
+            BURN,
+            amount,
+            &c.transfer_type,
+            now
+        );
+        (balance, log_id)
+    });
+    Ok(c.receipt(amount, balance, log_id))
+}
+
+/// Move an amount between two holders: debit, credit, and (between different
+/// wallets) the transfer log row. Nothing is written when any step fails. The
+/// two rows are locked in a fixed order, so opposite transfers running at
+/// once cannot deadlock.
+pub async fn transfer_in(
+    tx: &mut XrplTx,
+    t: &FungibleTransfer,
+) -> Result<TransferReceipt, XrplError> {
     check_currency(&t.currency_code)?;
     t.from.check(FROM)?;
     t.to.check(TO)?;
@@ -358,26 +334,25 @@ pub async fn transfer(db: &Db, t: &FungibleTransfer) -> Result<TransferReceipt, 
     let debit_first = t.from < t.to;
     let logged = t.from.wallet_address != t.to.wallet_address;
     let currency = t.currency_code.as_str();
-    let receipt = with_pool!(db.pool(Alias::Xrpl), |p| {
-        let mut tx = p.begin_write().await?;
-        ensure_currency!(tx, currency);
+    let receipt = with_tx!(tx, |p, conn| {
+        ensure_currency!(conn, currency);
         let (from_balance, to_balance) = if debit_first {
-            let from_balance = debit_row!(p, tx, currency, &t.from, amount, now);
+            let from_balance = debit_row!(p, conn, currency, &t.from, FROM.holder, amount, now);
             (
                 from_balance,
-                credit_row!(p, tx, currency, &t.to, amount, now),
+                credit_row!(p, conn, currency, &t.to, amount, now),
             )
         } else {
-            let to_balance = credit_row!(p, tx, currency, &t.to, amount, now);
+            let to_balance = credit_row!(p, conn, currency, &t.to, amount, now);
             (
-                debit_row!(p, tx, currency, &t.from, amount, now),
+                debit_row!(p, conn, currency, &t.from, FROM.holder, amount, now),
                 to_balance,
             )
         };
         let transfer_log_id = if logged {
             Some(log_fungible_transfer!(
                 p,
-                tx,
+                conn,
                 currency,
                 &t.from.wallet_address,
                 &t.to.wallet_address,
@@ -388,7 +363,6 @@ pub async fn transfer(db: &Db, t: &FungibleTransfer) -> Result<TransferReceipt, 
         } else {
             None
         };
-        tx.commit().await?;
         TransferReceipt {
             from_balance: amount_text(from_balance),
             to_balance: amount_text(to_balance),
@@ -398,66 +372,40 @@ pub async fn transfer(db: &Db, t: &FungibleTransfer) -> Result<TransferReceipt, 
     Ok(receipt)
 }
 
-const BALANCE_SELECT: &str = "SELECT id, currency_code, wallet_address, location, character_key,
-        CAST(balance AS TEXT) AS balance, created_at, updated_at
-     FROM xrpl_fungiblegamestate";
-
-/// The holder's balance of a currency (`0.000000` when it has none).
-pub async fn balance(db: &Db, currency_code: &str, holder: &Holder) -> Result<String, XrplError> {
-    holder.check(HOLDER)?;
-    let row: Option<(i64, String)> = with_pool!(db.pool(Alias::Xrpl), |p| {
-        sqlx::query_as(holder_row_sql!())
-            .bind(currency_code)
-            .bind(&holder.wallet_address)
-            .bind(holder.location.as_str())
-            .bind(holder.key_or_empty())
-            .fetch_optional(p)
-            .await?
-    });
-    match row {
-        Some((_, text)) => Ok(amount_text(super::stored_decimal(&text)?)),
-        None => Ok(amount_text(Decimal::ZERO)),
+fn plain_change(currency_code: &str, holder: &Holder, amount: &str, kind: &str) -> BalanceChange {
+    BalanceChange {
+        currency_code: currency_code.to_owned(),
+        holder: holder.clone(),
+        amount: amount.to_owned(),
+        transfer_type: kind.to_owned(),
     }
 }
 
-async fn balances_where(
+/// [`credit_in`] in a transaction of its own, logged as `credit`. Returns the new balance.
+pub async fn credit(
     db: &Db,
-    condition: &'static str,
-    value: &str,
-) -> Result<Vec<Balance>, XrplError> {
-    let rows = with_pool!(db.pool(Alias::Xrpl), |p| {
-        sqlx::query_as::<_, Balance>(sqlx::AssertSqlSafe(format!(
-            "{BALANCE_SELECT} WHERE {condition} ORDER BY id"
-        )))
-        .bind(value)
-        .fetch_all(p)
-        .await?
-    });
-    Ok(rows)
+    currency_code: &str,
+    holder: &Holder,
+    amount: &str,
+) -> Result<String, XrplError> {
+    let c = plain_change(currency_code, holder, amount, "credit");
+    let receipt = write(db, async |tx| credit_in(tx, &c).await).await?;
+    Ok(receipt.balance)
 }
 
-/// Every balance of a wallet, at every location.
-pub async fn balances_by_wallet(db: &Db, wallet_address: &str) -> Result<Vec<Balance>, XrplError> {
-    balances_where(db, "wallet_address = $1", wallet_address).await
+/// [`debit_in`] in a transaction of its own, logged as `debit`. Returns the remaining balance.
+pub async fn debit(
+    db: &Db,
+    currency_code: &str,
+    holder: &Holder,
+    amount: &str,
+) -> Result<String, XrplError> {
+    let c = plain_change(currency_code, holder, amount, "debit");
+    let receipt = write(db, async |tx| debit_in(tx, &c).await).await?;
+    Ok(receipt.balance)
 }
 
-/// Every balance at a location.
-pub async fn balances_by_location(
-    db: &Db,
-    location: FungibleLocation,
-) -> Result<Vec<Balance>, XrplError> {
-    balances_where(db, "location = $1", location.as_str()).await
-}
-
-/// Every balance a character carries.
-pub async fn balances_by_character(
-    db: &Db,
-    character_key: &str,
-) -> Result<Vec<Balance>, XrplError> {
-    balances_where(
-        db,
-        "location = 'CHARACTER' AND character_key = $1",
-        character_key,
-    )
-    .await
+/// [`transfer_in`] in a transaction of its own.
+pub async fn transfer(db: &Db, t: &FungibleTransfer) -> Result<TransferReceipt, XrplError> {
+    write(db, async |tx| transfer_in(tx, t).await).await
 }
