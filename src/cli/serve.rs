@@ -41,6 +41,15 @@ pub struct ServeArgs {
     /// (benches/results).
     #[arg(long, env = "MNEMO_INT8_RESCORE", default_value_t = 4)]
     pub int8_rescore: usize,
+    /// SQLite mode: exact scans start with a sign-bit pass (1 bit per dimension,
+    /// Hamming distance) keeping this many times k candidates for the int8 pass (or
+    /// f32); 0 skips it (see `HnswSettings::binary_rescore`).
+    #[arg(long, env = "MNEMO_BINARY_RESCORE", default_value_t = 0)]
+    pub binary_rescore: usize,
+    /// SQLite mode: HNSW index builds that may run at once; more partitions needing
+    /// one wait their turn (each build already uses every core).
+    #[arg(long, env = "MNEMO_HNSW_BUILDS", default_value_t = 1)]
+    pub hnsw_builds: usize,
 }
 
 impl ServeArgs {
@@ -51,6 +60,8 @@ impl ServeArgs {
                 threshold: self.hnsw_threshold.max(1),
                 ef_search: self.ef_search,
                 int8_rescore: self.int8_rescore,
+                binary_rescore: self.binary_rescore,
+                build_pool: crate::vector::BuildPool::new(self.hnsw_builds),
                 ..crate::vector::HnswSettings::default()
             },
             ..MemorySettings::default()

@@ -34,6 +34,9 @@ const MAX_LAYERS: usize = 16;
 /// if a search for its own vector ranks it in the top 10, the depth callers use.
 const SELF_CHECK_K: usize = 10;
 
+/// Layer vectors hnsw_rs allocates in every point, used or not (its `NB_LAYER_MAX`).
+const HNSW_RS_LAYERS_PER_POINT: usize = 16;
+
 /// Graph construction parameters (a subset of `HnswSettings`).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct GraphParams {
@@ -48,6 +51,9 @@ pub(crate) struct GraphParams {
 pub struct BuildReport {
     /// Rows in the snapshot the graph was built from.
     pub rows: usize,
+    /// Time the build waited for its turn in the build pool before it began (zero
+    /// for a build run directly).
+    pub waited: Duration,
     /// Wall time of the build including the self-retrieval check and repair.
     pub elapsed: Duration,
     /// Points a search for their own vector did not find after the insert; each was
@@ -68,6 +74,10 @@ pub struct BuildReport {
 /// them distinct and `node_ids` maps back to the row.
 pub(crate) struct Graph {
     hnsw: Hnsw<'static, f32, DotDistance>,
+    /// Links per node and layer (layer 0 keeps 2m), for the memory estimate.
+    m: usize,
+    /// Components per vector, for the memory estimate (0 until the first insert).
+    dim: usize,
     node_ids: Vec<i64>,
     dead: Vec<bool>,
     dead_count: usize,
@@ -89,6 +99,8 @@ impl Graph {
                 params.ef_construction,
                 DotDistance,
             ),
+            m: params.m,
+            dim: 0,
             node_ids: Vec::with_capacity(capacity),
             dead: Vec::with_capacity(capacity),
             dead_count: 0,
@@ -116,6 +128,7 @@ impl Graph {
         debug_assert_eq!(arena.len(), n * dim);
         let row = |node: usize| &arena[node * dim..(node + 1) * dim];
         let mut graph = Graph::empty(params, n + n / 8);
+        graph.dim = dim;
         graph.node_ids.extend_from_slice(ids);
         graph.dead.resize(n, false);
         graph
@@ -143,6 +156,7 @@ impl Graph {
         }
         let report = BuildReport {
             rows: n,
+            waited: Duration::ZERO,
             elapsed: start.elapsed(),
             repaired: lost.len(),
             orphans: graph.orphans.len(),
@@ -179,6 +193,7 @@ impl Graph {
     /// the insert itself) and recorded as an orphan if it is not found.
     pub(crate) fn insert(&mut self, id: i64, vector: &[f32]) -> usize {
         let node = self.node_ids.len();
+        self.dim = vector.len();
         self.node_ids.push(id);
         self.dead.push(false);
         if let Some(old) = self.live.insert(id, node) {
@@ -261,6 +276,23 @@ impl Graph {
                 .filter(|id| keep.is_none_or(|f| f(**id))),
         );
         ids
+    }
+
+    /// Estimated resident bytes of the graph, dead nodes included: an upper bound that
+    /// counts every layer-0 neighbour list as full (2m links; the upper layers add
+    /// m links on 1/(m−1) of a level per node on average, about one link).
+    ///
+    /// hnsw_rs keeps, per point, its own copy of the vector (`4 × dim`), an `Arc`'d
+    /// point (~72 bytes), an `Arc<RwLock>` of 16 layer `Vec`s (~430 bytes), and per link
+    /// an `Arc` pointer plus an `Arc`'d (point, distance) pair (~40 bytes); this layer
+    /// adds a row id, a dead flag and an id-to-node map entry (~40 bytes).
+    pub(crate) fn resident_bytes(&self) -> usize {
+        const POINT: usize = 72;
+        const LINK: usize = 40;
+        const OURS: usize = 40;
+        let layers = 48 + HNSW_RS_LAYERS_PER_POINT * 24;
+        let links = 2 * self.m + 1;
+        self.nodes() * (4 * self.dim + POINT + layers + links * LINK + OURS)
     }
 
     /// Rows scored exactly by every search because the graph does not lead to them.
