@@ -43,8 +43,10 @@ pub struct ServeArgs {
     pub int8_rescore: usize,
     /// SQLite mode: exact scans start with a sign-bit pass (1 bit per dimension,
     /// Hamming distance) keeping this many times k candidates for the int8 pass (or
-    /// f32); 0 skips it (see `HnswSettings::binary_rescore`).
-    #[arg(long, env = "MNEMO_BINARY_RESCORE", default_value_t = 0)]
+    /// f32); 0 skips it. On by default at 32: on the recall data set (real text,
+    /// minilm) recall@10 was 0.996 at 384 dimensions (0.987 at 16) and 1.000 at
+    /// 1536, with scans 2.6x faster than int8 alone at 1536 (`loadgen scan`).
+    #[arg(long, env = "MNEMO_BINARY_RESCORE", default_value_t = 32)]
     pub binary_rescore: usize,
     /// SQLite mode: HNSW index builds that may run at once; more partitions needing
     /// one wait their turn (each build already uses every core).
@@ -158,6 +160,18 @@ mod tests {
     struct Wrapper {
         #[command(flatten)]
         serve: ServeArgs,
+    }
+
+    #[test]
+    fn binary_first_pass_and_one_build_at_a_time_are_the_defaults() {
+        let defaults = Wrapper::parse_from(["mnemo"]).serve.memory_settings();
+        assert_eq!(defaults.hnsw.binary_rescore, 32);
+        assert_eq!(defaults.hnsw.build_pool.limit(), 1);
+        let changed = Wrapper::parse_from(["mnemo", "--binary-rescore", "0", "--hnsw-builds", "2"])
+            .serve
+            .memory_settings();
+        assert_eq!(changed.hnsw.binary_rescore, 0);
+        assert_eq!(changed.hnsw.build_pool.limit(), 2);
     }
 
     #[test]

@@ -249,6 +249,16 @@ impl Graph {
     /// to the candidate list it returns only partially (the entry point can slip
     /// through), so the result is filtered again here and the caller re-ranks and
     /// truncates to k.
+    ///
+    /// Without `keep`, dead nodes are dropped from an unfiltered search's answer
+    /// instead of being filtered during the walk: hnsw_rs's filtered walk gives up the
+    /// early stop of the unfiltered one and expands every queued candidate, and nearly
+    /// every graph has dead nodes (a build's repairs leave some: 34 of 24,000 on the
+    /// recall set), so filtering them in the walk made every search pay for it. On
+    /// the recall set (24,000 × 384, `loadgen scan`) at ef 128 that walk took 3.2 ms
+    /// for recall@10 0.994; the unfiltered one 0.54 ms for 0.988, and reaches 0.99 at
+    /// a higher ef for well under half the time. The answer is widened by the dead
+    /// share instead, so about `ef` live nodes remain.
     pub(crate) fn search(
         &self,
         query: &[f32],
@@ -257,11 +267,13 @@ impl Graph {
     ) -> Vec<i64> {
         let accept = |node: usize| !self.dead[node] && keep.is_none_or(|f| f(self.node_ids[node]));
         let filter = |node: &usize| accept(*node);
-        let neighbours = if keep.is_none() && self.dead_count == 0 {
-            // The unfiltered search stops early; a filter makes hnsw_rs explore further.
-            self.hnsw.search(query, ef, ef)
-        } else {
-            self.hnsw.search_filter(query, ef, ef, Some(&filter))
+        let neighbours = match keep {
+            None => {
+                let live = 1.0 - self.dead_fraction();
+                let wide = ((ef as f64 / live.max(0.5)).ceil() as usize).max(ef);
+                self.hnsw.search(query, wide, wide)
+            }
+            Some(_) => self.hnsw.search_filter(query, ef, ef, Some(&filter)),
         };
         let mut ids: Vec<i64> = neighbours
             .iter()

@@ -22,6 +22,7 @@ impl Hit {
     /// the SQLite and Postgres backends must return the same list for the same data.
     /// `-0.0` and `0.0` compare equal (adding `0.0` folds the sign) so a zero score's
     /// sign never decides the order.
+    #[inline]
     pub fn rank_cmp(&self, other: &Hit) -> Ordering {
         (other.score + 0.0)
             .total_cmp(&(self.score + 0.0))
@@ -37,6 +38,7 @@ pub trait Ranked {
 }
 
 impl Ranked for Hit {
+    #[inline]
     fn rank_cmp(&self, other: &Self) -> Ordering {
         Hit::rank_cmp(self, other)
     }
@@ -58,6 +60,7 @@ impl<T: Ranked> PartialOrd for Worst<T> {
     }
 }
 impl<T: Ranked> Ord for Worst<T> {
+    #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
         // Greater == ranks later == worse.
         self.0.rank_cmp(&other.0)
@@ -105,10 +108,14 @@ impl<T: Ranked> TopK<T> {
     pub fn push(&mut self, hit: T) {
         if self.heap.len() < self.k {
             self.heap.push(Worst(hit));
-        } else if let Some(mut worst) = self.heap.peek_mut()
-            && hit.rank_cmp(&worst.0) == Ordering::Less
+        } else if self
+            .heap
+            .peek()
+            .is_some_and(|worst| hit.rank_cmp(&worst.0) == Ordering::Less)
+            && let Some(mut worst) = self.heap.peek_mut()
         {
-            // Replacing through PeekMut sifts down once on drop: cheaper than pop + push.
+            // Most pushes are rejected by the `peek` above, a plain read; a replacement
+            // through PeekMut sifts down once on drop: cheaper than pop + push.
             *worst = Worst(hit);
         }
     }

@@ -38,6 +38,7 @@ struct Candidate {
 }
 
 impl Ranked for Candidate {
+    #[inline]
     fn rank_cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.approx.rank_cmp(&other.approx)
     }
