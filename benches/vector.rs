@@ -104,6 +104,26 @@ fn filled_partition(rows: usize, seed: u64) -> (Partition<u32>, Clusters) {
     (part, data)
 }
 
+/// Mean share of the exact scan's top 10 that `search` finds, over `queries`.
+fn recall_at_10(
+    part: &Partition<u32>,
+    queries: &[Vec<f32>],
+    search: impl Fn(&[f32]) -> Vec<Hit>,
+) -> f64 {
+    let found: usize = queries
+        .iter()
+        .map(|q| {
+            let got = search(q);
+            let truth = part.search_exact(q, 10, |_, _| true);
+            truth
+                .iter()
+                .filter(|t| got.iter().any(|g| g.id == t.id))
+                .count()
+        })
+        .sum();
+    found as f64 / (10 * queries.len()) as f64
+}
+
 fn scan(c: &mut Criterion) {
     let mut group = c.benchmark_group("scan");
     group.sample_size(20);
@@ -153,19 +173,10 @@ fn first_pass(c: &mut Criterion) {
         part.enable_binary();
         let queries: Vec<Vec<f32>> = (0..100).map(|_| data.point()).collect();
         for (name, plan) in plans {
-            let mut found = 0;
-            for q in &queries {
-                let exact = part.search_exact(q, 10, |_, _| true);
-                let fast = part.search_planned(q, 10, plan, |_, _| true);
-                found += fast
-                    .iter()
-                    .filter(|h| exact.iter().any(|e| e.id == h.id))
-                    .count();
-            }
-            eprintln!(
-                "{name} {rows}x{DIM}: recall@10 vs exact = {:.4}",
-                found as f64 / (10 * queries.len()) as f64
-            );
+            let recall = recall_at_10(&part, &queries, |q| {
+                part.search_planned(q, 10, plan, |_, _| true)
+            });
+            eprintln!("{name} {rows}x{DIM}: recall@10 vs exact = {recall:.4}");
             let query = queries[0].clone();
             group.bench_function(BenchmarkId::new(name, format!("{rows}x{DIM}")), |b| {
                 b.iter(|| black_box(part.search_planned(black_box(&query), 10, plan, |_, _| true)))
@@ -213,19 +224,12 @@ fn hnsw_fixture() -> HnswFixture {
     );
     let queries: Vec<Vec<f32>> = (0..200).map(|_| data.point()).collect();
     for ef in [32usize, 64, 128] {
-        let mut found = 0usize;
-        for q in &queries {
-            let got = index.search(q, 10, Some(ef)).hits;
-            let truth = index.partition().search_exact(q, 10, |_, _| true);
-            found += truth
-                .iter()
-                .filter(|t| got.iter().any(|g| g.id == t.id))
-                .count();
-        }
+        let recall = recall_at_10(index.partition(), &queries, |q| {
+            index.search(q, 10, Some(ef)).hits
+        });
         eprintln!(
-            "hnsw recall@10 vs exact (ef {ef}, {} queries): {:.4}",
-            queries.len(),
-            found as f64 / (10 * queries.len()) as f64
+            "hnsw recall@10 vs exact (ef {ef}, {} queries): {recall:.4}",
+            queries.len()
         );
     }
     HnswFixture { index, queries }

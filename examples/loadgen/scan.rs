@@ -119,19 +119,25 @@ pub fn scan(dir: &Path, args: &[String]) {
             },
         ));
     }
-    for (method, plan) in plans {
+    // Every query `passes` times against its own partition: (seconds, last answers).
+    let timed = |search: &dyn Fn(&[f32], i64) -> Vec<i64>| {
         let started = Instant::now();
         let mut found = Vec::new();
         for _ in 0..passes {
             found = queries
                 .iter()
                 .zip(&partition_of)
-                .map(|(q, npc)| ids(parts[npc].search_planned(q, K, plan, |_, _| true)))
+                .map(|(q, npc)| search(q, *npc))
                 .collect();
         }
+        (started.elapsed().as_secs_f64(), found)
+    };
+    for (method, plan) in plans {
+        let (seconds, found) =
+            timed(&|q, npc| ids(parts[&npc].search_planned(q, K, plan, |_, _| true)));
         report(
             &method,
-            started.elapsed().as_secs_f64(),
+            seconds,
             found,
             json!({"binary_rescore": plan.binary, "int8_rescore": plan.int8}),
         );
@@ -166,26 +172,18 @@ pub fn scan(dir: &Path, args: &[String]) {
             / 1048576.0
     );
     for ef in list(args, "--ef", &[32, 64, 100, 200]) {
-        let started = Instant::now();
-        let mut found = Vec::new();
-        for _ in 0..passes {
-            found = queries
-                .iter()
-                .zip(&partition_of)
-                .map(|(q, npc)| {
-                    let outcome = indexed[npc].search(q, K, Some(ef));
-                    assert_eq!(
-                        outcome.strategy,
-                        Strategy::Hnsw,
-                        "searched through the index"
-                    );
-                    ids(outcome.hits)
-                })
-                .collect();
-        }
+        let (seconds, found) = timed(&|q, npc| {
+            let outcome = indexed[&npc].search(q, K, Some(ef));
+            assert_eq!(
+                outcome.strategy,
+                Strategy::Hnsw,
+                "searched through the index"
+            );
+            ids(outcome.hits)
+        });
         report(
             &format!("hnsw_ef{ef}"),
-            started.elapsed().as_secs_f64(),
+            seconds,
             found,
             json!({"ef_search": ef, "build_s": build_s, "m": 16, "ef_construction": 64}),
         );

@@ -58,6 +58,22 @@ impl<T: Copy> CodeRows<T> {
     }
 }
 
+/// A compact copy of a partition's rows, kept slot-aligned with the f32 arena: the
+/// partition calls the same operation on every copy it keeps.
+pub(crate) trait CompactCopy {
+    /// An empty copy for rows of `dim` components.
+    fn new(dim: usize) -> Self
+    where
+        Self: Sized;
+    fn reserve(&mut self, rows: usize);
+    fn push(&mut self, v: &[f32]);
+    fn replace(&mut self, slot: usize, v: &[f32]);
+    /// Swap-remove `slot`, mirroring the f32 arena.
+    fn swap_remove(&mut self, slot: usize);
+    /// Allocated bytes.
+    fn bytes(&self) -> usize;
+}
+
 /// Symmetric per-row quantisation: `v[i] ≈ scale · code[i]`, `code ∈ [-127, 127]`.
 pub(crate) fn quantize_into(v: &[f32], codes: &mut Vec<i8>) -> f32 {
     let max = v.iter().fold(0.0f32, |m, x| m.max(x.abs()));
@@ -90,40 +106,10 @@ pub(crate) struct Int8Codes {
 }
 
 impl Int8Codes {
-    pub fn new(dim: usize) -> Self {
-        Int8Codes {
-            codes: CodeRows::new(dim),
-            scales: Vec::new(),
-        }
-    }
-
     fn encode(v: &[f32]) -> (Vec<i8>, f32) {
         let mut codes = Vec::with_capacity(v.len());
         let scale = quantize_into(v, &mut codes);
         (codes, scale)
-    }
-
-    pub fn reserve(&mut self, rows: usize) {
-        self.codes.reserve(rows);
-        self.scales.reserve(rows);
-    }
-
-    pub fn push(&mut self, v: &[f32]) {
-        let (codes, scale) = Self::encode(v);
-        self.codes.push(&codes);
-        self.scales.push(scale);
-    }
-
-    pub fn replace(&mut self, slot: usize, v: &[f32]) {
-        let (codes, scale) = Self::encode(v);
-        self.codes.replace(slot, &codes);
-        self.scales[slot] = scale;
-    }
-
-    /// Swap-remove `slot`, mirroring the f32 arena.
-    pub fn swap_remove(&mut self, slot: usize) {
-        self.codes.swap_remove(slot);
-        self.scales.swap_remove(slot);
     }
 
     /// The int8 estimate of `dot(row, query)` up to the query's own scale (which
@@ -137,8 +123,39 @@ impl Int8Codes {
     pub fn rows(&self) -> usize {
         self.codes.rows()
     }
+}
 
-    pub fn bytes(&self) -> usize {
+impl CompactCopy for Int8Codes {
+    fn new(dim: usize) -> Self {
+        Int8Codes {
+            codes: CodeRows::new(dim),
+            scales: Vec::new(),
+        }
+    }
+
+    fn reserve(&mut self, rows: usize) {
+        self.codes.reserve(rows);
+        self.scales.reserve(rows);
+    }
+
+    fn push(&mut self, v: &[f32]) {
+        let (codes, scale) = Self::encode(v);
+        self.codes.push(&codes);
+        self.scales.push(scale);
+    }
+
+    fn replace(&mut self, slot: usize, v: &[f32]) {
+        let (codes, scale) = Self::encode(v);
+        self.codes.replace(slot, &codes);
+        self.scales[slot] = scale;
+    }
+
+    fn swap_remove(&mut self, slot: usize) {
+        self.codes.swap_remove(slot);
+        self.scales.swap_remove(slot);
+    }
+
+    fn bytes(&self) -> usize {
         self.codes.bytes() + self.scales.capacity() * size_of::<f32>()
     }
 }
@@ -179,29 +196,6 @@ pub(crate) struct BinaryCodes {
 }
 
 impl BinaryCodes {
-    pub fn new(dim: usize) -> Self {
-        BinaryCodes {
-            bits: CodeRows::new(dim.div_ceil(8)),
-        }
-    }
-
-    pub fn reserve(&mut self, rows: usize) {
-        self.bits.reserve(rows);
-    }
-
-    pub fn push(&mut self, v: &[f32]) {
-        self.bits.push(&sign_bits(v));
-    }
-
-    pub fn replace(&mut self, slot: usize, v: &[f32]) {
-        self.bits.replace(slot, &sign_bits(v));
-    }
-
-    /// Swap-remove `slot`, mirroring the f32 arena.
-    pub fn swap_remove(&mut self, slot: usize) {
-        self.bits.swap_remove(slot);
-    }
-
     #[inline]
     pub fn distance(&self, slot: usize, query: &[u8]) -> u32 {
         hamming(self.bits.row(slot), query)
@@ -212,13 +206,37 @@ impl BinaryCodes {
         self.bits.rows()
     }
 
-    pub fn bytes(&self) -> usize {
-        self.bits.bytes()
-    }
-
     #[cfg(test)]
     pub fn row(&self, slot: usize) -> &[u8] {
         self.bits.row(slot)
+    }
+}
+
+impl CompactCopy for BinaryCodes {
+    fn new(dim: usize) -> Self {
+        BinaryCodes {
+            bits: CodeRows::new(dim.div_ceil(8)),
+        }
+    }
+
+    fn reserve(&mut self, rows: usize) {
+        self.bits.reserve(rows);
+    }
+
+    fn push(&mut self, v: &[f32]) {
+        self.bits.push(&sign_bits(v));
+    }
+
+    fn replace(&mut self, slot: usize, v: &[f32]) {
+        self.bits.replace(slot, &sign_bits(v));
+    }
+
+    fn swap_remove(&mut self, slot: usize) {
+        self.bits.swap_remove(slot);
+    }
+
+    fn bytes(&self) -> usize {
+        self.bits.bytes()
     }
 }
 

@@ -118,22 +118,6 @@ impl<M: Clone + Send + Sync + 'static> Partition<M> {
         self.search_planned(query, k, plan, filter)
     }
 
-    /// Top-k with a sign-bit first pass re-scoring the best `rescore × k` rows in
-    /// f32. Falls back to the exact scan when the bit copy is not kept.
-    pub fn search_binary(
-        &self,
-        query: &[f32],
-        k: usize,
-        rescore: usize,
-        filter: impl Fn(i64, &M) -> bool,
-    ) -> Vec<Hit> {
-        let plan = ScanPlan {
-            binary: rescore,
-            int8: 0,
-        };
-        self.search_planned(query, k, plan, filter)
-    }
-
     /// Slots of the rows `filter` accepts, in slot order.
     fn matching<'a>(
         &'a self,

@@ -11,7 +11,7 @@ mod tests;
 use std::collections::HashMap;
 
 use super::kernel::dot;
-use super::quantized::{BinaryCodes, Int8Codes};
+use super::quantized::{BinaryCodes, CompactCopy, Int8Codes};
 use super::topk::{Hit, TopK};
 use super::validate::is_unit;
 
@@ -79,18 +79,12 @@ impl<M: Clone + Send + Sync + 'static> Partition<M> {
         }
     }
 
-    /// Keep an int8 copy of every row (a quarter of the f32 arena's memory) so
-    /// [`search_int8`](Self::search_int8) can scan 4× fewer bytes.
+    /// Keep an int8 copy of every row (a quarter of the f32 arena's memory) so the
+    /// int8 pass of [`search_planned`](Self::search_planned) can scan 4× fewer bytes.
     pub fn enable_int8(&mut self) {
-        if self.int8.is_some() {
-            return;
+        if self.int8.is_none() {
+            self.int8 = Some(self.encoded());
         }
-        let mut codes = Int8Codes::new(self.dim);
-        codes.reserve(self.len());
-        for row in self.vectors.chunks_exact(self.dim) {
-            codes.push(row);
-        }
-        self.int8 = Some(codes);
     }
 
     /// Whether the int8 copy is kept.
@@ -99,17 +93,28 @@ impl<M: Clone + Send + Sync + 'static> Partition<M> {
     }
 
     /// Keep a sign-bit copy of every row (a thirty-second of the f32 arena's memory)
-    /// so [`search_binary`](Self::search_binary) can scan 32× fewer bytes.
+    /// so the bit pass of [`search_planned`](Self::search_planned) can scan 32× fewer
+    /// bytes.
     pub fn enable_binary(&mut self) {
-        if self.bits.is_some() {
-            return;
+        if self.bits.is_none() {
+            self.bits = Some(self.encoded());
         }
-        let mut bits = BinaryCodes::new(self.dim);
-        bits.reserve(self.len());
+    }
+
+    /// A compact copy of every row, in slot order.
+    fn encoded<C: CompactCopy>(&self) -> C {
+        let mut copy = C::new(self.dim);
+        copy.reserve(self.len());
         for row in self.vectors.chunks_exact(self.dim) {
-            bits.push(row);
+            copy.push(row);
         }
-        self.bits = Some(bits);
+        copy
+    }
+
+    /// The compact copies kept, to apply a change of the arena to each.
+    fn copies(&mut self) -> impl Iterator<Item = &mut dyn CompactCopy> {
+        let int8 = self.int8.iter_mut().map(|c| c as &mut dyn CompactCopy);
+        int8.chain(self.bits.iter_mut().map(|c| c as &mut dyn CompactCopy))
     }
 
     /// Whether the sign-bit copy is kept.
@@ -135,8 +140,8 @@ impl<M: Clone + Send + Sync + 'static> Partition<M> {
         let slot_map = self.slots.capacity() * 8 / 7 * (size_of::<(i64, usize)>() + 1);
         ResidentBytes {
             vectors: self.vectors.capacity() * size_of::<f32>(),
-            int8: self.int8.as_ref().map_or(0, Int8Codes::bytes),
-            binary: self.bits.as_ref().map_or(0, BinaryCodes::bytes),
+            int8: self.int8.as_ref().map_or(0, CompactCopy::bytes),
+            binary: self.bits.as_ref().map_or(0, CompactCopy::bytes),
             rows: self.ids.capacity() * size_of::<i64>()
                 + self.created_at.capacity() * size_of::<i64>()
                 + self.meta.capacity() * size_of::<M>()
@@ -168,11 +173,8 @@ impl<M: Clone + Send + Sync + 'static> Partition<M> {
         self.created_at.reserve(rows);
         self.meta.reserve(rows);
         self.slots.reserve(rows);
-        if let Some(int8) = &mut self.int8 {
-            int8.reserve(rows);
-        }
-        if let Some(bits) = &mut self.bits {
-            bits.reserve(rows);
+        for copy in self.copies() {
+            copy.reserve(rows);
         }
     }
 
@@ -194,11 +196,8 @@ impl<M: Clone + Send + Sync + 'static> Partition<M> {
         match self.slots.get(&id) {
             Some(&slot) => {
                 self.vectors[slot * self.dim..(slot + 1) * self.dim].copy_from_slice(vector);
-                if let Some(int8) = &mut self.int8 {
-                    int8.replace(slot, vector);
-                }
-                if let Some(bits) = &mut self.bits {
-                    bits.replace(slot, vector);
+                for copy in self.copies() {
+                    copy.replace(slot, vector);
                 }
                 self.created_at[slot] = created_at;
                 self.meta[slot] = meta;
@@ -206,11 +205,8 @@ impl<M: Clone + Send + Sync + 'static> Partition<M> {
             None => {
                 self.slots.insert(id, self.ids.len());
                 self.vectors.extend_from_slice(vector);
-                if let Some(int8) = &mut self.int8 {
-                    int8.push(vector);
-                }
-                if let Some(bits) = &mut self.bits {
-                    bits.push(vector);
+                for copy in self.copies() {
+                    copy.push(vector);
                 }
                 self.ids.push(id);
                 self.created_at.push(created_at);
@@ -234,11 +230,8 @@ impl<M: Clone + Send + Sync + 'static> Partition<M> {
             self.slots.insert(self.ids[last], slot);
         }
         self.vectors.truncate(last * d);
-        if let Some(int8) = &mut self.int8 {
-            int8.swap_remove(slot);
-        }
-        if let Some(bits) = &mut self.bits {
-            bits.swap_remove(slot);
+        for copy in self.copies() {
+            copy.swap_remove(slot);
         }
         self.ids.swap_remove(slot);
         self.created_at.swap_remove(slot);
