@@ -215,12 +215,13 @@ fn hnsw_fixture() -> HnswFixture {
     let mut index = IndexedPartition::from_partition(part, settings);
     let report = index.build_now();
     eprintln!(
-        "hnsw build: {:.1?} on {} threads (m {}, ef_construction {}): {report:?}; {}",
+        "hnsw build: {:.1?} on {} threads (m {}, ef_construction {}): {report:?}; {}; resident estimate {:?}",
         report.elapsed,
         index.settings().build_threads,
         index.settings().m,
         index.settings().ef_construction,
-        memory()
+        memory(),
+        index.resident_bytes()
     );
     let queries: Vec<Vec<f32>> = (0..200).map(|_| data.point()).collect();
     for ef in [32usize, 64, 128] {
