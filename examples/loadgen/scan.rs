@@ -22,6 +22,16 @@ use crate::dataset::{read_f32, read_json};
 
 const K: usize = 10;
 
+/// On-CPU time of this thread in nanoseconds (`/proc/thread-self/schedstat`, Linux),
+/// so a method's cost is measured without the time a busy machine keeps it waiting;
+/// 0 where the file is missing.
+fn cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
 /// A comma-separated list flag, e.g. `--binary 4,8,16`.
 fn list(args: &[String], name: &str, default: &[usize]) -> Vec<usize> {
     arg(args, name).map_or_else(
@@ -46,7 +56,10 @@ pub fn scan(dir: &Path, args: &[String]) {
     let name = dir
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into());
-    let report = |method: &str, seconds: f64, hits: Vec<Vec<i64>>, extra: serde_json::Value| {
+    let report = |method: &str,
+                  (seconds, cpu): (f64, f64),
+                  hits: Vec<Vec<i64>>,
+                  extra: serde_json::Value| {
         let overlap: usize = hits
             .iter()
             .zip(&truth)
@@ -57,6 +70,7 @@ pub fn scan(dir: &Path, args: &[String]) {
             "{}",
             json!({"set": name, "rows": base.len(), "dim": dim, "method": method,
                    "ms_per_query": seconds * 1000.0 / (queries.len() * passes) as f64,
+                   "cpu_ms_per_query": cpu * 1000.0 / (queries.len() * passes) as f64,
                    "recall_at_10": overlap as f64 / judged as f64, "extra": extra})
         );
     };
@@ -119,9 +133,10 @@ pub fn scan(dir: &Path, args: &[String]) {
             },
         ));
     }
-    // Every query `passes` times against its own partition: (seconds, last answers).
+    // Every query `passes` times against its own partition: ((wall, CPU seconds), last answers).
     let timed = |search: &dyn Fn(&[f32], i64) -> Vec<i64>| {
         let started = Instant::now();
+        let cpu = cpu_ns();
         let mut found = Vec::new();
         for _ in 0..passes {
             found = queries
@@ -130,14 +145,15 @@ pub fn scan(dir: &Path, args: &[String]) {
                 .map(|(q, npc)| search(q, *npc))
                 .collect();
         }
-        (started.elapsed().as_secs_f64(), found)
+        let cpu = cpu_ns().saturating_sub(cpu) as f64 / 1e9;
+        ((started.elapsed().as_secs_f64(), cpu), found)
     };
     for (method, plan) in plans {
-        let (seconds, found) =
+        let (time, found) =
             timed(&|q, npc| ids(parts[&npc].search_planned(q, K, plan, |_, _| true)));
         report(
             &method,
-            seconds,
+            time,
             found,
             json!({"binary_rescore": plan.binary, "int8_rescore": plan.int8}),
         );
@@ -172,7 +188,7 @@ pub fn scan(dir: &Path, args: &[String]) {
             / 1048576.0
     );
     for ef in list(args, "--ef", &[32, 64, 100, 200]) {
-        let (seconds, found) = timed(&|q, npc| {
+        let (time, found) = timed(&|q, npc| {
             let outcome = indexed[&npc].search(q, K, Some(ef));
             assert_eq!(
                 outcome.strategy,
@@ -183,7 +199,7 @@ pub fn scan(dir: &Path, args: &[String]) {
         });
         report(
             &format!("hnsw_ef{ef}"),
-            seconds,
+            time,
             found,
             json!({"ef_search": ef, "build_s": build_s, "m": 16, "ef_construction": 64}),
         );

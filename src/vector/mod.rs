@@ -9,6 +9,7 @@
 
 mod codec;
 mod error;
+mod flat;
 mod graph;
 mod indexed;
 mod kernel;

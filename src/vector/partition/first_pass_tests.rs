@@ -6,6 +6,7 @@ use super::{Partition, ScanPlan};
 use crate::vector::Hit;
 use crate::vector::quantized::sign_bits;
 use crate::vector::testdata::{Clusters, recall};
+use rand::{Rng, SeedableRng};
 
 const INT8: ScanPlan = ScanPlan { binary: 0, int8: 4 };
 const BINARY: ScanPlan = ScanPlan {
@@ -99,6 +100,34 @@ fn a_filter_matching_fewer_rows_than_the_cut_gives_the_exact_answer() {
         let few = p.search_planned(&q, 10, BINARY, |id, _| id < 4);
         assert_eq!(few.len(), 3, "ids 1..4 remain (0 was removed)");
         assert_eq!(few, p.search_exact(&q, 10, |id, _| id < 4));
+    }
+}
+
+#[test]
+fn sparse_vectors_skip_the_bit_pass() {
+    // Three non-zero components out of 256, as lexical hashing gives: about 1 % of
+    // the sign bits are set, too few to rank by, so the plan scans exactly instead.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(18);
+    let mut sparse = || {
+        let mut v = vec![0.0f32; 256];
+        for _ in 0..3 {
+            v[rng.random_range(0..256)] = rng.random_range(-1.0f32..1.0);
+        }
+        crate::vector::normalize(&mut v, 256).map(|()| v).ok()
+    };
+    let mut p: Partition<()> = Partition::new(256);
+    p.enable_plan(BINARY);
+    let mut id = 0;
+    while p.len() < 2_000 {
+        if let Some(v) = sparse() {
+            p.upsert(id, id, (), &v);
+            id += 1;
+        }
+    }
+    for _ in 0..20 {
+        let Some(q) = sparse() else { continue };
+        let exact = p.search_exact(&q, 10, |_, _| true);
+        assert_eq!(p.search_planned(&q, 10, BINARY, |_, _| true), exact);
     }
 }
 
