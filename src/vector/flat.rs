@@ -12,6 +12,13 @@
 //! read from the graph's node-ordered arena, and visited marks are epoch-stamped
 //! arrays reused across searches. Nodes inserted after the copy was taken are not in
 //! it; the graph scores them exactly and takes a new copy once they are many.
+//!
+//! Measured in CPU time per search (`loadgen scan`, same binary, back to back) on
+//! the recall set at 384-d: hnsw_rs's walk 0.88 ms for recall@10 0.990 (ef 160),
+//! this one 0.39 ms, 0.30 ms with the prefetch; at 1536-d 1.8 ms against 1.0 ms for
+//! 0.990 (the prefetch made no difference there that the noise let us see). hnswlib needs 0.14–0.19 ms (384-d) and 0.59 ms (1536-d) for 0.991 at its
+//! ef 128: the graph hnsw_rs builds needs a larger ef for the same recall (ef 160–200
+//! here), and each distance is a call through simsimd's dispatch, not inlined.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, HashMap};
