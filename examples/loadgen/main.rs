@@ -5,7 +5,8 @@
 //! loadgen prepare-text --dir D --texts FILE [--provider minilm] [--queries 1000] [--max N]
 //!                      [--npc 1] [--project 1536 --project-dir P]
 //! loadgen prepare-gaussian --dir D [--n 50000] [--dim 1536] [--queries 1000] [--npc 1]
-//! loadgen scan    --dir D [--rescore 4]           # exact, int8 and HNSW in process
+//! loadgen scan    --dir D [--rescore 4] [--binary 4,8,16,32] [--ef 32,64,100,200] [--passes 1] [--hnsw 0]
+//!                                                 # exact, first passes and HNSW in process
 //! loadgen load    --dir D --url U --token T [--concurrency 4]
 //! loadgen wait-index --dir D --url U --token T [--expect 1]
 //! loadgen run     --dir D --url U --token T --workload search|search_text|store|store_batch|context

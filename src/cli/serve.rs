@@ -33,26 +33,30 @@ pub struct ServeArgs {
     /// MNEMO_EF_SEARCH: HNSW candidate list size at search time.
     #[arg(long)]
     pub ef_search: Option<usize>,
-    /// MNEMO_INT8_RESCORE: SQLite mode's exact scans take an int8 first pass and re-score
+    /// MNEMO_INT8_RESCORE: SQLite mode's exact scans take an int8 pass and re-score
     /// this many times k candidates in f32 (0: f32 only).
     #[arg(long)]
     pub int8_rescore: Option<usize>,
+    /// MNEMO_BINARY_RESCORE: SQLite mode's exact scans start with a sign-bit pass
+    /// keeping this many times k candidates for the int8 pass (0: skip it).
+    #[arg(long)]
+    pub binary_rescore: Option<usize>,
+    /// MNEMO_HNSW_BUILDS: SQLite mode's HNSW index builds that may run at once.
+    #[arg(long)]
+    pub hnsw_builds: Option<usize>,
 }
 
 impl ServeArgs {
     /// The flags given, as (variable, value).
     pub(super) fn given(&self) -> Vec<(&'static str, String)> {
+        let number = |n: Option<usize>| n.map(|n| n.to_string());
         [
             (vars::MNEMO_BIND, self.bind.clone()),
-            (
-                vars::MNEMO_HNSW_THRESHOLD,
-                self.hnsw_threshold.map(|n| n.to_string()),
-            ),
-            (vars::MNEMO_EF_SEARCH, self.ef_search.map(|n| n.to_string())),
-            (
-                vars::MNEMO_INT8_RESCORE,
-                self.int8_rescore.map(|n| n.to_string()),
-            ),
+            (vars::MNEMO_HNSW_THRESHOLD, number(self.hnsw_threshold)),
+            (vars::MNEMO_EF_SEARCH, number(self.ef_search)),
+            (vars::MNEMO_INT8_RESCORE, number(self.int8_rescore)),
+            (vars::MNEMO_BINARY_RESCORE, number(self.binary_rescore)),
+            (vars::MNEMO_HNSW_BUILDS, number(self.hnsw_builds)),
         ]
         .into_iter()
         .filter_map(|(name, value)| Some((name, value?)))
