@@ -15,8 +15,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::{BURN, MINT, XrplError, amount_text, stored_decimal};
-use crate::db::{Alias, Backend, Db};
-use crate::with_pool;
+use crate::db::{Alias, Args, Db};
 
 /// One currency's books.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -65,39 +64,34 @@ fn add(total: &mut Decimal, text: &str, code: &str) -> Result<(), XrplError> {
 
 /// Check the books of every currency.
 pub async fn audit(db: &Db) -> Result<AuditReport, XrplError> {
-    let (codes, balances, book): (Vec<String>, Vec<BalanceRow>, Vec<BookRow>) = with_pool!(
-        db.pool(Alias::Xrpl),
-        |p| {
-            let mut tx = p.begin().await?;
-            if p.backend() == Backend::Postgres {
-                // One snapshot for every statement (SQLite's read transaction already is one).
-                sqlx::raw_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            let codes: Vec<String> =
-                sqlx::query_scalar("SELECT currency_code FROM xrpl_currencytype ORDER BY id")
-                    .fetch_all(&mut *tx)
-                    .await?;
-            let balances = sqlx::query_as(
-                "SELECT currency_code, wallet_address, location, character_key, CAST(balance AS TEXT)
-                 FROM xrpl_fungiblegamestate",
-            )
-            .fetch_all(&mut *tx)
-            .await?;
-            let book = sqlx::query_as(
-                "SELECT currency_code, from_wallet, to_wallet, CAST(amount AS TEXT)
-                 FROM xrpl_fungibletransferlog WHERE from_wallet = $1 OR to_wallet = $2",
-            )
-            .bind(MINT)
-            .bind(BURN)
-            .fetch_all(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            (codes, balances, book)
-        }
-    );
-    let known: BTreeSet<&str> = codes.iter().map(String::as_str).collect();
+    // One snapshot for every read, so writes running meanwhile cannot make a
+    // sound economy look broken.
+    let mut tx = db.pool(Alias::Xrpl).begin_snapshot().await?;
+    let codes: Vec<(String,)> = tx
+        .fetch_all(
+            "SELECT currency_code FROM xrpl_currencytype ORDER BY id",
+            Args::new(),
+        )
+        .await?;
+    let balances: Vec<BalanceRow> = tx
+        .fetch_all(
+            "SELECT currency_code, wallet_address, location, character_key, CAST(balance AS TEXT)
+             FROM xrpl_fungiblegamestate",
+            Args::new(),
+        )
+        .await?;
+    let mut args = Args::new();
+    args.push(MINT);
+    args.push(BURN);
+    let book: Vec<BookRow> = tx
+        .fetch_all(
+            "SELECT currency_code, from_wallet, to_wallet, CAST(amount AS TEXT)
+             FROM xrpl_fungibletransferlog WHERE from_wallet = $1 OR to_wallet = $2",
+            args,
+        )
+        .await?;
+    tx.commit().await?;
+    let known: BTreeSet<&str> = codes.iter().map(|(code,)| code.as_str()).collect();
     let mut books: BTreeMap<&str, Books> = BTreeMap::new();
     let mut problems = Vec::new();
     for (code, wallet, location, key, text) in &balances {

@@ -5,11 +5,10 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use super::fungible::holder_row_sql;
+use super::fungible::{HOLDER_ROW, holder_args};
 use super::holder::HOLDER;
 use super::{FungibleLocation, Holder, XrplError, amount_text, check_page, stored_decimal};
-use crate::db::{Alias, Db};
-use crate::with_pool;
+use crate::db::{Alias, Args, Db};
 
 /// One balance row.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
@@ -37,15 +36,10 @@ pub struct BalanceFilter {
 /// The holder's balance of a currency (`0.000000` when it has none).
 pub async fn balance(db: &Db, currency_code: &str, holder: &Holder) -> Result<String, XrplError> {
     holder.check(HOLDER)?;
-    let row: Option<(i64, String)> = with_pool!(db.pool(Alias::Xrpl), |p| {
-        sqlx::query_as(holder_row_sql!())
-            .bind(currency_code)
-            .bind(&holder.wallet_address)
-            .bind(holder.location.as_str())
-            .bind(holder.key_or_empty())
-            .fetch_optional(p)
-            .await?
-    });
+    let row: Option<(i64, String)> = db
+        .pool(Alias::Xrpl)
+        .fetch_optional(HOLDER_ROW, holder_args(currency_code, holder))
+        .await?;
     match row {
         Some((_, text)) => Ok(amount_text(stored_decimal(&text)?)),
         None => Ok(amount_text(Decimal::ZERO)),
@@ -60,8 +54,16 @@ async fn select(
     after: i64,
     limit: Option<i64>,
 ) -> Result<Vec<Balance>, XrplError> {
-    let rows = with_pool!(db.pool(Alias::Xrpl), |p| {
-        sqlx::query_as::<_, Balance>(
+    let mut args = Args::new();
+    args.push(after);
+    args.push(filter.wallet_address.clone());
+    args.push(filter.location.map(|l| l.as_str().to_owned()));
+    args.push(filter.character_key.clone());
+    args.push(filter.currency_code.clone());
+    args.push(limit.unwrap_or(i64::MAX));
+    let rows = db
+        .pool(Alias::Xrpl)
+        .fetch_all(
             "SELECT id, currency_code, wallet_address, location, character_key,
                     CAST(balance AS TEXT) AS balance, created_at, updated_at
              FROM xrpl_fungiblegamestate
@@ -71,16 +73,9 @@ async fn select(
                AND ($4 IS NULL OR character_key = $4)
                AND ($5 IS NULL OR currency_code = $5)
              ORDER BY id LIMIT $6",
+            args,
         )
-        .bind(after)
-        .bind(filter.wallet_address.as_deref())
-        .bind(filter.location.map(FungibleLocation::as_str))
-        .bind(filter.character_key.as_deref())
-        .bind(filter.currency_code.as_deref())
-        .bind(limit.unwrap_or(i64::MAX))
-        .fetch_all(p)
-        .await?
-    });
+        .await?;
     Ok(rows)
 }
 

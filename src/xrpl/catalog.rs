@@ -4,8 +4,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{XrplError, check_page};
-use crate::db::{Alias, Db};
-use crate::with_pool;
+use crate::db::{Alias, Args, Db};
 
 /// An XRPL issued currency: gold, a resource, or a proxy token for NFT pricing.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
@@ -51,6 +50,15 @@ impl ItemTypeRef<'_> {
             ItemTypeRef::Name(_) => "item_type_name",
         }
     }
+
+    /// The `WHERE` condition on `xrpl_nftitemtype` that finds this item type,
+    /// its value bound in `args`.
+    pub(crate) fn condition(&self, args: &mut Args) -> String {
+        match *self {
+            ItemTypeRef::Id(id) => format!("id = {}", args.push(id)),
+            ItemTypeRef::Name(name) => format!("name = {}", args.push(name)),
+        }
+    }
 }
 
 /// Which item types to list; `None` matches everything.
@@ -81,27 +89,16 @@ pub(crate) const ITEM_TYPE_SELECT: &str =
 
 /// Every currency type, by id (seed order).
 pub async fn currency_types(db: &Db) -> Result<Vec<CurrencyType>, XrplError> {
-    let rows = with_pool!(db.pool(Alias::Xrpl), |p| {
-        sqlx::query_as::<_, CurrencyType>(sqlx::AssertSqlSafe(format!(
-            "{CURRENCY_SELECT} ORDER BY id"
-        )))
-        .fetch_all(p)
-        .await?
-    });
-    Ok(rows)
+    let sql = format!("{CURRENCY_SELECT} ORDER BY id");
+    Ok(db.pool(Alias::Xrpl).fetch_all(&sql, Args::new()).await?)
 }
 
 /// The currency type with this code.
 pub async fn currency_type(db: &Db, code: &str) -> Result<Option<CurrencyType>, XrplError> {
-    let row = with_pool!(db.pool(Alias::Xrpl), |p| {
-        sqlx::query_as::<_, CurrencyType>(sqlx::AssertSqlSafe(format!(
-            "{CURRENCY_SELECT} WHERE currency_code = $1"
-        )))
-        .bind(code)
-        .fetch_optional(p)
-        .await?
-    });
-    Ok(row)
+    let mut args = Args::new();
+    args.push(code);
+    let sql = format!("{CURRENCY_SELECT} WHERE currency_code = $1");
+    Ok(db.pool(Alias::Xrpl).fetch_optional(&sql, args).await?)
 }
 
 /// A page of currency types by id: ids above `after`, at most `limit`.
@@ -111,16 +108,11 @@ pub async fn currency_types_page(
     limit: i64,
 ) -> Result<Vec<CurrencyType>, XrplError> {
     check_page(limit)?;
-    let rows = with_pool!(db.pool(Alias::Xrpl), |p| {
-        sqlx::query_as::<_, CurrencyType>(sqlx::AssertSqlSafe(format!(
-            "{CURRENCY_SELECT} WHERE id > $1 ORDER BY id LIMIT $2"
-        )))
-        .bind(after)
-        .bind(limit)
-        .fetch_all(p)
-        .await?
-    });
-    Ok(rows)
+    let mut args = Args::new();
+    args.push(after);
+    args.push(limit);
+    let sql = format!("{CURRENCY_SELECT} WHERE id > $1 ORDER BY id LIMIT $2");
+    Ok(db.pool(Alias::Xrpl).fetch_all(&sql, args).await?)
 }
 
 /// A page of item types by id: those with an id above `after_id` (all when
@@ -141,21 +133,18 @@ pub async fn nft_item_types_filtered(
     limit: i64,
 ) -> Result<Vec<NftItemType>, XrplError> {
     check_page(limit)?;
-    let rows = with_pool!(db.pool(Alias::Xrpl), |p| {
-        sqlx::query_as::<_, NftItemType>(sqlx::AssertSqlSafe(format!(
-            "{ITEM_TYPE_SELECT} WHERE id > $1
-               AND ($2 IS NULL OR typeclass = $2)
-               AND ($3 IS NULL OR substr(name, 1, length($3)) = $3)
-             ORDER BY id LIMIT $4"
-        )))
-        .bind(after)
-        .bind(filter.typeclass.as_deref())
-        .bind(filter.name_prefix.as_deref())
-        .bind(limit)
-        .fetch_all(p)
-        .await?
-    });
-    Ok(rows)
+    let mut args = Args::new();
+    args.push(after);
+    args.push(filter.typeclass.clone());
+    args.push(filter.name_prefix.clone());
+    args.push(limit);
+    let sql = format!(
+        "{ITEM_TYPE_SELECT} WHERE id > $1
+           AND ($2 IS NULL OR typeclass = $2)
+           AND ($3 IS NULL OR substr(name, 1, length($3)) = $3)
+         ORDER BY id LIMIT $4"
+    );
+    Ok(db.pool(Alias::Xrpl).fetch_all(&sql, args).await?)
 }
 
 /// The item type with this id or name.
@@ -163,18 +152,10 @@ pub async fn nft_item_type(
     db: &Db,
     item_type: ItemTypeRef<'_>,
 ) -> Result<Option<NftItemType>, XrplError> {
-    let row = with_pool!(db.pool(Alias::Xrpl), |p| {
-        let query = match item_type {
-            ItemTypeRef::Id(id) => sqlx::query_as::<_, NftItemType>(sqlx::AssertSqlSafe(format!(
-                "{ITEM_TYPE_SELECT} WHERE id = $1"
-            )))
-            .bind(id),
-            ItemTypeRef::Name(name) => sqlx::query_as::<_, NftItemType>(sqlx::AssertSqlSafe(
-                format!("{ITEM_TYPE_SELECT} WHERE name = $1"),
-            ))
-            .bind(name),
-        };
-        query.fetch_optional(p).await?
-    });
-    Ok(row)
+    let mut args = Args::new();
+    let sql = format!(
+        "{ITEM_TYPE_SELECT} WHERE {}",
+        item_type.condition(&mut args)
+    );
+    Ok(db.pool(Alias::Xrpl).fetch_optional(&sql, args).await?)
 }

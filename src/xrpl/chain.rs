@@ -7,15 +7,12 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::fungible::{
-    check_currency, credit_row, debit_row, ensure_currency, log_fungible_transfer,
-};
+use super::fungible::{check_currency, ensure_currency, log_fungible_transfer, move_between};
 use super::holder::{HOLDER, check_wallet};
-use super::tx::{XrplTx, with_tx, write};
+use super::tx::write;
 use super::{FungibleLocation, Holder, XrplError, amount_text, parse_amount};
-use crate::db::{Alias, Db, is_unique_violation, now_micros};
+use crate::db::{Alias, Args, Db, Tx, is_unique_violation, now_micros};
 use crate::tx_hash::TxHash;
-use crate::with_pool;
 
 /// One row of `xrpl_xrpltransactionlog`.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
@@ -59,35 +56,28 @@ pub struct ChainReceipt {
     pub reserve_balance: String,
 }
 
-macro_rules! tx_columns {
-    () => {
-        "id, tx_hash, tx_type, currency_code, nftoken_id, CAST(amount AS TEXT) AS amount,
-         wallet_address, status, ledger_index, created_at, updated_at"
-    };
-}
+/// The columns of a [`TransactionLog`].
+pub(crate) const TX_COLUMNS: &str =
+    "id, tx_hash, tx_type, currency_code, nftoken_id, CAST(amount AS TEXT) AS amount,
+     wallet_address, status, ledger_index, created_at, updated_at";
 
 /// Inside a write transaction: refuse a `tx_hash` already confirmed, and lock
-/// an earlier pending or failed row of the same hash, evaluating to its id.
-macro_rules! claim_tx {
-    ($p:ident, $tx:ident, $hash:expr) => {{
-        let hash: &str = $hash;
-        let row: Option<(i64, String)> = sqlx::query_as($p.pick(
-            "SELECT id, status FROM xrpl_xrpltransactionlog WHERE tx_hash = $1",
-            "SELECT id, status FROM xrpl_xrpltransactionlog WHERE tx_hash = $1 FOR UPDATE",
-        ))
-        .bind(hash)
-        .fetch_optional(&mut *$tx)
-        .await?;
-        match row {
-            Some((_, status)) if status == "confirmed" => {
-                return Err(XrplError::AlreadyProcessed {
-                    tx_hash: hash.to_owned(),
-                });
-            }
-            Some((id, _)) => Some(id),
-            None => None,
-        }
-    }};
+/// an earlier pending or failed row of the same hash, returning its id.
+pub(crate) async fn claim_tx(tx: &mut Tx, hash: &str) -> Result<Option<i64>, XrplError> {
+    let mut args = Args::new();
+    let sql = format!(
+        "SELECT id, status FROM xrpl_xrpltransactionlog WHERE tx_hash = {}{}",
+        args.push(hash),
+        tx.dialect().for_update()
+    );
+    let row: Option<(i64, String)> = tx.fetch_optional(&sql, args).await?;
+    match row {
+        Some((_, status)) if status == "confirmed" => Err(XrplError::AlreadyProcessed {
+            tx_hash: hash.to_owned(),
+        }),
+        Some((id, _)) => Ok(Some(id)),
+        None => Ok(None),
+    }
 }
 
 /// The fields of a confirmed transaction log row.
@@ -101,76 +91,50 @@ pub(crate) struct Confirmed<'a> {
 }
 
 /// Inside the transaction that claimed the hash: write the confirmed row
-/// (completing an earlier pending/failed row of the hash, if any). A
-/// concurrent confirmation of the same hash loses on the unique index.
-macro_rules! confirm_tx {
-    ($p:ident, $tx:ident, $existing:expr, $c:expr, $now:expr) => {{
-        let c: &Confirmed<'_> = $c;
-        let result = match $existing {
-            Some(id) => {
-                sqlx::query_as::<_, TransactionLog>($p.pick(
-                    concat!(
-                        "UPDATE xrpl_xrpltransactionlog SET tx_type = $1, currency_code = $2, nftoken_id = $3,
-                           amount = $4, wallet_address = $5, status = 'confirmed', updated_at = $6
-                         WHERE id = $7 RETURNING ",
-                        tx_columns!()
-                    ),
-                    concat!(
-                        "UPDATE xrpl_xrpltransactionlog SET tx_type = $1, currency_code = $2, nftoken_id = $3,
-                           amount = CAST($4 AS NUMERIC), wallet_address = $5, status = 'confirmed', updated_at = $6
-                         WHERE id = $7 RETURNING ",
-                        tx_columns!()
-                    ),
-                ))
-                .bind(c.tx_type)
-                .bind(c.currency_code)
-                .bind(c.nftoken_id)
-                .bind(c.amount.as_deref())
-                .bind(c.wallet_address)
-                .bind($now)
-                .bind(id)
-                .fetch_one(&mut *$tx)
-                .await
-            }
-            None => {
-                sqlx::query_as::<_, TransactionLog>($p.pick(
-                    concat!(
-                        "INSERT INTO xrpl_xrpltransactionlog
-                           (tx_hash, tx_type, currency_code, nftoken_id, amount, wallet_address, status, created_at, updated_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, 'confirmed', $7, $7) RETURNING ",
-                        tx_columns!()
-                    ),
-                    concat!(
-                        "INSERT INTO xrpl_xrpltransactionlog
-                           (tx_hash, tx_type, currency_code, nftoken_id, amount, wallet_address, status, created_at, updated_at)
-                         VALUES ($1, $2, $3, $4, CAST($5 AS NUMERIC), $6, 'confirmed', $7, $7) RETURNING ",
-                        tx_columns!()
-                    ),
-                ))
-                .bind(c.tx_hash)
-                .bind(c.tx_type)
-                .bind(c.currency_code)
-                .bind(c.nftoken_id)
-                .bind(c.amount.as_deref())
-                .bind(c.wallet_address)
-                .bind($now)
-                .fetch_one(&mut *$tx)
-                .await
-            }
-        };
-        match result {
-            Ok(row) => row,
-            Err(e) if is_unique_violation(&e) => {
-                return Err(XrplError::AlreadyProcessed {
-                    tx_hash: c.tx_hash.to_owned(),
-                });
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }};
+/// (completing the earlier pending/failed row `existing` of the hash, if
+/// any). A concurrent confirmation of the same hash loses on the unique index.
+pub(crate) async fn confirm_tx(
+    tx: &mut Tx,
+    existing: Option<i64>,
+    c: &Confirmed<'_>,
+    now: DateTime<Utc>,
+) -> Result<TransactionLog, XrplError> {
+    let d = tx.dialect();
+    let mut args = Args::new();
+    let sql = match existing {
+        Some(id) => format!(
+            "UPDATE xrpl_xrpltransactionlog SET tx_type = {}, currency_code = {}, nftoken_id = {},
+               amount = {}, wallet_address = {}, status = 'confirmed', updated_at = {}
+             WHERE id = {} RETURNING {TX_COLUMNS}",
+            args.push(c.tx_type),
+            args.push(c.currency_code.map(str::to_owned)),
+            args.push(c.nftoken_id.map(str::to_owned)),
+            d.numeric(&args.push(c.amount.clone())),
+            args.push(c.wallet_address),
+            args.push(now),
+            args.push(id)
+        ),
+        None => format!(
+            "INSERT INTO xrpl_xrpltransactionlog
+               (tx_hash, tx_type, currency_code, nftoken_id, amount, wallet_address, status, created_at, updated_at)
+             VALUES ({}, {}, {}, {}, {}, {}, 'confirmed', {now}, {now}) RETURNING {TX_COLUMNS}",
+            args.push(c.tx_hash),
+            args.push(c.tx_type),
+            args.push(c.currency_code.map(str::to_owned)),
+            args.push(c.nftoken_id.map(str::to_owned)),
+            d.numeric(&args.push(c.amount.clone())),
+            args.push(c.wallet_address),
+            now = args.push(now)
+        ),
+    };
+    match tx.fetch_one(&sql, args).await {
+        Ok(row) => Ok(row),
+        Err(e) if is_unique_violation(&e) => Err(XrplError::AlreadyProcessed {
+            tx_hash: c.tx_hash.to_owned(),
+        }),
+        Err(e) => Err(e.into()),
+    }
 }
-
-pub(crate) use {claim_tx, confirm_tx, tx_columns};
 
 fn check_move(m: &ChainMove) -> Result<TxHash, XrplError> {
     check_currency(&m.currency_code)?;
@@ -195,20 +159,14 @@ enum Direction {
 /// A player deposited currency on chain to the vault: the vault's RESERVE is
 /// debited, the player's ACCOUNT credited, a `deposit_from_chain` transfer
 /// and a confirmed `import` transaction are logged.
-pub async fn deposit_from_chain_in(
-    tx: &mut XrplTx,
-    m: &ChainMove,
-) -> Result<ChainReceipt, XrplError> {
+pub async fn deposit_from_chain_in(tx: &mut Tx, m: &ChainMove) -> Result<ChainReceipt, XrplError> {
     chain_move(tx, m, Direction::Deposit).await
 }
 
 /// A player withdraws currency to their XRPL wallet: the player's ACCOUNT is
 /// debited, the vault's RESERVE credited, a `withdraw_to_chain` transfer and
 /// a confirmed `export` transaction are logged.
-pub async fn withdraw_to_chain_in(
-    tx: &mut XrplTx,
-    m: &ChainMove,
-) -> Result<ChainReceipt, XrplError> {
+pub async fn withdraw_to_chain_in(tx: &mut Tx, m: &ChainMove) -> Result<ChainReceipt, XrplError> {
     chain_move(tx, m, Direction::Withdraw).await
 }
 
@@ -222,11 +180,7 @@ pub async fn withdraw_to_chain(db: &Db, m: &ChainMove) -> Result<ChainReceipt, X
     write(db, async |tx| withdraw_to_chain_in(tx, m).await).await
 }
 
-async fn chain_move(
-    tx: &mut XrplTx,
-    m: &ChainMove,
-    dir: Direction,
-) -> Result<ChainReceipt, XrplError> {
+async fn chain_move(tx: &mut Tx, m: &ChainMove, dir: Direction) -> Result<ChainReceipt, XrplError> {
     let tx_hash = check_move(m)?;
     let amount = parse_amount("amount", &m.amount)?;
     let now = now_micros();
@@ -257,60 +211,39 @@ async fn chain_move(
         amount: Some(amount_text(amount)),
         wallet_address: &m.wallet_address,
     };
-    let receipt = with_tx!(tx, |p, conn| {
-        let existing = claim_tx!(p, conn, tx_hash.as_str());
-        ensure_currency!(conn, currency);
-        // Same lock order as `fungible::transfer_in`.
-        let (from_balance, to_balance) = if from < to {
-            let from_balance = debit_row!(p, conn, currency, from, from_field, amount, now);
-            (
-                from_balance,
-                credit_row!(p, conn, currency, to, amount, now),
-            )
-        } else {
-            let to_balance = credit_row!(p, conn, currency, to, amount, now);
-            (
-                debit_row!(p, conn, currency, from, from_field, amount, now),
-                to_balance,
-            )
-        };
-        let transfer_log_id = log_fungible_transfer!(
-            p,
-            conn,
-            currency,
-            &from.wallet_address,
-            &to.wallet_address,
-            amount,
-            transfer_type,
-            now
-        );
-        let transaction = confirm_tx!(p, conn, existing, &confirmed, now);
-        let (account_balance, reserve_balance) = match dir {
-            Direction::Deposit => (to_balance, from_balance),
-            Direction::Withdraw => (from_balance, to_balance),
-        };
-        ChainReceipt {
-            transaction,
-            transfer_log_id,
-            account_balance: amount_text(account_balance),
-            reserve_balance: amount_text(reserve_balance),
-        }
-    });
-    Ok(receipt)
+    let existing = claim_tx(tx, tx_hash.as_str()).await?;
+    ensure_currency(tx, currency).await?;
+    let (from_balance, to_balance) =
+        move_between(tx, currency, from, from_field, to, amount, now).await?;
+    let (from_wallet, to_wallet) = (&from.wallet_address, &to.wallet_address);
+    let transfer_log_id = log_fungible_transfer(
+        tx,
+        currency,
+        from_wallet,
+        to_wallet,
+        amount,
+        transfer_type,
+        now,
+    )
+    .await?;
+    let transaction = confirm_tx(tx, existing, &confirmed, now).await?;
+    let (account_balance, reserve_balance) = match dir {
+        Direction::Deposit => (to_balance, from_balance),
+        Direction::Withdraw => (from_balance, to_balance),
+    };
+    Ok(ChainReceipt {
+        transaction,
+        transfer_log_id,
+        account_balance: amount_text(account_balance),
+        reserve_balance: amount_text(reserve_balance),
+    })
 }
 
 /// The transaction log row of a hash, in any spelling.
 pub async fn transaction(db: &Db, tx_hash: &str) -> Result<Option<TransactionLog>, XrplError> {
     let tx_hash = TxHash::parse("tx_hash", tx_hash)?;
-    let row = with_pool!(db.pool(Alias::Xrpl), |p| {
-        sqlx::query_as::<_, TransactionLog>(concat!(
-            "SELECT ",
-            tx_columns!(),
-            " FROM xrpl_xrpltransactionlog WHERE tx_hash = $1"
-        ))
-        .bind(tx_hash.as_str())
-        .fetch_optional(p)
-        .await?
-    });
-    Ok(row)
+    let mut args = Args::new();
+    args.push(tx_hash.as_str());
+    let sql = format!("SELECT {TX_COLUMNS} FROM xrpl_xrpltransactionlog WHERE tx_hash = $1");
+    Ok(db.pool(Alias::Xrpl).fetch_optional(&sql, args).await?)
 }

@@ -12,16 +12,17 @@
 //! the vault's RESERVE <-> SPAWNED) are not, as in the original, and change no
 //! total.
 
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::holder::{FROM, HOLDER, TO};
-use super::tx::{XrplTx, with_tx, write};
+use super::tx::write;
 use super::{
     BURN, CURRENCY_MAX, Holder, MINT, TRANSFER_TYPE_MAX, XrplError, amount_text, check_text,
-    parse_amount,
+    parse_amount, stored_decimal,
 };
-use crate::db::{Db, now_micros};
+use crate::db::{Args, Db, Tx, now_micros};
 
 /// A credit to or a debit from one holder: currency entering or leaving the
 /// in-game books (a reward from nowhere, an admin correction, a fee burnt).
@@ -72,173 +73,203 @@ pub struct TransferReceipt {
     pub transfer_log_id: Option<i64>,
 }
 
-macro_rules! holder_row_sql {
-    () => {
-        "SELECT id, CAST(balance AS TEXT) FROM xrpl_fungiblegamestate
-         WHERE currency_code = $1 AND wallet_address = $2 AND location = $3
-           AND COALESCE(character_key, '') = $4"
-    };
+/// A holder's balance row: `$1` currency, `$2` wallet, `$3` location, `$4`
+/// character key (`''` for none), as [`holder_args`] binds them.
+pub(crate) const HOLDER_ROW: &str = "SELECT id, CAST(balance AS TEXT) FROM xrpl_fungiblegamestate
+     WHERE currency_code = $1 AND wallet_address = $2 AND location = $3
+       AND COALESCE(character_key, '') = $4";
+
+pub(crate) fn holder_args(currency: &str, holder: &Holder) -> Args {
+    let mut args = Args::new();
+    args.push(currency);
+    args.push(holder.wallet_address.as_str());
+    args.push(holder.location.as_str());
+    args.push(holder.key_or_empty());
+    args
+}
+
+/// Inside a write transaction: the holder's row id and balance, locked until
+/// the commit (see [`Dialect::for_update`](crate::db::Dialect::for_update)).
+async fn lock_holder(
+    tx: &mut Tx,
+    currency: &str,
+    holder: &Holder,
+) -> Result<Option<(i64, Decimal)>, XrplError> {
+    let sql = format!("{HOLDER_ROW}{}", tx.dialect().for_update());
+    let row: Option<(i64, String)> = tx
+        .fetch_optional(&sql, holder_args(currency, holder))
+        .await?;
+    row.map(|(id, text)| Ok((id, stored_decimal(&text)?)))
+        .transpose()
+}
+
+async fn set_balance(
+    tx: &mut Tx,
+    id: i64,
+    balance: Decimal,
+    now: DateTime<Utc>,
+) -> Result<(), XrplError> {
+    let d = tx.dialect();
+    let mut args = Args::new();
+    let sql = format!(
+        "UPDATE xrpl_fungiblegamestate SET balance = {}, updated_at = {} WHERE id = {}",
+        d.numeric(&args.push(amount_text(balance))),
+        args.push(now),
+        args.push(id)
+    );
+    tx.execute(&sql, args).await?;
+    Ok(())
 }
 
 /// Inside a write transaction: lock the holder's row, refuse an overdraft
 /// (naming the holder and its request `field`), subtract, delete the row at
-/// zero. Evaluates to the remaining balance. On SQLite the transaction's
-/// `BEGIN IMMEDIATE` already serialises writers.
-macro_rules! debit_row {
-    ($p:ident, $tx:ident, $currency:expr, $holder:expr, $field:expr, $amount:expr, $now:expr) => {{
-        let currency: &str = $currency;
-        let holder: &$crate::xrpl::Holder = $holder;
-        let amount: rust_decimal::Decimal = $amount;
-        let row: Option<(i64, String)> = sqlx::query_as($p.pick(
-            $crate::xrpl::fungible::holder_row_sql!(),
-            concat!($crate::xrpl::fungible::holder_row_sql!(), " FOR UPDATE"),
-        ))
-        .bind(currency)
-        .bind(&holder.wallet_address)
-        .bind(holder.location.as_str())
-        .bind(holder.key_or_empty())
-        .fetch_optional(&mut *$tx)
-        .await?;
-        let (id, available) = match row {
-            Some((id, text)) => (id, $crate::xrpl::stored_decimal(&text)?),
-            None => (0, rust_decimal::Decimal::ZERO),
-        };
-        if available < amount {
-            return Err($crate::xrpl::XrplError::InsufficientFunds {
-                currency_code: currency.to_owned(),
-                holder: holder.to_string(),
-                field: $field,
-                available: $crate::xrpl::amount_text(available),
-                requested: $crate::xrpl::amount_text(amount),
-            });
-        }
-        let remaining = available - amount;
-        if remaining.is_zero() {
-            sqlx::query("DELETE FROM xrpl_fungiblegamestate WHERE id = $1")
-                .bind(id)
-                .execute(&mut *$tx)
-                .await?;
-        } else {
-            sqlx::query($p.pick(
-                "UPDATE xrpl_fungiblegamestate SET balance = $1, updated_at = $2 WHERE id = $3",
-                "UPDATE xrpl_fungiblegamestate SET balance = CAST($1 AS NUMERIC), updated_at = $2 WHERE id = $3",
-            ))
-            .bind($crate::xrpl::amount_text(remaining))
-            .bind($now)
-            .bind(id)
-            .execute(&mut *$tx)
+/// zero. Returns the remaining balance.
+pub(crate) async fn debit_row(
+    tx: &mut Tx,
+    currency: &str,
+    holder: &Holder,
+    field: &'static str,
+    amount: Decimal,
+    now: DateTime<Utc>,
+) -> Result<Decimal, XrplError> {
+    let (id, available) = lock_holder(tx, currency, holder)
+        .await?
+        .unwrap_or((0, Decimal::ZERO));
+    if available < amount {
+        return Err(XrplError::InsufficientFunds {
+            currency_code: currency.to_owned(),
+            holder: holder.to_string(),
+            field,
+            available: amount_text(available),
+            requested: amount_text(amount),
+        });
+    }
+    let remaining = available - amount;
+    if remaining.is_zero() {
+        let mut args = Args::new();
+        args.push(id);
+        tx.execute("DELETE FROM xrpl_fungiblegamestate WHERE id = $1", args)
             .await?;
-        }
-        remaining
-    }};
+    } else {
+        set_balance(tx, id, remaining, now).await?;
+    }
+    Ok(remaining)
 }
+
+/// How often a credit tries to insert its holder's row. A try fails only
+/// when the row it met on the unique index was emptied and deleted by a
+/// concurrent debit before it could read it; a third such miss in a row
+/// means something else deletes the row, reported rather than looped on.
+const CREDIT_ATTEMPTS: usize = 3;
 
 /// Inside a write transaction: add to the holder's row, creating it when
-/// missing. Evaluates to the new balance. `ON CONFLICT DO NOTHING` makes two
+/// missing. Returns the new balance. `ON CONFLICT DO NOTHING` makes two
 /// concurrent first credits meet on the unique index instead of failing.
-macro_rules! credit_row {
-    ($p:ident, $tx:ident, $currency:expr, $holder:expr, $amount:expr, $now:expr) => {{
-        let currency: &str = $currency;
-        let holder: &$crate::xrpl::Holder = $holder;
-        let amount: rust_decimal::Decimal = $amount;
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            let inserted = sqlx::query($p.pick(
-                "INSERT INTO xrpl_fungiblegamestate
-                   (currency_code, wallet_address, location, character_key, balance, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT DO NOTHING",
-                "INSERT INTO xrpl_fungiblegamestate
-                   (currency_code, wallet_address, location, character_key, balance, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, CAST($5 AS NUMERIC), $6, $6) ON CONFLICT DO NOTHING",
-            ))
-            .bind(currency)
-            .bind(&holder.wallet_address)
-            .bind(holder.location.as_str())
-            .bind(holder.character_key.as_deref())
-            .bind($crate::xrpl::amount_text(amount))
-            .bind($now)
-            .execute(&mut *$tx)
-            .await?;
-            if inserted.rows_affected() == 1 {
-                break amount;
-            }
-            let row: Option<(i64, String)> = sqlx::query_as($p.pick(
-                $crate::xrpl::fungible::holder_row_sql!(),
-                concat!($crate::xrpl::fungible::holder_row_sql!(), " FOR UPDATE"),
-            ))
-            .bind(currency)
-            .bind(&holder.wallet_address)
-            .bind(holder.location.as_str())
-            .bind(holder.key_or_empty())
-            .fetch_optional(&mut *$tx)
-            .await?;
-            // The row we collided with was emptied and deleted meanwhile: insert again.
-            let Some((id, text)) = row else {
-                if attempts < 3 {
-                    continue;
-                }
-                return Err($crate::xrpl::XrplError::Corrupt(format!(
-                    "balance row of {currency} for {} keeps vanishing",
-                    holder.wallet_address
-                )));
-            };
-            let total = $crate::xrpl::stored_decimal(&text)?
-                .checked_add(amount)
-                .ok_or_else(|| $crate::xrpl::XrplError::invalid("amount", "the balance would overflow"))?;
-            sqlx::query($p.pick(
-                "UPDATE xrpl_fungiblegamestate SET balance = $1, updated_at = $2 WHERE id = $3",
-                "UPDATE xrpl_fungiblegamestate SET balance = CAST($1 AS NUMERIC), updated_at = $2 WHERE id = $3",
-            ))
-            .bind($crate::xrpl::amount_text(total))
-            .bind($now)
-            .bind(id)
-            .execute(&mut *$tx)
-            .await?;
-            break total;
+pub(crate) async fn credit_row(
+    tx: &mut Tx,
+    currency: &str,
+    holder: &Holder,
+    amount: Decimal,
+    now: DateTime<Utc>,
+) -> Result<Decimal, XrplError> {
+    let d = tx.dialect();
+    for _ in 0..CREDIT_ATTEMPTS {
+        let mut args = Args::new();
+        let sql = format!(
+            "INSERT INTO xrpl_fungiblegamestate
+               (currency_code, wallet_address, location, character_key, balance, created_at, updated_at)
+             VALUES ({}, {}, {}, {}, {}, {now}, {now}) ON CONFLICT DO NOTHING",
+            args.push(currency),
+            args.push(holder.wallet_address.as_str()),
+            args.push(holder.location.as_str()),
+            args.push(holder.character_key.clone()),
+            d.numeric(&args.push(amount_text(amount))),
+            now = args.push(now),
+        );
+        if tx.execute(&sql, args).await? == 1 {
+            return Ok(amount);
         }
-    }};
+        // The row we collided with was emptied and deleted meanwhile: insert again.
+        let Some((id, balance)) = lock_holder(tx, currency, holder).await? else {
+            continue;
+        };
+        let total = balance
+            .checked_add(amount)
+            .ok_or_else(|| XrplError::invalid("amount", "the balance would overflow"))?;
+        set_balance(tx, id, total, now).await?;
+        return Ok(total);
+    }
+    Err(XrplError::Corrupt(format!(
+        "balance row of {currency} for {} keeps vanishing",
+        holder.wallet_address
+    )))
 }
 
-/// Inside a transaction: write one `xrpl_fungibletransferlog` row, evaluating to its id.
-macro_rules! log_fungible_transfer {
-    ($p:ident, $tx:ident, $currency:expr, $from:expr, $to:expr, $amount:expr, $kind:expr, $now:expr) => {{
-        let (id,): (i64,) = sqlx::query_as($p.pick(
-            "INSERT INTO xrpl_fungibletransferlog (currency_code, from_wallet, to_wallet, amount, transfer_type, timestamp)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-            "INSERT INTO xrpl_fungibletransferlog (currency_code, from_wallet, to_wallet, amount, transfer_type, timestamp)
-             VALUES ($1, $2, $3, CAST($4 AS NUMERIC), $5, $6) RETURNING id",
-        ))
-        .bind($currency)
-        .bind($from)
-        .bind($to)
-        .bind($crate::xrpl::amount_text($amount))
-        .bind($kind)
-        .bind($now)
-        .fetch_one(&mut *$tx)
-        .await?;
-        id
-    }};
+/// Inside a write transaction: debit `from` and credit `to`, locking the two
+/// rows in a fixed order (the holders' order), so opposite moves running at
+/// once cannot deadlock. Returns the two balances after the move, `from`'s
+/// first.
+pub(crate) async fn move_between(
+    tx: &mut Tx,
+    currency: &str,
+    from: &Holder,
+    from_field: &'static str,
+    to: &Holder,
+    amount: Decimal,
+    now: DateTime<Utc>,
+) -> Result<(Decimal, Decimal), XrplError> {
+    if from < to {
+        let from_balance = debit_row(tx, currency, from, from_field, amount, now).await?;
+        let to_balance = credit_row(tx, currency, to, amount, now).await?;
+        Ok((from_balance, to_balance))
+    } else {
+        let to_balance = credit_row(tx, currency, to, amount, now).await?;
+        let from_balance = debit_row(tx, currency, from, from_field, amount, now).await?;
+        Ok((from_balance, to_balance))
+    }
+}
+
+/// Inside a transaction: write one `xrpl_fungibletransferlog` row. Returns its id.
+pub(crate) async fn log_fungible_transfer(
+    tx: &mut Tx,
+    currency: &str,
+    from: &str,
+    to: &str,
+    amount: Decimal,
+    kind: &str,
+    now: DateTime<Utc>,
+) -> Result<i64, XrplError> {
+    let d = tx.dialect();
+    let mut args = Args::new();
+    let sql = format!(
+        "INSERT INTO xrpl_fungibletransferlog (currency_code, from_wallet, to_wallet, amount, transfer_type, timestamp)
+         VALUES ({}, {}, {}, {}, {}, {}) RETURNING id",
+        args.push(currency),
+        args.push(from),
+        args.push(to),
+        d.numeric(&args.push(amount_text(amount))),
+        args.push(kind),
+        args.push(now)
+    );
+    let (id,): (i64,) = tx.fetch_one(&sql, args).await?;
+    Ok(id)
 }
 
 /// Inside a transaction: refuse a currency code missing from the catalogue.
-macro_rules! ensure_currency {
-    ($tx:ident, $currency:expr) => {{
-        let currency: &str = $currency;
-        let known: Option<(i64,)> =
-            sqlx::query_as("SELECT id FROM xrpl_currencytype WHERE currency_code = $1")
-                .bind(currency)
-                .fetch_optional(&mut *$tx)
-                .await?;
-        if known.is_none() {
-            return Err($crate::xrpl::XrplError::UnknownCurrency(
-                currency.to_owned(),
-            ));
-        }
-    }};
+pub(crate) async fn ensure_currency(tx: &mut Tx, currency: &str) -> Result<(), XrplError> {
+    let mut args = Args::new();
+    args.push(currency);
+    let known: Option<(i64,)> = tx
+        .fetch_optional(
+            "SELECT id FROM xrpl_currencytype WHERE currency_code = $1",
+            args,
+        )
+        .await?;
+    match known {
+        Some(_) => Ok(()),
+        None => Err(XrplError::UnknownCurrency(currency.to_owned())),
+    }
 }
-
-pub(crate) use {credit_row, debit_row, ensure_currency, holder_row_sql, log_fungible_transfer};
 
 pub(crate) fn check_currency(code: &str) -> Result<(), XrplError> {
     check_text("currency_code", code, CURRENCY_MAX)
@@ -264,50 +295,30 @@ impl BalanceChange {
 }
 
 /// Add to the holder's balance (creating its row), logged as a transfer from `MINT`.
-pub async fn credit_in(tx: &mut XrplTx, c: &BalanceChange) -> Result<ChangeReceipt, XrplError> {
+pub async fn credit_in(tx: &mut Tx, c: &BalanceChange) -> Result<ChangeReceipt, XrplError> {
     let amount = c.check()?;
     let now = now_micros();
     let currency = c.currency_code.as_str();
-    let (balance, log_id) = with_tx!(tx, |p, conn| {
-        ensure_currency!(conn, currency);
-        let balance = credit_row!(p, conn, currency, &c.holder, amount, now);
-        let log_id = log_fungible_transfer!(
-            p,
-            conn,
-            currency,
-            MINT,
-            &c.holder.wallet_address,
-            amount,
-            &c.transfer_type,
-            now
-        );
-        (balance, log_id)
-    });
+    ensure_currency(tx, currency).await?;
+    let balance = credit_row(tx, currency, &c.holder, amount, now).await?;
+    let to = &c.holder.wallet_address;
+    let log_id =
+        log_fungible_transfer(tx, currency, MINT, to, amount, &c.transfer_type, now).await?;
     Ok(c.receipt(amount, balance, log_id))
 }
 
 /// Subtract from the holder's balance, logged as a transfer to `BURN`. An
 /// overdraft is refused with [`XrplError::InsufficientFunds`] and changes
 /// nothing; a row reaching zero is deleted.
-pub async fn debit_in(tx: &mut XrplTx, c: &BalanceChange) -> Result<ChangeReceipt, XrplError> {
+pub async fn debit_in(tx: &mut Tx, c: &BalanceChange) -> Result<ChangeReceipt, XrplError> {
     let amount = c.check()?;
     let now = now_micros();
     let currency = c.currency_code.as_str();
-    let (balance, log_id) = with_tx!(tx, |p, conn| {
-        ensure_currency!(conn, currency);
-        let balance = debit_row!(p, conn, currency, &c.holder, HOLDER.holder, amount, now);
-        let log_id = log_fungible_transfer!(
-            p,
-            conn,
-            currency,
-            &c.holder.wallet_address,
-            BURN,
-            amount,
-            &c.transfer_type,
-            now
-        );
-        (balance, log_id)
-    });
+    ensure_currency(tx, currency).await?;
+    let balance = debit_row(tx, currency, &c.holder, HOLDER.holder, amount, now).await?;
+    let from = &c.holder.wallet_address;
+    let log_id =
+        log_fungible_transfer(tx, currency, from, BURN, amount, &c.transfer_type, now).await?;
     Ok(c.receipt(amount, balance, log_id))
 }
 
@@ -315,10 +326,7 @@ pub async fn debit_in(tx: &mut XrplTx, c: &BalanceChange) -> Result<ChangeReceip
 /// wallets) the transfer log row. Nothing is written when any step fails. The
 /// two rows are locked in a fixed order, so opposite transfers running at
 /// once cannot deadlock.
-pub async fn transfer_in(
-    tx: &mut XrplTx,
-    t: &FungibleTransfer,
-) -> Result<TransferReceipt, XrplError> {
+pub async fn transfer_in(tx: &mut Tx, t: &FungibleTransfer) -> Result<TransferReceipt, XrplError> {
     check_currency(&t.currency_code)?;
     t.from.check(FROM)?;
     t.to.check(TO)?;
@@ -331,45 +339,21 @@ pub async fn transfer_in(
     }
     let amount = parse_amount("amount", &t.amount)?;
     let now = now_micros();
-    let debit_first = t.from < t.to;
-    let logged = t.from.wallet_address != t.to.wallet_address;
     let currency = t.currency_code.as_str();
-    let receipt = with_tx!(tx, |p, conn| {
-        ensure_currency!(conn, currency);
-        let (from_balance, to_balance) = if debit_first {
-            let from_balance = debit_row!(p, conn, currency, &t.from, FROM.holder, amount, now);
-            (
-                from_balance,
-                credit_row!(p, conn, currency, &t.to, amount, now),
-            )
-        } else {
-            let to_balance = credit_row!(p, conn, currency, &t.to, amount, now);
-            (
-                debit_row!(p, conn, currency, &t.from, FROM.holder, amount, now),
-                to_balance,
-            )
-        };
-        let transfer_log_id = if logged {
-            Some(log_fungible_transfer!(
-                p,
-                conn,
-                currency,
-                &t.from.wallet_address,
-                &t.to.wallet_address,
-                amount,
-                &t.transfer_type,
-                now
-            ))
-        } else {
-            None
-        };
-        TransferReceipt {
-            from_balance: amount_text(from_balance),
-            to_balance: amount_text(to_balance),
-            transfer_log_id,
-        }
-    });
-    Ok(receipt)
+    ensure_currency(tx, currency).await?;
+    let (from_balance, to_balance) =
+        move_between(tx, currency, &t.from, FROM.holder, &t.to, amount, now).await?;
+    let (from, to) = (&t.from.wallet_address, &t.to.wallet_address);
+    let transfer_log_id = if from != to {
+        Some(log_fungible_transfer(tx, currency, from, to, amount, &t.transfer_type, now).await?)
+    } else {
+        None
+    };
+    Ok(TransferReceipt {
+        from_balance: amount_text(from_balance),
+        to_balance: amount_text(to_balance),
+        transfer_log_id,
+    })
 }
 
 fn plain_change(currency_code: &str, holder: &Holder, amount: &str, kind: &str) -> BalanceChange {

@@ -25,9 +25,8 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::XrplError;
-use super::tx::{XrplTx, with_tx};
-use crate::db::{Alias, Db, now_micros};
-use crate::with_pool;
+use super::tx::begin;
+use crate::db::{Alias, Args, Db, Tx, now_micros};
 
 /// How long a key is kept: a game server's retries end within minutes, and
 /// the common promise of payment APIs (Stripe's) is 24 hours.
@@ -83,46 +82,53 @@ pub enum Once {
 
 type KeyRow = (String, Option<i32>, Option<String>);
 
+/// The savepoint an operation runs after, so that a refusal rolls back to
+/// it and keeps the claimed key. Operations never nest: one name is enough.
+const OPERATION: &str = "economy_operation";
+
+impl IdempotencyKey {
+    /// `$1` the owner, `$2` the key: how the key's row is found.
+    fn args(&self) -> Args {
+        let mut args = Args::new();
+        args.push(self.owner);
+        args.push(self.key.as_str());
+        args
+    }
+}
+
 /// Claim the key inside `tx`: `None` when it is ours to use now, the first
 /// answer when the same request already ran.
-async fn claim(tx: &mut XrplTx, key: &IdempotencyKey) -> Result<Option<StoredResponse>, XrplError> {
+async fn claim(tx: &mut Tx, key: &IdempotencyKey) -> Result<Option<StoredResponse>, XrplError> {
     let now = now_micros();
-    let expired = now - Duration::hours(KEY_RETENTION_HOURS);
-    let row: Option<KeyRow> = with_tx!(tx, |p, conn| {
-        sqlx::query(
-            "DELETE FROM xrpl_idempotencykey
-             WHERE token_id = $1 AND idempotency_key = $2 AND created_at < $3",
-        )
-        .bind(key.owner)
-        .bind(&key.key)
-        .bind(expired)
-        .execute(&mut *conn)
-        .await?;
-        let claimed = sqlx::query(
+    let mut args = key.args();
+    args.push(now - Duration::hours(KEY_RETENTION_HOURS));
+    tx.execute(
+        "DELETE FROM xrpl_idempotencykey
+         WHERE token_id = $1 AND idempotency_key = $2 AND created_at < $3",
+        args,
+    )
+    .await?;
+    let mut args = key.args();
+    args.push(key.fingerprint.as_str());
+    args.push(now);
+    let claimed = tx
+        .execute(
             "INSERT INTO xrpl_idempotencykey (token_id, idempotency_key, fingerprint, created_at)
              VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            args,
         )
-        .bind(key.owner)
-        .bind(&key.key)
-        .bind(&key.fingerprint)
-        .bind(now)
-        .execute(&mut *conn)
         .await?
-        .rows_affected()
-            == 1;
-        if claimed {
-            None
-        } else {
-            sqlx::query_as(
-                "SELECT fingerprint, response_status, response_body FROM xrpl_idempotencykey
-                 WHERE token_id = $1 AND idempotency_key = $2",
-            )
-            .bind(key.owner)
-            .bind(&key.key)
-            .fetch_optional(&mut *conn)
-            .await?
-        }
-    });
+        == 1;
+    let row: Option<KeyRow> = if claimed {
+        None
+    } else {
+        tx.fetch_optional(
+            "SELECT fingerprint, response_status, response_body FROM xrpl_idempotencykey
+             WHERE token_id = $1 AND idempotency_key = $2",
+            key.args(),
+        )
+        .await?
+    };
     match row {
         None => Ok(None),
         Some((fingerprint, _, _)) if fingerprint != key.fingerprint => {
@@ -144,23 +150,16 @@ async fn claim(tx: &mut XrplTx, key: &IdempotencyKey) -> Result<Option<StoredRes
     }
 }
 
-async fn keep(
-    tx: &mut XrplTx,
-    key: &IdempotencyKey,
-    answer: &StoredResponse,
-) -> Result<(), XrplError> {
-    with_tx!(tx, |p, conn| {
-        sqlx::query(
-            "UPDATE xrpl_idempotencykey SET response_status = $1, response_body = $2
-             WHERE token_id = $3 AND idempotency_key = $4",
-        )
-        .bind(i32::from(answer.status))
-        .bind(&answer.body)
-        .bind(key.owner)
-        .bind(&key.key)
-        .execute(&mut *conn)
-        .await?;
-    });
+async fn keep(tx: &mut Tx, key: &IdempotencyKey, answer: &StoredResponse) -> Result<(), XrplError> {
+    let mut args = key.args();
+    args.push(i32::from(answer.status));
+    args.push(answer.body.as_str());
+    tx.execute(
+        "UPDATE xrpl_idempotencykey SET response_status = $3, response_body = $4
+         WHERE token_id = $1 AND idempotency_key = $2",
+        args,
+    )
+    .await?;
     Ok(())
 }
 
@@ -172,15 +171,15 @@ async fn keep(
 pub async fn write_once<T>(
     db: &Db,
     key: Option<&IdempotencyKey>,
-    op: impl AsyncFnOnce(&mut XrplTx) -> Result<T, XrplError>,
+    op: impl AsyncFnOnce(&mut Tx) -> Result<T, XrplError>,
     render: impl FnOnce(Result<T, XrplError>) -> Result<StoredResponse, serde_json::Error>,
 ) -> Result<Once, XrplError> {
-    let mut tx = XrplTx::begin(db).await?;
+    let mut tx = begin(db).await?;
     if let Some(key) = key {
         if let Some(first) = claim(&mut tx, key).await? {
             return Ok(Once::Replayed(first));
         }
-        tx.savepoint().await?;
+        tx.savepoint(OPERATION).await?;
     }
     let outcome = match op(&mut tx).await {
         Err(e) if !e.is_refusal() => return Err(e),
@@ -188,9 +187,9 @@ pub async fn write_once<T>(
     };
     if key.is_some() {
         if outcome.is_ok() {
-            tx.release_savepoint().await?;
+            tx.release_savepoint(OPERATION).await?;
         } else {
-            tx.rollback_to_savepoint().await?;
+            tx.rollback_to_savepoint(OPERATION).await?;
         }
     }
     let refused = outcome.is_err();
@@ -208,12 +207,13 @@ pub async fn write_once<T>(
 /// Forget keys older than [`KEY_RETENTION_HOURS`] at `now`. Returns how many.
 pub async fn purge_idempotency_keys(db: &Db, now: DateTime<Utc>) -> Result<u64, XrplError> {
     let expired = now - Duration::hours(KEY_RETENTION_HOURS);
-    let purged = with_pool!(db.pool(Alias::Xrpl), |p| {
-        sqlx::query("DELETE FROM xrpl_idempotencykey WHERE created_at < $1")
-            .bind(expired)
-            .execute(p)
-            .await?
-            .rows_affected()
-    });
-    Ok(purged)
+    let mut args = Args::new();
+    args.push(expired);
+    Ok(db
+        .pool(Alias::Xrpl)
+        .execute(
+            "DELETE FROM xrpl_idempotencykey WHERE created_at < $1",
+            args,
+        )
+        .await?)
 }

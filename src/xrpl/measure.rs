@@ -13,10 +13,12 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
 
 use super::snapshots::{EconomyFigures, ResourceFigures};
 use super::{XrplError, amount_text, stored_decimal};
+use crate::db::{Args, Tx};
 
 /// Transfer types the original counts as production, consumption and trade.
 const PRODUCED: [&str; 2] = ["craft_output", "pickup"];
@@ -43,69 +45,72 @@ pub(crate) struct Raw {
 
 /// Inside a transaction: read the [`Raw`] rows of the snapshot of `hour`
 /// taken at `now`.
-macro_rules! read_raw {
-    ($conn:ident, $hour:expr, $now:expr) => {{
-        let hour: chrono::DateTime<chrono::Utc> = $hour;
-        let now: chrono::DateTime<chrono::Utc> = $now;
-        let (players_online,): (i64,) = sqlx::query_as(
+pub(crate) async fn read_raw(
+    tx: &mut Tx,
+    hour: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Raw, XrplError> {
+    let (players_online,): (i64,) = tx
+        .fetch_one(
             "SELECT COUNT(DISTINCT account_id) FROM xrpl_playersession WHERE ended_at IS NULL",
+            Args::new(),
         )
-        .fetch_one(&mut *$conn)
         .await?;
-        let mut unique_players = [0i64; 3];
-        let windows = [
-            chrono::Duration::hours(1),
-            chrono::Duration::hours(24),
-            chrono::Duration::days(7),
-        ];
-        for (slot, window) in unique_players.iter_mut().zip(windows) {
-            let (n,): (i64,) = sqlx::query_as(
+    let mut unique_players = [0i64; 3];
+    let windows = [Duration::hours(1), Duration::hours(24), Duration::days(7)];
+    for (slot, window) in unique_players.iter_mut().zip(windows) {
+        let mut args = Args::new();
+        args.push(hour - window);
+        args.push(now);
+        let (n,): (i64,) = tx
+            .fetch_one(
                 "SELECT COUNT(DISTINCT account_id) FROM xrpl_playersession
                  WHERE (ended_at IS NULL OR ended_at >= $1) AND started_at <= $2",
+                args,
             )
-            .bind(hour - window)
-            .bind(now)
-            .fetch_one(&mut *$conn)
             .await?;
-            *slot = n;
-        }
-        let currencies: Vec<(String, bool)> =
-            sqlx::query_as("SELECT currency_code, is_gold FROM xrpl_currencytype ORDER BY id")
-                .fetch_all(&mut *$conn)
-                .await?;
-        let balances: Vec<(String, String, String)> = sqlx::query_as(
-            "SELECT currency_code, location, CAST(balance AS TEXT) FROM xrpl_fungiblegamestate",
+        *slot = n;
+    }
+    let currencies = tx
+        .fetch_all(
+            "SELECT currency_code, is_gold FROM xrpl_currencytype ORDER BY id",
+            Args::new(),
         )
-        .fetch_all(&mut *$conn)
         .await?;
-        let window_logs: Vec<(String, String, String)> = sqlx::query_as(
+    let balances = tx
+        .fetch_all(
+            "SELECT currency_code, location, CAST(balance AS TEXT) FROM xrpl_fungiblegamestate",
+            Args::new(),
+        )
+        .await?;
+    let mut args = Args::new();
+    args.push(hour - Duration::hours(1));
+    args.push(now);
+    let window_logs = tx
+        .fetch_all(
             "SELECT currency_code, transfer_type, CAST(amount AS TEXT) FROM xrpl_fungibletransferlog
              WHERE timestamp >= $1 AND timestamp < $2",
+            args,
         )
-        .bind(hour - chrono::Duration::hours(1))
-        .bind(now)
-        .fetch_all(&mut *$conn)
         .await?;
-        let nft_counts: Vec<(String, String, i64)> = sqlx::query_as(
+    let nft_counts = tx
+        .fetch_all(
             "SELECT t.tracking_token, n.location, COUNT(*)
              FROM xrpl_nftgamestate n JOIN xrpl_nftitemtype t ON t.id = n.item_type_id
              WHERE t.tracking_token IS NOT NULL
              GROUP BY t.tracking_token, n.location",
+            Args::new(),
         )
-        .fetch_all(&mut *$conn)
         .await?;
-        $crate::xrpl::measure::Raw {
-            players_online,
-            unique_players,
-            currencies,
-            balances,
-            window_logs,
-            nft_counts,
-        }
-    }};
+    Ok(Raw {
+        players_online,
+        unique_players,
+        currencies,
+        balances,
+        window_logs,
+        nft_counts,
+    })
 }
-
-pub(crate) use read_raw;
 
 /// Sums keyed by (currency, location or transfer type).
 #[derive(Default)]
@@ -132,7 +137,7 @@ fn count32(n: i64) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
-/// Compute the figures of a snapshot from what [`read_raw!`] read: the
+/// Compute the figures of a snapshot from what [`read_raw`] read: the
 /// economy's, and each currency's in catalogue order.
 pub(crate) fn measure(
     raw: &Raw,

@@ -38,7 +38,7 @@ mod nft;
 mod nft_blanks;
 mod sessions;
 mod snapshots;
-pub mod tx;
+mod tx;
 
 use std::fmt;
 use std::str::FromStr;
@@ -47,8 +47,8 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::db::{Alias, Db};
-use crate::{decimal, with_pool};
+use crate::db::{Alias, Args, Db, FromBothRows};
+use crate::decimal;
 
 pub use audit::{AuditReport, CurrencyAudit, audit};
 pub use balances::{
@@ -91,7 +91,7 @@ pub use snapshots::{
     EconomyFigures, EconomySnapshot, ResourceFigures, ResourceSnapshot, SnapshotFilter, Snapshots,
     economy_snapshots, resource_snapshots, take_snapshot, take_snapshot_in,
 };
-pub use tx::{XrplTx, write};
+pub use tx::write;
 
 /// Balances and amounts: NUMERIC(36,6).
 pub(crate) const AMOUNT_PRECISION: u32 = 36;
@@ -234,36 +234,26 @@ pub(crate) fn check_range(
 /// A page of a listing in id order over a time range. `sql` takes `$1` the
 /// id cursor, then one parameter per optional text filter in `filters`
 /// (`NULL` matches all), then `since`, `until` and the limit.
-pub(crate) async fn ranged_page<T>(
+pub(crate) async fn ranged_page<T: FromBothRows>(
     db: &Db,
-    sql: &'static str,
+    sql: &str,
     filters: &[Option<&str>],
     since: Option<DateTime<Utc>>,
     until: Option<DateTime<Utc>>,
     after: i64,
     limit: i64,
-) -> Result<Vec<T>, XrplError>
-where
-    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
-        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
-        + Send
-        + Unpin,
-{
+) -> Result<Vec<T>, XrplError> {
     check_page(limit)?;
     check_range(since, until)?;
-    let rows = with_pool!(db.pool(Alias::Xrpl), |p| {
-        let mut query = sqlx::query_as::<_, T>(sql).bind(after);
-        for filter in filters {
-            query = query.bind(*filter);
-        }
-        query
-            .bind(since)
-            .bind(until)
-            .bind(limit)
-            .fetch_all(p)
-            .await?
-    });
-    Ok(rows)
+    let mut args = Args::new();
+    args.push(after);
+    for filter in filters {
+        args.push(filter.map(str::to_owned));
+    }
+    args.push(since);
+    args.push(until);
+    args.push(limit);
+    Ok(db.pool(Alias::Xrpl).fetch_all(sql, args).await?)
 }
 
 /// Whether `raw` is written as plain digits with an optional fraction

@@ -7,13 +7,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::holder::check_wallet;
-use super::tx::{XrplTx, with_tx, write};
+use super::tx::write;
 use super::{
     CHARACTER_KEY_MAX, NFTOKEN_MAX, NftLocation, ONCHAIN, TRANSFER_TYPE_MAX, XrplError, check_page,
     check_text,
 };
-use crate::db::{Alias, Db, now_micros};
-use crate::with_pool;
+use crate::db::{Alias, Args, Db, Tx, now_micros};
 
 /// One NFT as the game sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
@@ -98,13 +97,11 @@ pub(crate) fn allowed(from: NftLocation, to: NftLocation) -> bool {
     )
 }
 
-macro_rules! nft_select_sql {
-    () => {
-        "SELECT n.id, n.nftoken_id, n.uri_id, n.taxon, n.owner_in_game, n.location, n.character_key,
-                n.item_type_id, t.name AS item_type_name, n.metadata, n.created_at, n.updated_at
-         FROM xrpl_nftgamestate n LEFT JOIN xrpl_nftitemtype t ON t.id = n.item_type_id"
-    };
-}
+/// Every column of an [`NftState`]; append a `WHERE` on `n`.
+pub(crate) const NFT_SELECT: &str =
+    "SELECT n.id, n.nftoken_id, n.uri_id, n.taxon, n.owner_in_game, n.location, n.character_key,
+            n.item_type_id, t.name AS item_type_name, n.metadata, n.created_at, n.updated_at
+     FROM xrpl_nftgamestate n LEFT JOIN xrpl_nftitemtype t ON t.id = n.item_type_id";
 
 /// The columns a move needs, read under the row lock.
 #[derive(Debug, sqlx::FromRow)]
@@ -117,59 +114,54 @@ pub(crate) struct LockedNft {
     pub metadata: Value,
 }
 
-/// Inside a write transaction: lock the token's row (`FOR UPDATE` on
-/// Postgres). Evaluates to a [`LockedNft`]; returns `NftNotFound` when missing.
-macro_rules! lock_nft {
-    ($p:ident, $tx:ident, $nftoken_id:expr) => {{
-        let nftoken_id: &str = $nftoken_id;
-        let row: Option<$crate::xrpl::nft::LockedNft> = sqlx::query_as($p.pick(
-            "SELECT id, location, owner_in_game, character_key, metadata
-             FROM xrpl_nftgamestate WHERE nftoken_id = $1",
-            "SELECT id, location, owner_in_game, character_key, metadata
-             FROM xrpl_nftgamestate WHERE nftoken_id = $1 FOR UPDATE",
-        ))
-        .bind(nftoken_id)
-        .fetch_optional(&mut *$tx)
-        .await?;
-        match row {
-            Some(row) => row,
-            None => return Err($crate::xrpl::XrplError::NftNotFound(nftoken_id.to_owned())),
-        }
-    }};
-}
-
-/// Evaluates to the full [`NftState`] of the row with this id.
-macro_rules! read_nft {
-    ($tx:ident, $id:expr) => {
-        sqlx::query_as::<_, $crate::xrpl::NftState>(concat!(
-            $crate::xrpl::nft::nft_select_sql!(),
-            " WHERE n.id = $1"
-        ))
-        .bind($id)
-        .fetch_one(&mut *$tx)
+/// Inside a write transaction: lock the token's row until the commit (see
+/// [`Dialect::for_update`](crate::db::Dialect::for_update));
+/// [`XrplError::NftNotFound`] when there is none.
+pub(crate) async fn lock_nft(tx: &mut Tx, nftoken_id: &str) -> Result<LockedNft, XrplError> {
+    let mut args = Args::new();
+    let sql = format!(
+        "SELECT id, location, owner_in_game, character_key, metadata
+         FROM xrpl_nftgamestate WHERE nftoken_id = {}{}",
+        args.push(nftoken_id),
+        tx.dialect().for_update()
+    );
+    tx.fetch_optional(&sql, args)
         .await?
-    };
+        .ok_or_else(|| XrplError::NftNotFound(nftoken_id.to_owned()))
 }
 
-/// Inside a transaction: write one `xrpl_nfttransferlog` row, evaluating to its id.
-macro_rules! log_nft_transfer {
-    ($tx:ident, $nftoken_id:expr, $from:expr, $to:expr, $kind:expr, $now:expr) => {{
-        let (id,): (i64,) = sqlx::query_as(
+/// The full [`NftState`] of the row with this id.
+pub(crate) async fn read_nft(tx: &mut Tx, id: i64) -> Result<NftState, XrplError> {
+    let mut args = Args::new();
+    args.push(id);
+    let sql = format!("{NFT_SELECT} WHERE n.id = $1");
+    Ok(tx.fetch_one(&sql, args).await?)
+}
+
+/// Inside a transaction: write one `xrpl_nfttransferlog` row. Returns its id.
+pub(crate) async fn log_nft_transfer(
+    tx: &mut Tx,
+    nftoken_id: &str,
+    from: &str,
+    to: &str,
+    kind: &str,
+    now: DateTime<Utc>,
+) -> Result<i64, XrplError> {
+    let mut args = Args::new();
+    args.push(nftoken_id);
+    args.push(from);
+    args.push(to);
+    args.push(kind);
+    args.push(now);
+    let (id,): (i64,) = tx
+        .fetch_one(
             "INSERT INTO xrpl_nfttransferlog (nftoken_id, from_wallet, to_wallet, transfer_type, timestamp)
              VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            args,
         )
-        .bind($nftoken_id)
-        .bind($from)
-        .bind($to)
-        .bind($kind)
-        .bind($now)
-        .fetch_one(&mut *$tx)
         .await?;
-        id
-    }};
+    Ok(id)
 }
-
-pub(crate) use {lock_nft, log_nft_transfer, nft_select_sql, read_nft};
 
 fn check_transfer(t: &NftTransfer) -> Result<(), XrplError> {
     check_text("nftoken_id", &t.nftoken_id, NFTOKEN_MAX)?;
@@ -239,78 +231,67 @@ fn check_transfer(t: &NftTransfer) -> Result<(), XrplError> {
 /// RESERVE loses its identity (item type and metadata), as the original's
 /// despawn, craft_input and account_to_reserve do; a change of owner writes
 /// the transfer log row.
-pub async fn transfer_nft_in(tx: &mut XrplTx, t: &NftTransfer) -> Result<NftReceipt, XrplError> {
+pub async fn transfer_nft_in(tx: &mut Tx, t: &NftTransfer) -> Result<NftReceipt, XrplError> {
     check_transfer(t)?;
     let now = now_micros();
-    let receipt = with_tx!(tx, |p, conn| {
-        let locked = lock_nft!(p, conn, &t.nftoken_id);
-        if locked.location != t.from.as_str() {
-            return Err(XrplError::NftWrongState {
-                nftoken_id: t.nftoken_id.clone(),
-                expected: t.from.to_string(),
-                actual: locked.location,
-            });
-        }
-        if let Some(w) = &t.from_wallet
-            && locked.owner_in_game.as_deref() != Some(w.as_str())
-        {
-            return Err(XrplError::NftWrongHolder {
-                nftoken_id: t.nftoken_id.clone(),
-                holder: w.clone(),
-                field: "from_wallet",
-            });
-        }
-        if let Some(k) = &t.from_character_key
-            && locked.character_key.as_deref() != Some(k.as_str())
-        {
-            return Err(XrplError::NftWrongHolder {
-                nftoken_id: t.nftoken_id.clone(),
-                holder: format!("character {k}"),
-                field: "from_character_key",
-            });
-        }
-        let old_owner = locked.owner_in_game.clone();
-        let new_owner = t.to_wallet.clone().or_else(|| old_owner.clone());
-        if t.from == t.to && new_owner == old_owner && t.to_character_key == locked.character_key {
-            return Err(XrplError::invalid("to", "the token is already there"));
-        }
-        let sql = if t.to == NftLocation::Reserve {
-            "UPDATE xrpl_nftgamestate SET location = $1, owner_in_game = $2, character_key = $3, updated_at = $4,
-                    item_type_id = NULL, metadata = '{}'
-             WHERE id = $5"
-        } else {
-            "UPDATE xrpl_nftgamestate SET location = $1, owner_in_game = $2, character_key = $3, updated_at = $4
-             WHERE id = $5"
-        };
-        sqlx::query(sql)
-            .bind(t.to.as_str())
-            .bind(new_owner.as_deref())
-            .bind(t.to_character_key.as_deref())
-            .bind(now)
-            .bind(locked.id)
-            .execute(&mut *conn)
-            .await?;
-        let transfer_log_id = if new_owner != old_owner {
-            let from = old_owner.as_deref().unwrap_or(ONCHAIN);
-            let to = new_owner.as_deref().unwrap_or(ONCHAIN);
-            Some(log_nft_transfer!(
-                conn,
-                &t.nftoken_id,
-                from,
-                to,
-                &t.transfer_type,
-                now
-            ))
-        } else {
-            None
-        };
-        let nft = read_nft!(conn, locked.id);
-        NftReceipt {
-            nft,
-            transfer_log_id,
-        }
-    });
-    Ok(receipt)
+    let locked = lock_nft(tx, &t.nftoken_id).await?;
+    if locked.location != t.from.as_str() {
+        return Err(XrplError::NftWrongState {
+            nftoken_id: t.nftoken_id.clone(),
+            expected: t.from.to_string(),
+            actual: locked.location,
+        });
+    }
+    if let Some(w) = &t.from_wallet
+        && locked.owner_in_game.as_deref() != Some(w.as_str())
+    {
+        return Err(XrplError::NftWrongHolder {
+            nftoken_id: t.nftoken_id.clone(),
+            holder: w.clone(),
+            field: "from_wallet",
+        });
+    }
+    if let Some(k) = &t.from_character_key
+        && locked.character_key.as_deref() != Some(k.as_str())
+    {
+        return Err(XrplError::NftWrongHolder {
+            nftoken_id: t.nftoken_id.clone(),
+            holder: format!("character {k}"),
+            field: "from_character_key",
+        });
+    }
+    let old_owner = locked.owner_in_game.clone();
+    let new_owner = t.to_wallet.clone().or_else(|| old_owner.clone());
+    if t.from == t.to && new_owner == old_owner && t.to_character_key == locked.character_key {
+        return Err(XrplError::invalid("to", "the token is already there"));
+    }
+    let sql = if t.to == NftLocation::Reserve {
+        "UPDATE xrpl_nftgamestate SET location = $1, owner_in_game = $2, character_key = $3, updated_at = $4,
+                item_type_id = NULL, metadata = '{}'
+         WHERE id = $5"
+    } else {
+        "UPDATE xrpl_nftgamestate SET location = $1, owner_in_game = $2, character_key = $3, updated_at = $4
+         WHERE id = $5"
+    };
+    let mut args = Args::new();
+    args.push(t.to.as_str());
+    args.push(new_owner.clone());
+    args.push(t.to_character_key.clone());
+    args.push(now);
+    args.push(locked.id);
+    tx.execute(sql, args).await?;
+    let transfer_log_id = if new_owner != old_owner {
+        let from = old_owner.as_deref().unwrap_or(ONCHAIN);
+        let to = new_owner.as_deref().unwrap_or(ONCHAIN);
+        Some(log_nft_transfer(tx, &t.nftoken_id, from, to, &t.transfer_type, now).await?)
+    } else {
+        None
+    };
+    let nft = read_nft(tx, locked.id).await?;
+    Ok(NftReceipt {
+        nft,
+        transfer_log_id,
+    })
 }
 
 /// [`transfer_nft_in`] in a transaction of its own.
@@ -320,13 +301,10 @@ pub async fn transfer_nft(db: &Db, t: &NftTransfer) -> Result<NftReceipt, XrplEr
 
 /// The token with this id.
 pub async fn get_nft(db: &Db, nftoken_id: &str) -> Result<Option<NftState>, XrplError> {
-    let row = with_pool!(db.pool(Alias::Xrpl), |p| {
-        sqlx::query_as::<_, NftState>(concat!(nft_select_sql!(), " WHERE n.nftoken_id = $1"))
-            .bind(nftoken_id)
-            .fetch_optional(p)
-            .await?
-    });
-    Ok(row)
+    let mut args = Args::new();
+    args.push(nftoken_id);
+    let sql = format!("{NFT_SELECT} WHERE n.nftoken_id = $1");
+    Ok(db.pool(Alias::Xrpl).fetch_optional(&sql, args).await?)
 }
 
 /// A page of tokens matching `filter`, by id: ids above `after`, at most `limit`.
@@ -337,24 +315,21 @@ pub async fn list_nfts(
     limit: i64,
 ) -> Result<Vec<NftState>, XrplError> {
     check_page(limit)?;
-    let rows = with_pool!(db.pool(Alias::Xrpl), |p| {
-        sqlx::query_as::<_, NftState>(concat!(
-            nft_select_sql!(),
-            " WHERE n.id > $1
-                AND ($2 IS NULL OR n.owner_in_game = $2)
-                AND ($3 IS NULL OR n.location = $3)
-                AND ($4 IS NULL OR n.character_key = $4)
-                AND ($5 IS NULL OR n.item_type_id = $5)
-              ORDER BY n.id LIMIT $6"
-        ))
-        .bind(after)
-        .bind(filter.owner.as_deref())
-        .bind(filter.location.map(NftLocation::as_str))
-        .bind(filter.character_key.as_deref())
-        .bind(filter.item_type_id)
-        .bind(limit)
-        .fetch_all(p)
-        .await?
-    });
-    Ok(rows)
+    let mut args = Args::new();
+    args.push(after);
+    args.push(filter.owner.clone());
+    args.push(filter.location.map(|l| l.as_str().to_owned()));
+    args.push(filter.character_key.clone());
+    args.push(filter.item_type_id);
+    args.push(limit);
+    let sql = format!(
+        "{NFT_SELECT}
+         WHERE n.id > $1
+           AND ($2 IS NULL OR n.owner_in_game = $2)
+           AND ($3 IS NULL OR n.location = $3)
+           AND ($4 IS NULL OR n.character_key = $4)
+           AND ($5 IS NULL OR n.item_type_id = $5)
+         ORDER BY n.id LIMIT $6"
+    );
+    Ok(db.pool(Alias::Xrpl).fetch_all(&sql, args).await?)
 }

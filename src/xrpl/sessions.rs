@@ -7,10 +7,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::tx::{XrplTx, with_tx};
 use super::{XrplError, check_page, check_range, check_text};
-use crate::db::{Alias, Db, now_micros};
-use crate::with_pool;
+use crate::db::{Alias, Args, Db, Tx, now_micros};
 
 /// Longest character key a session records (the column).
 pub const SESSION_CHARACTER_KEY_MAX: usize = 80;
@@ -63,44 +61,36 @@ impl SessionKey {
 const COLUMNS: &str = "id, account_id, character_key, started_at, ended_at";
 
 /// Record the start of a session now.
-pub async fn start_session_in(
-    tx: &mut XrplTx,
-    key: &SessionKey,
-) -> Result<PlayerSession, XrplError> {
+pub async fn start_session_in(tx: &mut Tx, key: &SessionKey) -> Result<PlayerSession, XrplError> {
     let account_id = key.check()?;
-    let session = with_tx!(tx, |p, conn| {
-        sqlx::query_as::<_, PlayerSession>(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO xrpl_playersession (account_id, character_key, started_at)
-             VALUES ($1, $2, $3) RETURNING {COLUMNS}"
-        )))
-        .bind(account_id)
-        .bind(&key.character_key)
-        .bind(now_micros())
-        .fetch_one(&mut *conn)
-        .await?
-    });
-    Ok(session)
+    let mut args = Args::new();
+    args.push(account_id);
+    args.push(key.character_key.as_str());
+    args.push(now_micros());
+    let sql = format!(
+        "INSERT INTO xrpl_playersession (account_id, character_key, started_at)
+         VALUES ($1, $2, $3) RETURNING {COLUMNS}"
+    );
+    Ok(tx.fetch_one(&sql, args).await?)
 }
 
 /// End the newest open session of this account and character now;
 /// [`XrplError::NoOpenSession`] when it has none.
-pub async fn end_session_in(tx: &mut XrplTx, key: &SessionKey) -> Result<PlayerSession, XrplError> {
+pub async fn end_session_in(tx: &mut Tx, key: &SessionKey) -> Result<PlayerSession, XrplError> {
     let account_id = key.check()?;
-    let ended = with_tx!(tx, |p, conn| {
-        sqlx::query_as::<_, PlayerSession>(sqlx::AssertSqlSafe(format!(
-            "UPDATE xrpl_playersession SET ended_at = $1
-             WHERE id = (SELECT id FROM xrpl_playersession
-                         WHERE account_id = $2 AND character_key = $3 AND ended_at IS NULL
-                         ORDER BY started_at DESC, id DESC LIMIT 1)
-               AND ended_at IS NULL
-             RETURNING {COLUMNS}"
-        )))
-        .bind(now_micros())
-        .bind(account_id)
-        .bind(&key.character_key)
-        .fetch_optional(&mut *conn)
-        .await?
-    });
+    let mut args = Args::new();
+    args.push(now_micros());
+    args.push(account_id);
+    args.push(key.character_key.as_str());
+    let sql = format!(
+        "UPDATE xrpl_playersession SET ended_at = $1
+         WHERE id = (SELECT id FROM xrpl_playersession
+                     WHERE account_id = $2 AND character_key = $3 AND ended_at IS NULL
+                     ORDER BY started_at DESC, id DESC LIMIT 1)
+           AND ended_at IS NULL
+         RETURNING {COLUMNS}"
+    );
+    let ended: Option<PlayerSession> = tx.fetch_optional(&sql, args).await?;
     ended.ok_or_else(|| XrplError::NoOpenSession {
         account_id: key.account_id,
         character_key: key.character_key.clone(),
@@ -108,15 +98,15 @@ pub async fn end_session_in(tx: &mut XrplTx, key: &SessionKey) -> Result<PlayerS
 }
 
 /// End every open session now (crash recovery at server boot). Returns how many.
-pub async fn end_open_sessions_in(tx: &mut XrplTx) -> Result<u64, XrplError> {
-    let ended = with_tx!(tx, |p, conn| {
-        sqlx::query("UPDATE xrpl_playersession SET ended_at = $1 WHERE ended_at IS NULL")
-            .bind(now_micros())
-            .execute(&mut *conn)
-            .await?
-            .rows_affected()
-    });
-    Ok(ended)
+pub async fn end_open_sessions_in(tx: &mut Tx) -> Result<u64, XrplError> {
+    let mut args = Args::new();
+    args.push(now_micros());
+    Ok(tx
+        .execute(
+            "UPDATE xrpl_playersession SET ended_at = $1 WHERE ended_at IS NULL",
+            args,
+        )
+        .await?)
 }
 
 /// A page of sessions matching `filter`, by id: ids above `after`, at most `limit`.
@@ -128,24 +118,27 @@ pub async fn player_sessions(
 ) -> Result<Vec<PlayerSession>, XrplError> {
     check_page(limit)?;
     check_range(filter.since, filter.until)?;
-    let rows = with_pool!(db.pool(Alias::Xrpl), |p| {
-        sqlx::query_as::<_, PlayerSession>(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM xrpl_playersession
-             WHERE id > $1
-               AND ($2 IS NULL OR account_id = $2)
-               AND ($3 IS NULL OR (ended_at IS NULL) = $3)
-               AND ($4 IS NULL OR started_at >= $4)
-               AND ($5 IS NULL OR started_at < $5)
-             ORDER BY id LIMIT $6"
-        )))
-        .bind(after)
-        .bind(filter.account_id)
-        .bind(filter.open)
-        .bind(filter.since)
-        .bind(filter.until)
-        .bind(limit)
-        .fetch_all(p)
-        .await?
-    });
-    Ok(rows)
+    // A condition rather than a bound value: the values carry no typed
+    // boolean null, and `open` picks one of three fixed texts anyway.
+    let open = match filter.open {
+        None => "",
+        Some(true) => "AND ended_at IS NULL",
+        Some(false) => "AND ended_at IS NOT NULL",
+    };
+    let mut args = Args::new();
+    args.push(after);
+    args.push(filter.account_id);
+    args.push(filter.since);
+    args.push(filter.until);
+    args.push(limit);
+    let sql = format!(
+        "SELECT {COLUMNS} FROM xrpl_playersession
+         WHERE id > $1
+           AND ($2 IS NULL OR account_id = $2)
+           AND ($3 IS NULL OR started_at >= $3)
+           AND ($4 IS NULL OR started_at < $4)
+           {open}
+         ORDER BY id LIMIT $5"
+    );
+    Ok(db.pool(Alias::Xrpl).fetch_all(&sql, args).await?)
 }

@@ -11,9 +11,9 @@ use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::Serialize;
 
 use super::measure;
-use super::tx::{XrplTx, with_tx, write};
+use super::tx::write;
 use super::{XrplError, ranged_page};
-use crate::db::Db;
+use crate::db::{Args, Db, Tx};
 
 /// What an economy snapshot measures.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -101,27 +101,22 @@ pub struct SnapshotFilter {
     pub until: Option<DateTime<Utc>>,
 }
 
-macro_rules! economy_columns {
-    () => {
-        "id, hour, players_online, unique_players_1h, unique_players_24h, unique_players_7d,
-         CAST(gold_circulation AS TEXT) AS gold_circulation, CAST(gold_reserve AS TEXT) AS gold_reserve,
-         CAST(gold_sinks_1h AS TEXT) AS gold_sinks_1h, CAST(gold_spawned_1h AS TEXT) AS gold_spawned_1h,
-         amm_trades_1h, CAST(amm_volume_gold_1h AS TEXT) AS amm_volume_gold_1h, imports_1h, exports_1h, created_at"
-    };
-}
+/// The columns of an [`EconomySnapshot`].
+const ECONOMY_COLUMNS: &str = "id, hour, players_online, unique_players_1h, unique_players_24h, unique_players_7d,
+     CAST(gold_circulation AS TEXT) AS gold_circulation, CAST(gold_reserve AS TEXT) AS gold_reserve,
+     CAST(gold_sinks_1h AS TEXT) AS gold_sinks_1h, CAST(gold_spawned_1h AS TEXT) AS gold_spawned_1h,
+     amm_trades_1h, CAST(amm_volume_gold_1h AS TEXT) AS amm_volume_gold_1h, imports_1h, exports_1h, created_at";
 
-macro_rules! resource_columns {
-    () => {
-        "id, hour, currency_code, CAST(in_character AS TEXT) AS in_character,
-         CAST(in_account AS TEXT) AS in_account, CAST(in_spawned AS TEXT) AS in_spawned,
-         CAST(in_reserve AS TEXT) AS in_reserve, CAST(in_sink AS TEXT) AS in_sink,
-         CAST(produced_1h AS TEXT) AS produced_1h, CAST(consumed_1h AS TEXT) AS consumed_1h,
-         CAST(traded_1h AS TEXT) AS traded_1h, CAST(exported_1h AS TEXT) AS exported_1h,
-         CAST(imported_1h AS TEXT) AS imported_1h, CAST(amm_buy_price AS TEXT) AS amm_buy_price,
-         CAST(amm_sell_price AS TEXT) AS amm_sell_price, spawn_budget, spawn_quest_debt,
-         spawn_placed, spawn_dropped, created_at"
-    };
-}
+/// The columns of a [`ResourceSnapshot`].
+const RESOURCE_COLUMNS: &str =
+    "id, hour, currency_code, CAST(in_character AS TEXT) AS in_character,
+     CAST(in_account AS TEXT) AS in_account, CAST(in_spawned AS TEXT) AS in_spawned,
+     CAST(in_reserve AS TEXT) AS in_reserve, CAST(in_sink AS TEXT) AS in_sink,
+     CAST(produced_1h AS TEXT) AS produced_1h, CAST(consumed_1h AS TEXT) AS consumed_1h,
+     CAST(traded_1h AS TEXT) AS traded_1h, CAST(exported_1h AS TEXT) AS exported_1h,
+     CAST(imported_1h AS TEXT) AS imported_1h, CAST(amm_buy_price AS TEXT) AS amm_buy_price,
+     CAST(amm_sell_price AS TEXT) AS amm_sell_price, spawn_budget, spawn_quest_debt,
+     spawn_placed, spawn_dropped, created_at";
 
 /// The hour bucket of `now`.
 fn hour_of(now: DateTime<Utc>) -> Result<DateTime<Utc>, XrplError> {
@@ -129,131 +124,127 @@ fn hour_of(now: DateTime<Utc>) -> Result<DateTime<Utc>, XrplError> {
         .map_err(|e| XrplError::invalid("hour", e.to_string()))
 }
 
-/// Inside a transaction: the snapshot of `hour` if there is one, evaluating
-/// to `Option<Snapshots>` (with `created: false`).
-macro_rules! recorded {
-    ($conn:ident, $hour:expr) => {{
-        let economy: Option<EconomySnapshot> = sqlx::query_as(concat!(
-            "SELECT ",
-            economy_columns!(),
-            " FROM xrpl_economysnapshot WHERE hour = $1"
-        ))
-        .bind($hour)
-        .fetch_optional(&mut *$conn)
+/// Inside a transaction: the snapshot of `hour` if there is one (with
+/// `created: false`).
+async fn recorded(tx: &mut Tx, hour: DateTime<Utc>) -> Result<Option<Snapshots>, XrplError> {
+    let mut args = Args::new();
+    args.push(hour);
+    let sql = format!("SELECT {ECONOMY_COLUMNS} FROM xrpl_economysnapshot WHERE hour = $1");
+    let Some(economy) = tx.fetch_optional(&sql, args.clone()).await? else {
+        return Ok(None);
+    };
+    let (resource_snapshots,): (i64,) = tx
+        .fetch_one(
+            "SELECT COUNT(*) FROM xrpl_resourcesnapshot WHERE hour = $1",
+            args,
+        )
         .await?;
-        match economy {
-            Some(economy) => {
-                let (resource_snapshots,): (i64,) =
-                    sqlx::query_as("SELECT COUNT(*) FROM xrpl_resourcesnapshot WHERE hour = $1")
-                        .bind($hour)
-                        .fetch_one(&mut *$conn)
-                        .await?;
-                Some(Snapshots {
-                    created: false,
-                    economy,
-                    resource_snapshots,
-                })
-            }
-            None => None,
-        }
-    }};
+    Ok(Some(Snapshots {
+        created: false,
+        economy,
+        resource_snapshots,
+    }))
 }
 
 /// Take the snapshot of the hour `now` falls in: measure, then write the
 /// economy row and a resource row per currency. When the hour already has
 /// its snapshot, nothing is written and the first is returned; two takers at
 /// once meet on the unique hour and the second returns the first's.
-pub async fn take_snapshot_in(tx: &mut XrplTx, now: DateTime<Utc>) -> Result<Snapshots, XrplError> {
+pub async fn take_snapshot_in(tx: &mut Tx, now: DateTime<Utc>) -> Result<Snapshots, XrplError> {
     let hour = hour_of(now)?;
-    let raw = with_tx!(tx, |p, conn| {
-        if let Some(first) = recorded!(conn, hour) {
-            return Ok(first);
-        }
-        measure::read_raw!(conn, hour, now)
-    });
+    if let Some(first) = recorded(tx, hour).await? {
+        return Ok(first);
+    }
+    let raw = measure::read_raw(tx, hour, now).await?;
     let (economy, resources) = measure::measure(&raw)?;
-    let e = &economy;
-    let taken = with_tx!(tx, |p, conn| {
-        let inserted: Option<EconomySnapshot> = sqlx::query_as(p.pick(
-            concat!(
-                "INSERT INTO xrpl_economysnapshot
-                   (hour, players_online, unique_players_1h, unique_players_24h, unique_players_7d,
-                    gold_circulation, gold_reserve, gold_sinks_1h, gold_spawned_1h,
-                    amm_trades_1h, amm_volume_gold_1h, imports_1h, exports_1h, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-                 ON CONFLICT (hour) DO NOTHING RETURNING ",
-                economy_columns!()
-            ),
-            concat!(
-                "INSERT INTO xrpl_economysnapshot
-                   (hour, players_online, unique_players_1h, unique_players_24h, unique_players_7d,
-                    gold_circulation, gold_reserve, gold_sinks_1h, gold_spawned_1h,
-                    amm_trades_1h, amm_volume_gold_1h, imports_1h, exports_1h, created_at)
-                 VALUES ($1, $2, $3, $4, $5, CAST($6 AS NUMERIC), CAST($7 AS NUMERIC), CAST($8 AS NUMERIC),
-                         CAST($9 AS NUMERIC), $10, CAST($11 AS NUMERIC), $12, $13, $14)
-                 ON CONFLICT (hour) DO NOTHING RETURNING ",
-                economy_columns!()
-            ),
-        ))
-        .bind(hour)
-        .bind(e.players_online)
-        .bind(e.unique_players_1h)
-        .bind(e.unique_players_24h)
-        .bind(e.unique_players_7d)
-        .bind(&e.gold_circulation)
-        .bind(&e.gold_reserve)
-        .bind(&e.gold_sinks_1h)
-        .bind(&e.gold_spawned_1h)
-        .bind(e.amm_trades_1h)
-        .bind(&e.amm_volume_gold_1h)
-        .bind(e.imports_1h)
-        .bind(e.exports_1h)
-        .bind(now)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let Some(inserted) = inserted else {
-            return recorded!(conn, hour).ok_or_else(|| {
-                XrplError::Corrupt(format!(
-                    "the snapshot of {hour} conflicted but is not there"
-                ))
-            });
-        };
-        for (code, r) in &resources {
-            sqlx::query(p.pick(
-                "INSERT INTO xrpl_resourcesnapshot
-                   (hour, currency_code, in_character, in_account, in_spawned, in_reserve, in_sink,
-                    produced_1h, consumed_1h, traded_1h, exported_1h, imported_1h, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-                "INSERT INTO xrpl_resourcesnapshot
-                   (hour, currency_code, in_character, in_account, in_spawned, in_reserve, in_sink,
-                    produced_1h, consumed_1h, traded_1h, exported_1h, imported_1h, created_at)
-                 VALUES ($1, $2, CAST($3 AS NUMERIC), CAST($4 AS NUMERIC), CAST($5 AS NUMERIC),
-                         CAST($6 AS NUMERIC), CAST($7 AS NUMERIC), CAST($8 AS NUMERIC), CAST($9 AS NUMERIC),
-                         CAST($10 AS NUMERIC), CAST($11 AS NUMERIC), CAST($12 AS NUMERIC), $13)",
+    let Some(inserted) = insert_economy(tx, hour, &economy, now).await? else {
+        return recorded(tx, hour).await?.ok_or_else(|| {
+            XrplError::Corrupt(format!(
+                "the snapshot of {hour} conflicted but is not there"
             ))
-            .bind(hour)
-            .bind(code)
-            .bind(&r.in_character)
-            .bind(&r.in_account)
-            .bind(&r.in_spawned)
-            .bind(&r.in_reserve)
-            .bind(&r.in_sink)
-            .bind(&r.produced_1h)
-            .bind(&r.consumed_1h)
-            .bind(&r.traded_1h)
-            .bind(&r.exported_1h)
-            .bind(&r.imported_1h)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
-        }
-        Snapshots {
-            created: true,
-            economy: inserted,
-            resource_snapshots: resources.len() as i64,
-        }
-    });
-    Ok(taken)
+        });
+    };
+    for (code, figures) in &resources {
+        insert_resource(tx, hour, code, figures, now).await?;
+    }
+    Ok(Snapshots {
+        created: true,
+        economy: inserted,
+        resource_snapshots: resources.len() as i64,
+    })
+}
+
+/// The economy row of `hour`, or `None` when a concurrent taker wrote it first.
+async fn insert_economy(
+    tx: &mut Tx,
+    hour: DateTime<Utc>,
+    e: &EconomyFigures,
+    now: DateTime<Utc>,
+) -> Result<Option<EconomySnapshot>, XrplError> {
+    let d = tx.dialect();
+    let mut args = Args::new();
+    let sql = format!(
+        "INSERT INTO xrpl_economysnapshot
+           (hour, players_online, unique_players_1h, unique_players_24h, unique_players_7d,
+            gold_circulation, gold_reserve, gold_sinks_1h, gold_spawned_1h,
+            amm_trades_1h, amm_volume_gold_1h, imports_1h, exports_1h, created_at)
+         VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})
+         ON CONFLICT (hour) DO NOTHING RETURNING {ECONOMY_COLUMNS}",
+        args.push(hour),
+        args.push(e.players_online),
+        args.push(e.unique_players_1h),
+        args.push(e.unique_players_24h),
+        args.push(e.unique_players_7d),
+        d.numeric(&args.push(e.gold_circulation.as_str())),
+        d.numeric(&args.push(e.gold_reserve.as_str())),
+        d.numeric(&args.push(e.gold_sinks_1h.as_str())),
+        d.numeric(&args.push(e.gold_spawned_1h.as_str())),
+        args.push(e.amm_trades_1h),
+        d.numeric(&args.push(e.amm_volume_gold_1h.as_str())),
+        args.push(e.imports_1h),
+        args.push(e.exports_1h),
+        args.push(now),
+    );
+    Ok(tx.fetch_optional(&sql, args).await?)
+}
+
+/// One currency's row of the snapshot of `hour`.
+async fn insert_resource(
+    tx: &mut Tx,
+    hour: DateTime<Utc>,
+    code: &str,
+    r: &ResourceFigures,
+    now: DateTime<Utc>,
+) -> Result<(), XrplError> {
+    let d = tx.dialect();
+    let mut args = Args::new();
+    let hour_param = args.push(hour);
+    let code_param = args.push(code);
+    let figures: Vec<String> = [
+        &r.in_character,
+        &r.in_account,
+        &r.in_spawned,
+        &r.in_reserve,
+        &r.in_sink,
+        &r.produced_1h,
+        &r.consumed_1h,
+        &r.traded_1h,
+        &r.exported_1h,
+        &r.imported_1h,
+    ]
+    .into_iter()
+    .map(|figure| d.numeric(&args.push(figure.as_str())))
+    .collect();
+    let sql = format!(
+        "INSERT INTO xrpl_resourcesnapshot
+           (hour, currency_code, in_character, in_account, in_spawned, in_reserve, in_sink,
+            produced_1h, consumed_1h, traded_1h, exported_1h, imported_1h, created_at)
+         VALUES ({hour_param}, {code_param}, {}, {})",
+        figures.join(", "),
+        args.push(now)
+    );
+    tx.execute(&sql, args).await?;
+    Ok(())
 }
 
 /// [`take_snapshot_in`] in a transaction of its own.
@@ -271,12 +262,10 @@ pub async fn economy_snapshots(
 ) -> Result<Vec<EconomySnapshot>, XrplError> {
     ranged_page(
         db,
-        concat!(
-            "SELECT ",
-            economy_columns!(),
-            " FROM xrpl_economysnapshot
-              WHERE id > $1 AND ($2 IS NULL OR hour >= $2) AND ($3 IS NULL OR hour < $3)
-              ORDER BY id LIMIT $4"
+        &format!(
+            "SELECT {ECONOMY_COLUMNS} FROM xrpl_economysnapshot
+             WHERE id > $1 AND ($2 IS NULL OR hour >= $2) AND ($3 IS NULL OR hour < $3)
+             ORDER BY id LIMIT $4"
         ),
         &[],
         filter.since,
@@ -297,13 +286,11 @@ pub async fn resource_snapshots(
 ) -> Result<Vec<ResourceSnapshot>, XrplError> {
     ranged_page(
         db,
-        concat!(
-            "SELECT ",
-            resource_columns!(),
-            " FROM xrpl_resourcesnapshot
-              WHERE id > $1 AND ($2 IS NULL OR currency_code = $2)
-                AND ($3 IS NULL OR hour >= $3) AND ($4 IS NULL OR hour < $4)
-              ORDER BY id LIMIT $5"
+        &format!(
+            "SELECT {RESOURCE_COLUMNS} FROM xrpl_resourcesnapshot
+             WHERE id > $1 AND ($2 IS NULL OR currency_code = $2)
+               AND ($3 IS NULL OR hour >= $3) AND ($4 IS NULL OR hour < $4)
+             ORDER BY id LIMIT $5"
         ),
         &[filter.currency_code.as_deref()],
         filter.since,

@@ -18,7 +18,8 @@ use sha2::{Digest, Sha256};
 use super::super::AppState;
 use super::super::auth::Principal;
 use super::super::error::ApiError;
-use crate::xrpl::{self, IdempotencyKey, Once, StoredResponse, XrplError, XrplTx};
+use crate::db::Tx;
+use crate::xrpl::{self, IdempotencyKey, Once, StoredResponse, XrplError};
 
 /// The request header carrying the key.
 pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
@@ -68,7 +69,7 @@ pub(super) async fn once<B, T>(
     req: &HttpRequest,
     body: &B,
     status: fn(&T) -> StatusCode,
-    op: impl AsyncFnOnce(&mut XrplTx) -> Result<T, XrplError>,
+    op: impl AsyncFnOnce(&mut Tx) -> Result<T, XrplError>,
 ) -> Result<HttpResponse, ApiError>
 where
     B: Serialize,
