@@ -17,10 +17,9 @@ use super::settings::Settings;
 use crate::db::{Alias, migrate};
 use crate::embed::Embedder;
 use crate::memory::{
-    Combat, LoreSearch, MemorySettings, MemoryStore, NewCombatMemory, NewLoreMemory, NewNpcMemory,
-    Npc, NpcSearch, UpsertOutcome,
+    Combat, Cond, Filter, LoreSearch, MemoryKind, MemorySettings, MemoryStore, NewCombatMemory,
+    NewLoreMemory, NewNpcMemory, Npc, NpcSearch, UpsertOutcome,
 };
-use crate::with_pool;
 
 static FIXTURES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/fixtures");
 
@@ -323,19 +322,15 @@ fn npc_memory(line: DialogueLine) -> NewNpcMemory {
 
 /// True when the fixture's first dialogue line is already stored.
 async fn npc_fixture_stored(store: &MemoryStore, first: &DialogueLine) -> Result<bool, CliError> {
-    let found: Option<(i64,)> = with_pool!(store.db().pool(Alias::AiMemory), |p| {
-        sqlx::query_as(
-            "SELECT id FROM ai_memory_npcmemory WHERE npc_id = $1 AND speaker_id = $2
-             AND user_message = $3 AND assistant_message = $4 LIMIT 1",
-        )
-        .bind(first.npc_id)
-        .bind(first.speaker_id)
-        .bind(&first.user_message)
-        .bind(&first.assistant_message)
-        .fetch_optional(p)
-        .await?
-    });
-    Ok(found.is_some())
+    let same = Filter::all()
+        .and(Cond::Eq("npc_id", first.npc_id.into()))
+        .and(Cond::Eq("speaker_id", first.speaker_id.into()))
+        .and(Cond::Eq("user_message", first.user_message.as_str().into()))
+        .and(Cond::Eq(
+            "assistant_message",
+            first.assistant_message.as_str().into(),
+        ));
+    Ok(store.count(MemoryKind::Npc, &same).await? > 0)
 }
 
 /// True when the fixture's first combat record is already stored.
@@ -343,33 +338,19 @@ async fn combat_fixture_stored(
     store: &MemoryStore,
     first: &NewCombatMemory,
 ) -> Result<bool, CliError> {
-    let found: Option<(i64,)> = with_pool!(store.db().pool(Alias::AiMemory), |p| {
-        sqlx::query_as(
-            "SELECT id FROM ai_memory_combatmemory WHERE mob_type = $1 AND summary = $2 LIMIT 1",
-        )
-        .bind(&first.mob_type)
-        .bind(&first.summary)
-        .fetch_optional(p)
-        .await?
-    });
-    Ok(found.is_some())
+    let same = Filter::all()
+        .and(Cond::Eq("mob_type", first.mob_type.as_str().into()))
+        .and(Cond::Eq("summary", first.summary.as_str().into()));
+    Ok(store.count(MemoryKind::Combat, &same).await? > 0)
 }
 
-async fn counts(store: &MemoryStore) -> Result<(i64, i64, i64), CliError> {
-    let mut out = [0i64; 3];
-    for (slot, table) in out.iter_mut().zip([
-        "ai_memory_npcmemory",
-        "ai_memory_combatmemory",
-        "ai_memory_lorememory",
-    ]) {
-        let (n,): (i64,) = with_pool!(store.db().pool(Alias::AiMemory), |p| {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-                .fetch_one(p)
-                .await?
-        });
-        *slot = n;
-    }
-    Ok((out[0], out[1], out[2]))
+async fn counts(store: &MemoryStore) -> Result<(u64, u64, u64), CliError> {
+    let all = Filter::all();
+    Ok((
+        store.count(MemoryKind::Npc, &all).await?,
+        store.count(MemoryKind::Combat, &all).await?,
+        store.count(MemoryKind::Lore, &all).await?,
+    ))
 }
 
 fn preview(text: &str, chars: usize) -> String {

@@ -14,8 +14,7 @@ use include_dir::{Dir, include_dir};
 use sha2::{Digest, Sha256};
 use sqlx::AssertSqlSafe;
 
-use super::{Alias, Backend, Db};
-use crate::with_pool;
+use super::{Alias, Args, Backend, Db};
 
 static MIGRATIONS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/migrations");
 
@@ -183,27 +182,33 @@ async fn history(
     create: bool,
 ) -> Result<BTreeMap<String, (String, String)>, MigrateError> {
     let wrap = |source| MigrateError::History { alias, source };
-    let rows: Vec<(String, String, String)> = with_pool!(db.pool(alias), |p| {
-        if create {
-            sqlx::query(HISTORY_DDL).execute(p).await.map_err(wrap)?;
-        } else {
-            let exists: Option<(String,)> = sqlx::query_as(p.pick(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'mnemo_migrations'",
-                "SELECT CAST(to_regclass('mnemo_migrations') AS TEXT) WHERE to_regclass('mnemo_migrations') IS NOT NULL",
-            ))
-            .fetch_optional(p)
+    let pool = db.pool(alias);
+    if create {
+        pool.execute(HISTORY_DDL, Args::new()).await.map_err(wrap)?;
+    } else {
+        let exists: Option<(String,)> = pool
+            .fetch_optional(
+                pool.dialect().pick(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'mnemo_migrations'",
+                    "SELECT CAST(to_regclass('mnemo_migrations') AS TEXT) WHERE to_regclass('mnemo_migrations') IS NOT NULL",
+                ),
+                Args::new(),
+            )
             .await
             .map_err(wrap)?;
-            if exists.is_none() {
-                return Ok(BTreeMap::new());
-            }
+        if exists.is_none() {
+            return Ok(BTreeMap::new());
         }
-        sqlx::query_as("SELECT name, checksum, applied_at FROM mnemo_migrations WHERE alias = $1")
-            .bind(alias.name())
-            .fetch_all(p)
-            .await
-            .map_err(wrap)?
-    });
+    }
+    let mut args = Args::new();
+    args.push(alias.name());
+    let rows: Vec<(String, String, String)> = pool
+        .fetch_all(
+            "SELECT name, checksum, applied_at FROM mnemo_migrations WHERE alias = $1",
+            args,
+        )
+        .await
+        .map_err(wrap)?;
     Ok(rows
         .into_iter()
         .map(|(name, checksum, at)| (name, (checksum, at)))
@@ -386,45 +391,42 @@ async fn apply_one(db: &Db, m: &Migration, params: &MigrateParams) -> Result<boo
         source,
     };
     let sql = render(m.sql, params);
-    with_pool!(db.pool(m.alias), |p| {
-        let mut tx = p.begin_write().await.map_err(wrap)?;
-        if p.backend() == Backend::Postgres {
-            // 0x6d6e656d6f = "mnemo": one lock for every migrator of this database.
-            // A migration may build an index over a large table: the serving pool's
-            // statement timeout is not meant for it.
-            sqlx::raw_sql(
-                "SELECT pg_advisory_xact_lock(469853382255); SET LOCAL statement_timeout = 0",
-            )
-            .execute(&mut *tx)
+    let pool = db.pool(m.alias);
+    let mut tx = pool.begin().await.map_err(wrap)?;
+    if pool.dialect().0 == Backend::Postgres {
+        // 0x6d6e656d6f = "mnemo": one lock for every migrator of this database.
+        // A migration may build an index over a large table: the serving pool's
+        // statement timeout is not meant for it.
+        tx.raw("SELECT pg_advisory_xact_lock(469853382255); SET LOCAL statement_timeout = 0")
             .await
             .map_err(wrap)?;
-        }
-        let already: Option<(String,)> =
-            sqlx::query_as("SELECT name FROM mnemo_migrations WHERE alias = $1 AND name = $2")
-                .bind(m.alias.name())
-                .bind(&m.name)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(wrap)?;
-        if already.is_some() {
-            return Ok(false);
-        }
-        sqlx::raw_sql(AssertSqlSafe(sql))
-            .execute(&mut *tx)
-            .await
-            .map_err(wrap)?;
-        sqlx::query(
-            "INSERT INTO mnemo_migrations (alias, name, checksum, applied_at) VALUES ($1, $2, $3, $4)",
+    }
+    let mut args = Args::new();
+    args.push(m.alias.name());
+    args.push(m.name.as_str());
+    let already: Option<(String,)> = tx
+        .fetch_optional(
+            "SELECT name FROM mnemo_migrations WHERE alias = $1 AND name = $2",
+            args,
         )
-        .bind(m.alias.name())
-        .bind(&m.name)
-        .bind(&m.checksum)
-        .bind(Utc::now().to_rfc3339())
-        .execute(&mut *tx)
         .await
         .map_err(wrap)?;
-        tx.commit().await.map_err(wrap)?;
-    });
+    if already.is_some() {
+        return Ok(false);
+    }
+    tx.raw(&sql).await.map_err(wrap)?;
+    let mut args = Args::new();
+    args.push(m.alias.name());
+    args.push(m.name.as_str());
+    args.push(m.checksum.as_str());
+    args.push(Utc::now().to_rfc3339());
+    tx.execute(
+        "INSERT INTO mnemo_migrations (alias, name, checksum, applied_at) VALUES ($1, $2, $3, $4)",
+        args,
+    )
+    .await
+    .map_err(wrap)?;
+    tx.commit().await.map_err(wrap)?;
     Ok(true)
 }
 

@@ -252,6 +252,10 @@ fn synchronous(alias: Alias) -> SqliteSynchronous {
 /// Run the same code against whichever pool an alias resolves to. The body is
 /// compiled once per backend, so `sqlx::query(..).fetch_all(pool)` type-checks for
 /// both engines: SQL must therefore be valid on both (`$1` placeholders are).
+///
+/// The service's code runs its SQL through [`Pool`]'s and [`Tx`]'s methods with
+/// [`Args`] instead (ordinary functions); this stays for a test's one-off
+/// statement on a backend's own connection.
 #[macro_export]
 macro_rules! with_pool {
     ($pool:expr, |$p:ident| $body:expr) => {

@@ -189,6 +189,16 @@ impl MemoryStore {
         Ok(pool.fetch_all(&sql, args).await?)
     }
 
+    /// How many rows of `kind` pass `filter`.
+    pub async fn count(&self, kind: MemoryKind, filter: &Filter) -> Result<u64, MemoryError> {
+        let pool = self.db.pool(Alias::AiMemory);
+        let mut args = Args::new();
+        let passes = filter.sql(pool.dialect(), &mut args);
+        let sql = format!("SELECT COUNT(*) FROM {} WHERE {passes}", kind.table());
+        let (n,): (i64,) = pool.fetch_one(&sql, args).await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// Delete one record.
     pub async fn delete<K: Kind>(&self, id: i64) -> Result<(), MemoryError> {
         let filter = Filter::all().and(super::filter::Cond::Eq("id", id.into()));
