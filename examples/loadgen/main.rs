@@ -10,6 +10,7 @@
 //! loadgen wait-index --dir D --url U --token T [--expect 1]
 //! loadgen run     --dir D --url U --token T --workload search|search_text|store|store_batch|context
 //!                 --concurrency C --seconds S [--rate R]
+//! loadgen bodies  --dir D --out FILE             # search bodies for wrk (benches/wrk/search.lua)
 //! ```
 //! `prepare` writes synthetic NPC dialogue, its vectors (the offline hash
 //! provider, so every peer sees the very same vectors) and held-out queries with
@@ -55,9 +56,10 @@ async fn main() {
         Some("load") => http::load(&dir, &client(), &args).await,
         Some("wait-index") => http::wait_index(&dir, &client(), &args).await,
         Some("run") => http::run(&dir, client(), &args).await,
+        Some("bodies") => http::bodies(&dir, &args),
         _ => {
             eprintln!(
-                "usage: loadgen prepare|prepare-text|prepare-gaussian|scan|load|wait-index|run --dir DIR [...] (see the doc comment)"
+                "usage: loadgen prepare|prepare-text|prepare-gaussian|scan|load|wait-index|run|bodies --dir DIR [...] (see the doc comment)"
             );
             std::process::exit(2);
         }
