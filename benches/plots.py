@@ -10,6 +10,7 @@ markdown report (report.py links them):
 import os
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
@@ -29,7 +30,8 @@ def _qps_recall_points(rep, data):
     scan = [r for r in rep.scan if r["set"] == SCAN_SET[data] and r["ms_per_query"]]
     for r in scan:
         if not r["method"].startswith("hnsw"):
-            series.append((f"mnemo in process: {r['method']}", "mnemo", [(r["recall_at_10"], 1000 / r["ms_per_query"])]))
+            point = (r["recall_at_10"], 1000 / r["ms_per_query"])
+            series.append((f"mnemo in process: {r['method']}", "mnemo", [point]))
     hnsw = sorted((r for r in scan if r["method"].startswith("hnsw")), key=lambda r: r["extra"].get("ef_search", 0))
     if hnsw:
         series.append(("mnemo in process: HNSW, ef 32…200", "mnemo",
@@ -53,14 +55,14 @@ def qps_vs_recall(rep, out_dir, stamp):
     if not data_sets:
         return []
     fig, axes = plt.subplots(1, len(data_sets), figsize=(7.5 * len(data_sets), 6), squeeze=False)
-    for ax, data in zip(axes[0], data_sets):
+    for ax, data in zip(axes[0], data_sets, strict=False):
         series = _qps_recall_points(rep, data)
         markers = "osD^v<>pP*Xh"
         for i, (label, group, pts) in enumerate(series):
-            xs, ys = zip(*pts)
-            style = dict(marker=markers[i % len(markers)], label=label, linestyle="-" if len(pts) > 1 else "none")
+            xs, ys = zip(*pts, strict=True)
+            style = {"marker": markers[i % len(markers)], "label": label, "linestyle": "-" if len(pts) > 1 else "none"}
             if group == "peer":
-                style.update(markerfacecolor="none")
+                style["markerfacecolor"] = "none"
             ax.plot(xs, ys, **style)
         ax.set_yscale("log")
         ax.set_xlabel("recall@10")
@@ -79,17 +81,25 @@ def latency_vs_rows(rep, out_dir, stamp):
     if not backends:
         return []
     fig, ax = plt.subplots(figsize=(8, 5.5))
+    colours = iter(plt.rcParams["axes.prop_cycle"].by_key()["color"])
+    sizes_seen = set()
     for backend in backends:
         sizes = sorted(rows for b, rows in steps if b == backend)
-        for c, dash in ((1, "-"), (8, "--")):
-            for pct, marker in (("p50_ms", "o"), ("p99_ms", "^")):
+        sizes_seen.update(sizes)
+        for c in (1, 8):
+            colour = next(colours)  # one colour per backend and concurrency; p50 solid, p99 dotted
+            for pct, style in (("p50_ms", {"linestyle": "-", "marker": "o"}),
+                               ("p99_ms", {"linestyle": ":", "marker": "^"})):
                 pts = [(rows, steps[(backend, rows)][f"wrk_c{c}"][pct]) for rows in sizes
                        if f"wrk_c{c}" in steps[(backend, rows)]]
                 if pts:
-                    xs, ys = zip(*pts)
-                    ax.plot(xs, ys, linestyle=dash, marker=marker, label=f"{backend} c={c} {pct[:3]}")
+                    xs, ys = zip(*pts, strict=True)
+                    ax.plot(xs, ys, color=colour, label=f"{backend}, concurrency {c}, {pct[:3]}", **style)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ticks = sorted(sizes_seen)
+    ax.set_xticks(ticks, [f"{r // 1_000_000}M" if r % 1_000_000 == 0 else f"{r / 1000:g}k" for r in ticks])
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     ax.set_xlabel("rows (NPCs of 5,000 memories, 1536-d)")
     ax.set_ylabel("search latency, ms (wrk; log)")
     ax.set_title("Search latency vs rows")

@@ -50,6 +50,10 @@ def ratio(a, b):
     return f"{a / b:.2f}"
 
 
+def mib(kib):
+    return kib / 1024 if kib is not None else None
+
+
 def read_lines(paths):
     rows = []
     for path in paths:
@@ -177,7 +181,6 @@ class Report:
             load, up, first = st.get("load", {}), st.get("startup", {}), st.get("first_search", {})
             steady, c1, c8 = st.get("steady", {}), st.get("wrk_c1", {}), st.get("wrk_c8", {})
             f32_mib = rows * 1536 * 4 / 2**20
-            mib = (lambda kib: kib / 1024 if kib is not None else None)
             shape = next(iter(st.values()))
             body.append([backend, f"{rows:,}", f"{shape['npcs']} × {shape['per_npc']:,}",
                          fmt(load.get("rows_per_second"), 0), fmt(up.get("ready_s")),
@@ -285,18 +288,27 @@ class Report:
         if floor and pg1 and pg8:
             out.append("- Postgres mode over HTTP vs raw pgvector SQL on the same server (pgbench, npc): mnemo "
                        f"{fmt(pg1['qps'], 0)} QPS at concurrency 1 and {fmt(pg8['qps'], 0)} at 8; " + ", ".join(
-                           f"{n} {fmt(v['qps'], 0)} and {fmt(v.get('qps_c8'), 0)} (recall@10 {fmt(v.get('recall_at_10'), 3)})"
+                           f"{n} {fmt(v['qps'], 0)} and {fmt(v.get('qps_c8'), 0)} "
+                           f"(recall@10 {fmt(v.get('recall_at_10'), 3)})"
                            for n, v in floor.items()) + ".")
         for backend in ("sqlite", "postgres"):
             sizes = sorted(rows for b, rows in self.scale_steps if b == backend)
-            if sizes:
-                st = self.scale_steps[(backend, sizes[-1])]
-                up, steady = st.get("startup", {}), st.get("steady", {})
-                f32_kib = sizes[-1] * 1536 * 4 / 1024
-                out.append(f"- Scale, {backend} at {sizes[-1]:,} rows: ready {fmt(up.get('ready_s'))} s after start, "
-                           f"start-up peak RssAnon {ratio(up.get('startup_peak_anon_kib'), steady.get('anon_kib'))}× "
-                           f"the steady size, steady RssAnon {ratio(steady.get('anon_kib'), f32_kib)}× the f32 vectors "
-                           "(SQLite aims at 1M: ready < 60 s, peak < 1.5× steady, steady ≤ 1.3× f32).")
+            if not sizes:
+                continue
+            st = self.scale_steps[(backend, sizes[-1])]
+            up, steady, c1 = st.get("startup", {}), st.get("steady", {}), st.get("wrk_c1", {})
+            f32_kib = sizes[-1] * 1536 * 4 / 1024
+            line = f"- Scale, {backend} at {sizes[-1]:,} rows: ready {fmt(up.get('ready_s'))} s after start, "
+            if backend == "sqlite":
+                line += (f"start-up peak RssAnon {ratio(up.get('startup_peak_anon_kib'), steady.get('anon_kib'))}× "
+                         f"the steady size, steady RssAnon {ratio(steady.get('anon_kib'), f32_kib)}× the f32 vectors")
+            else:
+                line += (f"mnemo RssAnon {fmt((steady.get('anon_kib') or 0) / 1024, 0)} MiB, Postgres PSS "
+                         f"{fmt((steady.get('postgres_pss_kib') or 0) / 1024, 0)} MiB")
+            smallest = self.scale_steps[(backend, sizes[0])].get("wrk_c1", {})
+            out.append(line + f", wrk p50 at concurrency 1 {fmt(c1.get('p50_ms'))} ms (at {sizes[0]:,} rows: "
+                       f"{fmt(smallest.get('p50_ms'))} ms) (SQLite aims at 1M: ready < 60 s, peak < 1.5× steady, "
+                       "steady ≤ 1.3× f32, latency unchanged from 100k).")
         out.append("- Published 2-core anchors (not measured here): Supabase pgvector \"Large\" 280 QPS at 0.99 on 224k×1536; "
                    "Milvus 2c8g 180 QPS on 500k×1536 (VectorDBBench); Chroma on 2 vCPU 4–8 ms mean query.")
         return out + [""]
@@ -308,6 +320,7 @@ def main():
     ap.add_argument("--scan")
     ap.add_argument("--scale", help="the scale table's JSON lines (benches/scale.sh)")
     ap.add_argument("--peers", nargs="*", help="DATA=peers.json")
+    ap.add_argument("--npc-data", help="the npc set's base.json (its shape)")
     ap.add_argument("--recall-note")
     ap.add_argument("--seconds", type=int)
     ap.add_argument("--out", required=True)
@@ -324,7 +337,12 @@ def main():
     if args.seconds:
         out += [f"The whole run (`benches/run`) took {args.seconds / 60:.1f} minutes."]
     out += ["All figures below come from this one run; the machine is shared, so compare ratios, not absolutes.", ""]
-    out += ["Data: **npc** = 20 NPCs × 5,000 synthetic dialogue memories, 1536-d, offline hash provider; "
+    npc = "20 NPCs × 5,000"
+    if args.npc_data and os.path.exists(args.npc_data):
+        with open(args.npc_data) as f:
+            parts = json.load(f)["partitions"]
+        npc = f"{len(parts)} NPCs × {parts[0]['count']:,}"
+    out += [f"Data: **npc** = {npc} synthetic dialogue memories, 1536-d, offline hash provider; "
             f"**recall** = {rep.recall_note or 'the recall data set'}, stored as one NPC; "
             "**gauss** = isotropic Gaussian unit vectors, 1536-d, the worst case for an index.", ""]
     os.makedirs(args.out, exist_ok=True)

@@ -1,6 +1,6 @@
 # The scale table of benches/run (sourced by it; uses its start_server,
-# restart_server, stop_server, wrk_search, stage, $loadgen, $work, $secs and
-# $scale_rows).
+# restart_server, stop_server, settle_postgres, wrk_search, stage, $loadgen,
+# $work, $secs and $scale_rows).
 #
 # For each size: NPCs of 5,000 synthetic 1536-d memories (the npc set's
 # generator; 1m = 200 NPCs), 200 held-out queries. Per backend, on a fresh
@@ -10,7 +10,8 @@
 # the in-tree generator, and the memory at steady state. One JSON line per
 # step in $work/scale.jsonl, tagged with backend and rows.
 #
-# Postgres loads with the HNSW index dropped and does not build it: every
+# Postgres loads with the HNSW index dropped (then VACUUM ANALYZE, as
+# autovacuum would soon after) and does not build the index: every
 # partition here has 5,000 rows, below MNEMO_HNSW_THRESHOLD (20,000), so the
 # service searches them exactly and would never use the index; building it
 # over 1M x 1536 would add most of an hour on 2 cores for nothing measured.
@@ -44,6 +45,7 @@ scale_one() {
     local tag="{\"backend\":\"$name\",\"rows\":$rows,\"npcs\":$npcs,\"per_npc\":$per,"
     stage "$name, scale $rows: load"
     "$loadgen" load --dir "$dir" --url "$server_url" --token "$token" | sed "s/^{/${tag}\"step\":\"load\",/" >>"$out"
+    if [ -n "$url" ]; then settle_postgres "$url"; fi
 
     stage "$name, scale $rows: start-up on the loaded data"
     stop_server

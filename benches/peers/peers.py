@@ -24,7 +24,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -777,7 +776,8 @@ def print_summary(out, k):
     print(f"dataset: {d['n']} x {d['dim']} in {d['partitions']} partitions "
           f"(~{d['partition_rows_mean']:.0f} rows each), {d['queries']} queries, k={k}; truth: {d['truth']}")
     rk, rt = f"recall_at_{k}", f"recall_at_{k}_ties"
-    head = f"{'peer':<16}{'build s':>9}{'p50 ms':>10}{'p99 ms':>10}{'cpu p50':>10}{'QPS':>10}{'recall':>8}{'r.ties':>8}{'peak MB':>9}{'queries':>9}{'wall s':>8}"
+    head = (f"{'peer':<16}{'build s':>9}{'p50 ms':>10}{'p99 ms':>10}{'cpu p50':>10}{'QPS':>10}{'recall':>8}"
+            f"{'r.ties':>8}{'peak MB':>9}{'queries':>9}{'wall s':>8}")
     print(head)
     print("-" * len(head))
     for name, f in out["peers"].items():
