@@ -211,8 +211,6 @@ fn truth_of(
     which: &[usize],
     rows: &[Vec<f32>],
 ) -> Vec<Vec<usize>> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let per_thread = which.len().div_ceil(threads).max(1);
     let one = |q: &[f32]| {
         let mut scored: Vec<(f64, usize)> = rows
             .iter()
@@ -229,21 +227,21 @@ fn truth_of(
             .map(|(_, row)| row)
             .collect::<Vec<usize>>()
     };
+    par_map(which, |&q| one(&queries[q].2))
+}
+
+/// `f` of every item, in order, the items split over the machine's cores.
+pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let f = &f;
     std::thread::scope(|scope| {
-        let workers: Vec<_> = which
-            .chunks(per_thread)
-            .map(|chunk| {
-                scope.spawn(move || {
-                    chunk
-                        .iter()
-                        .map(|&q| one(&queries[q].2))
-                        .collect::<Vec<_>>()
-                })
-            })
+        let workers: Vec<_> = items
+            .chunks(items.len().div_ceil(threads).max(1))
+            .map(|chunk| scope.spawn(move || chunk.iter().map(f).collect::<Vec<_>>()))
             .collect();
         workers
             .into_iter()
-            .flat_map(|w| w.join().expect("ground truth worker"))
+            .flat_map(|w| w.join().expect("worker thread"))
             .collect()
     })
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 use mnemo::embed::HashEmbedder;
 
 use crate::args::{arg, num};
-use crate::dataset::{Dataset, Rng, Writer, sentence, unit};
+use crate::dataset::{Dataset, Rng, Writer, par_map, sentence, unit};
 
 /// Synthetic NPC dialogue embedded with the offline hash provider, written
 /// one NPC at a time (a million rows do not fit in memory twice over). The
@@ -33,25 +33,8 @@ pub async fn prepare(dir: &Path, args: &[String]) {
         let texts: Vec<(usize, String, String)> = (0..per_npc)
             .map(|_| (npc, sentence(&mut rng, 8), sentence(&mut rng, 8)))
             .collect();
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let vectors: Vec<Vec<f32>> = std::thread::scope(|scope| {
-            let workers: Vec<_> = texts
-                .chunks(per_npc.div_ceil(threads).max(1))
-                .map(|chunk| {
-                    scope.spawn(move || {
-                        chunk
-                            .iter()
-                            .map(|(npc, u, r)| {
-                                embed(&format!("Player said: \"{u}\" | Npc{npc} replied: \"{r}\""))
-                            })
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .flat_map(|w| w.join().expect("embedding worker"))
-                .collect()
+        let vectors = par_map(&texts, |(npc, u, r)| {
+            embed(&format!("Player said: \"{u}\" | Npc{npc} replied: \"{r}\""))
         });
         writer.partition(npc, &texts, &vectors);
     }
