@@ -123,22 +123,22 @@ pub async fn wait_index(dir: &Path, client: &Client, args: &[String]) {
     let npc = meta["partitions"][0]["npc_id"].as_i64().expect("partition");
     let probe = json!({"npc_id": npc, "top_k": 1, "embedding_b64": b64(&read_f32(&dir.join("queries.f32"), dim)[0])});
     let started = Instant::now();
+    let mut failures = 0;
     loop {
-        let (status, body) = client
-            .post("/v1/memories/npc/search", &probe)
-            .await
-            .expect("search request");
-        assert!(status == 200, "search answered {status}: {body}");
-        let metrics = client
-            .http
-            .get(format!("{}/metrics", client.url))
-            .bearer_auth(&client.token)
-            .send()
-            .await
-            .expect("metrics request")
-            .text()
-            .await
-            .expect("metrics body");
+        // A pooled connection the server closed while this loop slept comes
+        // back reset: try again; only a server that stays away stops the wait.
+        let metrics = match index_probe(client, &probe).await {
+            Ok(metrics) => {
+                failures = 0;
+                metrics
+            }
+            Err(e) => {
+                failures += 1;
+                assert!(failures < 10, "the server stopped answering: {e}");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
         let indexed = metrics
             .lines()
             .find_map(|l| l.strip_prefix("mnemo_hnsw_partitions{kind=\"npc\"} "))
@@ -184,6 +184,22 @@ pub fn bodies(dir: &Path, args: &[String]) {
         writeln!(file, "{}", search_body(npc, q)).expect("write bodies");
     }
     file.flush().expect("write bodies");
+}
+
+/// One search (which installs a finished background build) then `/metrics`.
+async fn index_probe(client: &Client, probe: &Value) -> Result<String, String> {
+    let (status, body) = client.post("/v1/memories/npc/search", probe).await?;
+    assert!(status == 200, "search answered {status}: {body}");
+    client
+        .http
+        .get(format!("{}/metrics", client.url))
+        .bearer_auth(&client.token)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .text()
+        .await
+        .map_err(|e| e.to_string())
 }
 
 struct Workload {
