@@ -2,8 +2,10 @@
 """Turn one benches/run into benches/results/latest.{md,json} and a dated copy.
 
 Every figure in a report comes from the same run: mnemo's JSON lines over HTTP
-(examples/loadgen, one per workload), its in-process scans (loadgen scan) and
-the peers' JSON (benches/peers/peers.py), one file per data set.
+(examples/loadgen, one per workload, and wrk's), its in-process scans (loadgen
+scan), the scale table's lines (benches/scale.sh) and the peers' JSON
+(benches/peers/peers.py), one file per data set. Plots (benches/plots.py) are
+written beside the markdown and linked from it.
 """
 import argparse
 import datetime
@@ -11,6 +13,8 @@ import json
 import os
 import platform
 import shutil
+
+import plots
 
 
 def machine():
@@ -46,6 +50,10 @@ def ratio(a, b):
     return f"{a / b:.2f}"
 
 
+def mib(kib):
+    return kib / 1024 if kib is not None else None
+
+
 def read_lines(paths):
     rows = []
     for path in paths:
@@ -78,6 +86,11 @@ class Report:
             with open(args.recall_note) as f:
                 self.recall_note = json.load(f).get("note", "")
         self.runs = [r for r in self.rows if "workload" in r]
+        self.wrk = [r for r in self.rows if r.get("step") == "wrk"]
+        self.scale_steps = {}
+        for r in read_lines([args.scale]):
+            step = r["step"] + (f"_c{r['concurrency']}" if r["step"] == "wrk" else "")
+            self.scale_steps.setdefault((r["backend"], r["rows"]), {})[step] = r
 
     def search(self, backend, data, c):
         for r in self.runs:
@@ -85,6 +98,9 @@ class Report:
                     and not r.get("rate"):
                 return r
         return None
+
+    def wrk_of(self, backend, data, c):
+        return next((r for r in self.wrk if (r["backend"], r["data"], r["concurrency"]) == (backend, data, c)), None)
 
     def scan_of(self, data_set, method):
         return next((r for r in self.scan if r["set"] == data_set and r["method"] == method), None)
@@ -130,6 +146,57 @@ class Report:
                 "buffers). Postgres' own processes are not counted in the postgres figure.", ""]
         return out
 
+    def headline(self):
+        if not self.wrk:
+            return []
+        out = ["## Search over HTTP: the in-tree generator and wrk", "",
+               "Top-10 search in one NPC's memories, the query vector as `embedding_b64`, cycling through the held-out "
+               "queries, closed loop. wrk (Debian's, `benches/wrk/search.lua`, keep-alive, min(c, 2) threads) and the "
+               "in-tree generator (`examples/loadgen run`, which also scores recall@10 from the answers) each run on "
+               "the same 2 cores as the server, one after the other.", ""]
+        body = []
+        for r in self.wrk:
+            mine = self.search(r["backend"], r["data"], r["concurrency"]) or {}
+            errors = sum(r.get(f"errors_{e}", 0) for e in ("connect", "read", "write", "status", "timeout"))
+            body.append([r["backend"], r["data"], r["concurrency"], fmt(mine.get("qps"), 0), fmt(mine.get("p50_ms")),
+                         fmt(mine.get("p99_ms")), fmt(mine.get("recall_at_10"), 3), fmt(r["qps"], 0), fmt(r["p50_ms"]),
+                         fmt(r["p90_ms"]), fmt(r["p99_ms"]), errors])
+        return out + table(["backend", "data", "concurrency", "loadgen QPS", "loadgen p50 ms", "loadgen p99 ms",
+                            "recall@10", "wrk QPS", "wrk p50 ms", "wrk p90 ms", "wrk p99 ms", "wrk errors"], body)
+
+    def scale(self):
+        if not self.scale_steps:
+            return []
+        out = ["## Scale", "",
+               "NPCs of 5,000 synthetic 1536-d memories each (1m = 200 NPCs), 200 held-out queries, each backend on a "
+               "fresh database. Load: HTTP batch store as above. Start-up: `mnemo serve` stopped and started again on "
+               "the loaded data, seconds from the process's start to `/readyz` 200. Memory of the mnemo process: "
+               "RssAnon (its own memory: vectors, index, buffers; sampled every 20 ms during start-up for the peak), "
+               "beside VmHWM, which also counts pages of memory-mapped files (SQLite's database, page cache). f32 = "
+               "rows × 1536 × 4 bytes. Postgres PSS = proportional set size of all Postgres processes (shared "
+               "buffers counted once; its shared_buffers is 2 GB). Search: wrk at concurrency 1 and 8; recall@10 "
+               "from the in-tree generator. Postgres loads without its HNSW index and does not build it: every "
+               "partition is below the HNSW threshold, so searches are exact scans.", ""]
+        body = []
+        for (backend, rows), st in sorted(self.scale_steps.items()):
+            load, up, first = st.get("load", {}), st.get("startup", {}), st.get("first_search", {})
+            steady, c1, c8 = st.get("steady", {}), st.get("wrk_c1", {}), st.get("wrk_c8", {})
+            f32_mib = rows * 1536 * 4 / 2**20
+            shape = next(iter(st.values()))
+            body.append([backend, f"{rows:,}", f"{shape['npcs']} × {shape['per_npc']:,}",
+                         fmt(load.get("rows_per_second"), 0), fmt(up.get("ready_s")),
+                         fmt(first.get("seconds") and first["seconds"] * 1000, 1),
+                         fmt(mib(up.get("startup_peak_anon_kib")), 0), fmt(mib(steady.get("anon_kib")), 0),
+                         ratio(mib(steady.get("anon_kib")), f32_mib), fmt(mib(steady.get("vmhwm_kib")), 0),
+                         fmt(mib(steady.get("postgres_pss_kib")), 0),
+                         fmt(c1.get("qps"), 0), fmt(c1.get("p50_ms")), fmt(c1.get("p99_ms")),
+                         fmt(c8.get("qps"), 0), fmt(c8.get("p50_ms")), fmt(c8.get("p99_ms")),
+                         fmt(st.get("recall", {}).get("recall_at_10"), 3)])
+        return out + table(["backend", "rows", "NPCs × rows", "load rows/s", "ready s", "first search ms",
+                            "start-up peak RssAnon MiB", "steady RssAnon MiB", "steady / f32", "VmHWM MiB",
+                            "Postgres PSS MiB", "c1 QPS", "c1 p50 ms", "c1 p99 ms", "c8 QPS", "c8 p50 ms",
+                            "c8 p99 ms", "recall@10"], body)
+
     def in_process(self):
         if not self.scan:
             return []
@@ -149,13 +216,17 @@ class Report:
     def peer_tables(self):
         out = []
         cols = [("build_s", "build/load s"), ("p50_ms", "p50 ms"), ("p99_ms", "p99 ms"), ("qps", "QPS"),
-                ("recall_at_10", "recall@10"), ("recall_at_10_ties", "recall@10 (ties)"), ("rss_peak_mb", "peak MB")]
+                ("qps_c8", "QPS c8"), ("recall_at_10", "recall@10"), ("recall_at_10_ties", "recall@10 (ties)"),
+                ("rss_peak_mb", "peak MB")]
         for data, peers in self.peers.items():
             if not peers:
                 continue
             mine = self.search("sqlite", data, 1)
             out += [f"## Peers on the same vectors: {data}", "",
-                    "Peers run in process (numpy, faiss, hnswlib, the original's approach) or as a server over HTTP (Chroma). "
+                    "Peers run in process (numpy, faiss, hnswlib, the original's approach), embedded (sqlite-vec, "
+                    "LanceDB), as a server over HTTP (Chroma) or as SQL on mnemo's Postgres server (pgvector, driven "
+                    "by pgbench at concurrency 1 and 8; recall from the same SQL through psycopg). One client unless "
+                    "the column says c8; the note says how each peer was configured. "
                     "mnemo p50 / peer p50 compares mnemo's SQLite-mode HTTP search at concurrency 1 "
                     f"(p50 {fmt(mine and mine['p50_ms'])} ms, recall@10 {fmt(mine and mine.get('recall_at_10'), 3)}) "
                     "with the peer's.", ""]
@@ -207,6 +278,40 @@ class Report:
                 f"{r['set']} recall@10 {fmt(r['recall_at_10'], 4)} at "
                 f"{ratio((self.scan_of(r['set'], 'exact_f32') or {}).get('ms_per_query'), r['ms_per_query'])}× the exact scan"
                 for r in int8) + " (on by default only if recall@10 ≥ 0.99 on the recall set).")
+        for backend, aim in (("sqlite", "aims: p50 ≤ 0.35 ms at concurrency 1, ≥ 5,000 QPS at 8"),
+                             ("postgres", "aims: p50 ≤ 2.5 ms at concurrency 1, ≥ 900 QPS at 8")):
+            w1, w8 = self.wrk_of(backend, "npc", 1), self.wrk_of(backend, "npc", 8)
+            if w1 and w8:
+                out.append(f"- {backend} HTTP search measured with wrk (npc): p50 {fmt(w1['p50_ms'])} ms and "
+                           f"{fmt(w1['qps'], 0)} QPS at concurrency 1, {fmt(w8['qps'], 0)} QPS at 8 ({aim}).")
+        floor = {n: v for n, v in npc_peers.items() if n.startswith("pgvector_") and v.get("qps")}
+        pg1, pg8 = self.search("postgres", "npc", 1), self.search("postgres", "npc", 8)
+        if floor and pg1 and pg8:
+            out.append("- Postgres mode over HTTP vs raw pgvector SQL on the same server (pgbench, npc): mnemo "
+                       f"{fmt(pg1['qps'], 0)} QPS at concurrency 1 and {fmt(pg8['qps'], 0)} at 8; " + ", ".join(
+                           f"{n} {fmt(v['qps'], 0)} and {fmt(v.get('qps_c8'), 0)} "
+                           f"(recall@10 {fmt(v.get('recall_at_10'), 3)})"
+                           for n, v in floor.items()) + ".")
+        for backend in ("sqlite", "postgres"):
+            sizes = sorted(rows for b, rows in self.scale_steps if b == backend)
+            if not sizes:
+                continue
+            st = self.scale_steps[(backend, sizes[-1])]
+            up, steady, c1 = st.get("startup", {}), st.get("steady", {}), st.get("wrk_c1", {})
+            f32_kib = sizes[-1] * 1536 * 4 / 1024
+            line = f"- Scale, {backend} at {sizes[-1]:,} rows: ready {fmt(up.get('ready_s'))} s after start, "
+            if backend == "sqlite":
+                line += (f"start-up peak RssAnon {ratio(up.get('startup_peak_anon_kib'), steady.get('anon_kib'))}× "
+                         f"the steady size, steady RssAnon {ratio(steady.get('anon_kib'), f32_kib)}× the f32 vectors")
+            else:
+                line += (f"mnemo RssAnon {fmt((steady.get('anon_kib') or 0) / 1024, 0)} MiB, Postgres PSS "
+                         f"{fmt((steady.get('postgres_pss_kib') or 0) / 1024, 0)} MiB")
+            smallest = self.scale_steps[(backend, sizes[0])].get("wrk_c1", {})
+            line += (f", wrk p50 at concurrency 1 {fmt(c1.get('p50_ms'))} ms (at {sizes[0]:,} rows: "
+                     f"{fmt(smallest.get('p50_ms'))} ms)")
+            if backend == "sqlite":
+                line += " (aims at 1M: ready < 60 s, peak < 1.5× steady, steady ≤ 1.3× f32, latency as at 100k)"
+            out.append(line + ".")
         out.append("- Published 2-core anchors (not measured here): Supabase pgvector \"Large\" 280 QPS at 0.99 on 224k×1536; "
                    "Milvus 2c8g 180 QPS on 500k×1536 (VectorDBBench); Chroma on 2 vCPU 4–8 ms mean query.")
         return out + [""]
@@ -216,7 +321,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mnemo", nargs="+", required=True)
     ap.add_argument("--scan")
+    ap.add_argument("--scale", help="the scale table's JSON lines (benches/scale.sh)")
     ap.add_argument("--peers", nargs="*", help="DATA=peers.json")
+    ap.add_argument("--npc-data", help="the npc set's base.json (its shape)")
     ap.add_argument("--recall-note")
     ap.add_argument("--seconds", type=int)
     ap.add_argument("--out", required=True)
@@ -233,20 +340,30 @@ def main():
     if args.seconds:
         out += [f"The whole run (`benches/run`) took {args.seconds / 60:.1f} minutes."]
     out += ["All figures below come from this one run; the machine is shared, so compare ratios, not absolutes.", ""]
-    out += ["Data: **npc** = 20 NPCs × 5,000 synthetic dialogue memories, 1536-d, offline hash provider; "
+    npc = "20 NPCs × 5,000"
+    if args.npc_data and os.path.exists(args.npc_data):
+        with open(args.npc_data) as f:
+            parts = json.load(f)["partitions"]
+        npc = f"{len(parts)} NPCs × {parts[0]['count']:,}"
+    out += [f"Data: **npc** = {npc} synthetic dialogue memories, 1536-d, offline hash provider; "
             f"**recall** = {rep.recall_note or 'the recall data set'}, stored as one NPC; "
             "**gauss** = isotropic Gaussian unit vectors, 1536-d, the worst case for an index.", ""]
-    out += rep.aims() + rep.loads() + rep.workloads() + rep.in_process() + rep.peer_tables()
-
     os.makedirs(args.out, exist_ok=True)
+    stamp = f"{now:%Y-%m-%d}-{args.commit}"
+    drawn = plots.draw(rep, args.out, stamp)
+    out += rep.aims()
+    if drawn:
+        out += ["## Plots", ""] + [f"- {title}: [PNG]({name}.png), [SVG]({name}.svg)\n\n  ![{title}]({name}.png)"
+                                   for title, name in drawn] + [""]
+    out += rep.headline() + rep.scale() + rep.loads() + rep.workloads() + rep.in_process() + rep.peer_tables()
     text = "\n".join(out)
     latest_md = os.path.join(args.out, "latest.md")
     with open(latest_md, "w") as f:
         f.write(text)
     with open(os.path.join(args.out, "latest.json"), "w") as f:
         json.dump({"commit": args.commit, "date": now.isoformat(), "machine": m, "seconds": args.seconds,
-                   "mnemo": rep.rows, "scan": rep.scan, "peers": rep.peers}, f, indent=1)
-    stamp = f"{now:%Y-%m-%d}-{args.commit}"
+                   "mnemo": rep.rows, "scan": rep.scan, "scale": list(map(dict, rep.scale_steps.values())),
+                   "peers": rep.peers}, f, indent=1)
     shutil.copy(latest_md, os.path.join(args.out, f"{stamp}.md"))
     print(text)
 

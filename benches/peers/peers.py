@@ -24,7 +24,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -35,18 +34,18 @@ from importlib import metadata
 
 import numpy as np
 
-ALL_PEERS = ["original", "numpy", "faiss_flat", "faiss_hnsw", "hnswlib", "chroma"]
+from measure import (TIE_EPS, Ctx, blas_info, free_port, log, peak_rss_mb, pick_queries, proc_status_kb, rss_mb,
+                     time_queries, topk_sorted, truth_agreement, with_recall)
+
+from stores import STORE_PEERS
+
+ALL_PEERS = ["original", "numpy", "faiss_flat", "faiss_hnsw", "hnswlib", "sqlite_vec", "lancedb", "chroma", "pgvector"]
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 64
 EF_SWEEP = [16, 32, 64, 128]
 EF_HEADLINE = 64
 TRUTH_DEPTH = 100
-TIE_EPS = 1e-9  # float64 scores closer than this to the k-th best count as ties
 OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-
-
-def log(msg):
-    print(f"[peers {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------
@@ -209,157 +208,6 @@ def load_or_compute_truth(ds, fp):
     except OSError as e:  # a read-only input directory is fine
         where = f"computed, not saved ({e})"
     return rows, scores, f"{where} in {secs:.1f} s"
-
-
-def recall(ds, results, truth_rows, truth_scores, k):
-    """Mean recall@k over the queries in `results` ({query: internal rows}).
-
-    strict: |returned ∩ exact top-k ids| / k, as asked.
-    ties:   a returned row of the query's partition also counts when its exact
-            score equals the k-th best (within TIE_EPS): with duplicate vectors
-            (the hash embedder makes some) any of the tied rows is correct.
-    wrong_partition: returned rows outside the query's partition (a filter bug).
-    """
-    strict, ties, wrong = [], [], 0
-    for qi, got in results.items():
-        got = [int(r) for r in got][:k]
-        s, e = ds.parts[ds.qpart[qi]]
-        kk = min(k, e - s)
-        want = set(truth_rows[qi, :kk].tolist())
-        strict.append(len(set(got) & want) / kk)
-        inside = sorted({r for r in got if s <= r < e})
-        wrong += len(got) - len([r for r in got if s <= r < e])
-        if inside:
-            exact = ds.base[inside].astype(np.float64) @ ds.queries[qi].astype(np.float64)
-            hits = int((exact >= truth_scores[qi, kk - 1] - TIE_EPS).sum())
-        else:
-            hits = 0
-        ties.append(min(hits, kk) / kk)
-    return float(np.mean(strict)), float(np.mean(ties)), wrong
-
-
-def truth_agreement(ds, truth_rows, truth_scores, k):
-    """How well the Rust side's own truth (queries.json truth_rows) matches ours."""
-    if not ds.rust_truth_rows:
-        return None
-    res = {}
-    for qi, rows in enumerate(ds.rust_truth_rows[: ds.q]):
-        res[qi] = ds.internal_rows(np.asarray(rows[:k], dtype=np.int64))
-    strict, ties, wrong = recall(ds, res, truth_rows, truth_scores, k)
-    return {"strict": strict, "ties": ties, "wrong_partition": wrong}
-
-
-# --------------------------------------------------------------------------
-# Measurement helpers
-# --------------------------------------------------------------------------
-
-
-def proc_status_kb(pid="self"):
-    out = {}
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith(("VmRSS:", "VmHWM:")):
-                    out[line.split(":")[0]] = int(line.split()[1])
-    except OSError:
-        pass
-    return out
-
-
-def rss_mb():
-    return round(proc_status_kb().get("VmRSS", 0) / 1024, 1)
-
-
-def peak_rss_mb():
-    return round(proc_status_kb().get("VmHWM", 0) / 1024, 1)
-
-
-def pick_queries(q, limit):
-    """`limit` query indices spread evenly over all queries (so over partitions)."""
-    if limit is None or limit >= q:
-        return list(range(q))
-    return sorted({int(round(x)) for x in np.linspace(0, q - 1, limit)})
-
-
-def time_queries(search, qsel, passes, warmup=5):
-    """Run `search(qi)` over qsel `passes` times, one at a time, and time each.
-
-    A few untimed warm-up calls first (imports, first-touch of pages). Each
-    query gets a wall-clock latency and the CPU time of this thread: on a
-    shared, noisy machine the wall figures include time spent waiting for a
-    core, the CPU figures (for in-process, single-threaded peers) do not.
-    Returns the figures and the first pass's results for recall.
-    """
-    for qi in qsel[:warmup]:
-        search(qi)
-    gc.collect()
-    lat_ns, cpu_ns, results = [], [], {}
-    t0, cpu0 = time.perf_counter(), time.process_time()
-    for p in range(passes):
-        for qi in qsel:
-            c = time.thread_time_ns()
-            t = time.perf_counter_ns()
-            r = search(qi)
-            lat_ns.append(time.perf_counter_ns() - t)
-            cpu_ns.append(time.thread_time_ns() - c)
-            if p == 0:
-                results[qi] = r
-    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    lat_ms, cpu_ms = np.array(lat_ns) / 1e6, np.array(cpu_ns) / 1e6
-    return {
-        "queries": len(qsel),
-        "passes": passes,
-        "p50_ms": round(float(np.percentile(lat_ms, 50)), 4),
-        "p99_ms": round(float(np.percentile(lat_ms, 99)), 4),
-        "mean_ms": round(float(lat_ms.mean()), 4),
-        "qps": round(len(lat_ns) / wall, 1),
-        "cpu_p50_ms": round(float(np.percentile(cpu_ms, 50)), 4),
-        "cpu_p99_ms": round(float(np.percentile(cpu_ms, 99)), 4),
-        # CPU time of this process / wall time of the loop: well below 1 for an
-        # in-process single-threaded peer means it waited for a core (noise).
-        "cpu_share": round(cpu / wall, 3),
-    }, results
-
-
-def with_recall(ctx, figures, results):
-    r, rt, wrong = recall(ctx.ds, results, ctx.truth_rows, ctx.truth_scores, ctx.k)
-    figures[f"recall_at_{ctx.k}"] = round(r, 4)
-    figures[f"recall_at_{ctx.k}_ties"] = round(rt, 4)
-    if wrong:
-        figures["wrong_partition_rows"] = wrong
-    return figures
-
-
-def blas_info():
-    try:
-        from threadpoolctl import threadpool_info
-        return [{k: v for k, v in lib.items() if k in ("internal_api", "version", "architecture",
-                                                         "threading_layer", "num_threads", "filepath")}
-                for lib in threadpool_info()]
-    except Exception as e:  # threadpoolctl missing: say so rather than fail
-        return [{"error": repr(e)}]
-
-
-class Ctx:
-    """What a peer function gets: data, truth, options."""
-
-    def __init__(self, ds, truth_rows, truth_scores, args):
-        self.ds, self.truth_rows, self.truth_scores = ds, truth_rows, truth_scores
-        self.k = args.k
-        self.args = args
-        self.passes = args.passes
-        self.qsel = pick_queries(ds.q, args.queries)
-        self.threads = args.build_threads or os.cpu_count() or 1
-
-
-def topk_sorted(scores, k):
-    """Indices of the k largest scores, best first (argpartition, then sort k)."""
-    m = scores.shape[0]
-    if k < m:
-        idx = np.argpartition(-scores, k - 1)[:k]
-    else:
-        idx = np.arange(m)
-    return idx[np.argsort(-scores[idx], kind="stable")]
 
 
 # --------------------------------------------------------------------------
@@ -632,12 +480,6 @@ def peer_hnswlib(ctx):
     return figures
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def tree_rss_mb(pid):
     """Current RSS of a process and its descendants, and each one's peak (VmHWM)."""
     import psutil
@@ -788,6 +630,7 @@ PEER_FUNCS = {
     "faiss_hnsw": peer_faiss_hnsw,
     "hnswlib": peer_hnswlib,
     "chroma": peer_chroma,
+    **STORE_PEERS,
 }
 
 
@@ -840,7 +683,8 @@ def machine_info():
     info["openblas_env"] = {v: os.environ.get(v) for v in OPENBLAS_VARS}
     info["blas_default_env"] = blas_info()
     versions = {}
-    for pkg in ("numpy", "faiss-cpu", "hnswlib", "chromadb", "psutil", "threadpoolctl"):
+    for pkg in ("numpy", "faiss-cpu", "hnswlib", "chromadb", "psutil", "threadpoolctl", "sqlite-vec", "apsw", "lancedb",
+                "pyarrow", "psycopg"):
         try:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
@@ -870,7 +714,7 @@ def run_peer(peer, args):
     os.close(fd)
     cmd = [sys.executable, os.path.abspath(__file__), args.dir, "--child", peer, "--result", result,
            "--k", str(args.k), "--passes", str(args.passes)]
-    for opt in ("queries", "original_queries", "chroma_queries", "build_threads"):
+    for opt in ("queries", "original_queries", "chroma_queries", "build_threads", "pg_url", "pg_bin", "pg_seconds"):
         v = getattr(args, opt)
         if v is not None:
             cmd += [f"--{opt.replace('_', '-')}", str(v)]
@@ -913,8 +757,8 @@ def select_peers(args):
         unknown = [n for n in names if n not in ALL_PEERS]
         if unknown:
             raise SystemExit(f"unknown peers {unknown}; known: {', '.join(ALL_PEERS)}")
-        return names  # naming chroma in --only asks for it
-    return [p for p in ALL_PEERS if p != "chroma" or args.chroma]
+        return names  # naming chroma or pgvector in --only asks for it
+    return [p for p in ALL_PEERS if (p != "chroma" or args.chroma) and (p != "pgvector" or args.pg_url)]
 
 
 def fmt(v, nd=2):
@@ -932,16 +776,17 @@ def print_summary(out, k):
     print(f"dataset: {d['n']} x {d['dim']} in {d['partitions']} partitions "
           f"(~{d['partition_rows_mean']:.0f} rows each), {d['queries']} queries, k={k}; truth: {d['truth']}")
     rk, rt = f"recall_at_{k}", f"recall_at_{k}_ties"
-    head = f"{'peer':<12}{'build s':>9}{'p50 ms':>10}{'p99 ms':>10}{'cpu p50':>10}{'QPS':>10}{'recall':>8}{'r.ties':>8}{'peak MB':>9}{'queries':>9}{'wall s':>8}"
+    head = (f"{'peer':<16}{'build s':>9}{'p50 ms':>10}{'p99 ms':>10}{'cpu p50':>10}{'QPS':>10}{'recall':>8}"
+            f"{'r.ties':>8}{'peak MB':>9}{'queries':>9}{'wall s':>8}")
     print(head)
     print("-" * len(head))
     for name, f in out["peers"].items():
         if "error" in f:
-            print(f"{name:<12} ERROR: {f['error']}")
+            print(f"{name:<16} ERROR: {f['error']}")
             continue
         peak = f.get("server_peak_rss_mb") or f.get("rss_peak_queries_mb") or f.get("rss_peak_mb")
         cpu50 = None if name == "chroma" else f.get("cpu_p50_ms")  # chroma's work is in the server
-        print(f"{name:<12}{fmt(f.get('build_s')):>9}{fmt(f.get('p50_ms'), 3):>10}{fmt(f.get('p99_ms'), 3):>10}"
+        print(f"{name:<16}{fmt(f.get('build_s')):>9}{fmt(f.get('p50_ms'), 3):>10}{fmt(f.get('p99_ms'), 3):>10}"
               f"{fmt(cpu50, 3):>10}"
               f"{fmt(f.get('qps'), 0):>10}{fmt(f.get(rk), 3):>8}{fmt(f.get(rt), 3):>8}{fmt(peak, 0):>9}"
               f"{str(f.get('queries')) + 'x' + str(f.get('passes')):>9}{fmt(f.get('wall_s'), 1):>8}")
@@ -983,11 +828,15 @@ def run_parent(args):
     out = {"machine": machine_info(), "dataset": dataset, "peers": {}}
     for peer in select_peers(args):
         log(f"peer {peer} ...")
-        out["peers"][peer] = run_peer(peer, args)
-        f = out["peers"][peer]
-        log(f"peer {peer}: " + (f["error"] if "error" in f else
-                                f"p50 {f.get('p50_ms')} ms, recall {f.get(f'recall_at_{args.k}')}, "
-                                f"wall {f['wall_s']} s"))
+        f = run_peer(peer, args)
+        # A peer measured in several configurations on one load reports each as its own row.
+        variants = f.pop("variants", None) or {"": {}}
+        for variant, figures in variants.items():
+            name = f"{peer}_{variant}" if variant else peer
+            out["peers"][name] = {**f, **figures}
+            log(f"peer {name}: " + (f["error"] if "error" in f else
+                                    f"p50 {out['peers'][name].get('p50_ms')} ms, "
+                                    f"recall {out['peers'][name].get(f'recall_at_{args.k}')}, wall {f['wall_s']} s"))
     out["machine"]["loadavg_end"] = os.getloadavg()
     if "numpy" in out["peers"] and "blas" in out["peers"]["numpy"]:
         out["machine"]["blas_numpy_peer"] = out["peers"]["numpy"]["blas"]
@@ -1074,6 +923,9 @@ def main():
                     help="threads for HNSW builds (default: every core, as mnemo's background build)")
     ap.add_argument("--peer-timeout", type=int, default=1200, help="seconds before a peer is abandoned")
     ap.add_argument("--keep-chroma-log", action="store_true")
+    ap.add_argument("--pg-url", help="a Postgres with pgvector: adds the pgvector peer (a database of its own there)")
+    ap.add_argument("--pg-bin", help="directory of pgbench (with --pg-url)")
+    ap.add_argument("--pg-seconds", type=int, help="pgbench seconds per concurrency and configuration (10; --quick 3)")
     ap.add_argument("--make-test-data", action="store_true", help="write synthetic data into DIR and exit")
     ap.add_argument("--parts", type=int, default=20)
     ap.add_argument("--per-part", type=int, default=5000)
@@ -1091,7 +943,9 @@ def main():
         args.original_queries = args.original_queries or 10
         args.chroma_queries = args.chroma_queries or 30
         args.passes = args.passes or 1
+        args.pg_seconds = args.pg_seconds or 3
     args.passes = args.passes or 3
+    args.pg_seconds = args.pg_seconds or 10
     args.original_queries = args.original_queries or 50
 
     if args.make_test_data:

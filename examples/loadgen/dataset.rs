@@ -3,9 +3,12 @@
 //! A data set directory holds `base.f32` (rows, little-endian f32), `base.json`
 //! (dimension, partitions, provider), `queries.f32`, `queries.json` (each
 //! query's partition and text, and its exact top 100 rows by float64 brute
-//! force) and `texts.json` (the text of each row). `load` adds `ids.json`.
+//! force) and `texts.jsonl` (`[npc_id, user, assistant]` of each row, one a
+//! line). `load` adds `ids.json`.
 
-use std::path::Path;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
@@ -97,40 +100,123 @@ pub struct Dataset {
 }
 
 impl Dataset {
-    /// Exact top rows of each query within its partition, by float64 dot
-    /// product (rows are unit vectors), ties to the higher row; the queries are
-    /// split over the machine's cores.
-    fn ground_truth(&self) -> Vec<Vec<usize>> {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let per_thread = self.queries.len().div_ceil(threads).max(1);
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = self
-                .queries
-                .chunks(per_thread)
-                .map(|chunk| {
-                    scope.spawn(move || chunk.iter().map(|q| self.truth_of(q)).collect::<Vec<_>>())
-                })
-                .collect();
-            workers
-                .into_iter()
-                .flat_map(|w| w.join().expect("ground truth worker"))
-                .collect::<Vec<Vec<usize>>>()
-        })
+    pub fn write(&self, dir: &Path) {
+        let dim = self.base.first().map_or(0, Vec::len);
+        let mut writer = Writer::create(dir, dim, self.queries.clone());
+        for &(npc, start, count) in &self.partitions {
+            let rows = start..start + count;
+            writer.partition(npc, &self.texts[rows.clone()], &self.base[rows]);
+        }
+        writer.finish(&self.provider, &self.note);
+    }
+}
+
+/// Writes a data set one partition at a time, so that a million rows
+/// (1,000,000 × 1536 f32 is 6 GB) never sit in memory together: rows go
+/// straight to `base.f32` and `texts.jsonl`, and each query's ground truth is
+/// computed while its partition is at hand.
+pub struct Writer {
+    dir: PathBuf,
+    dim: usize,
+    base: BufWriter<File>,
+    texts: BufWriter<File>,
+    rows: usize,
+    /// (npc_id, first row, rows).
+    partitions: Vec<(usize, usize, usize)>,
+    /// (npc_id, text, vector).
+    queries: Vec<(usize, String, Vec<f32>)>,
+    truth: Vec<Vec<usize>>,
+}
+
+impl Writer {
+    pub fn create(dir: &Path, dim: usize, queries: Vec<(usize, String, Vec<f32>)>) -> Self {
+        std::fs::create_dir_all(dir).expect("create data dir");
+        let open = |name: &str| {
+            BufWriter::new(
+                File::create(dir.join(name)).unwrap_or_else(|e| panic!("create {name}: {e}")),
+            )
+        };
+        Self {
+            dir: dir.to_path_buf(),
+            dim,
+            base: open("base.f32"),
+            texts: open("texts.jsonl"),
+            rows: 0,
+            partitions: Vec::new(),
+            truth: vec![Vec::new(); queries.len()],
+            queries,
+        }
     }
 
-    fn truth_of(&self, (npc, _, q): &(usize, String, Vec<f32>)) -> Vec<usize> {
-        let &(_, start, count) = self
+    /// Append one partition's rows: (npc_id, user_message, assistant_message)
+    /// and the vector of each.
+    pub fn partition(
+        &mut self,
+        npc: usize,
+        texts: &[(usize, String, String)],
+        vectors: &[Vec<f32>],
+    ) {
+        assert_eq!(texts.len(), vectors.len(), "one text per vector");
+        for v in vectors {
+            assert_eq!(v.len(), self.dim, "vector dimension");
+            for x in v {
+                self.base.write_all(&x.to_le_bytes()).expect("write base");
+            }
+        }
+        for (n, u, r) in texts {
+            writeln!(self.texts, "{}", json!([n, u, r])).expect("write texts");
+        }
+        let start = self.rows;
+        let mine: Vec<usize> = (0..self.queries.len())
+            .filter(|&q| self.queries[q].0 == npc)
+            .collect();
+        for (q, rows) in mine.iter().zip(truth_of(&self.queries, &mine, vectors)) {
+            self.truth[*q] = rows.into_iter().map(|r| start + r).collect();
+        }
+        self.partitions.push((npc, start, vectors.len()));
+        self.rows += vectors.len();
+    }
+
+    pub fn finish(mut self, provider: &str, note: &str) {
+        self.base.flush().expect("write base");
+        self.texts.flush().expect("write texts");
+        let partitions: Vec<Value> = self
             .partitions
             .iter()
-            .find(|p| p.0 == *npc)
-            .expect("query partition exists");
-        let mut scored: Vec<(f64, usize)> = (start..start + count)
-            .map(|row| {
-                let s: f64 = self.base[row]
-                    .iter()
-                    .zip(q)
-                    .map(|(a, b)| *a as f64 * *b as f64)
-                    .sum();
+            .map(|(npc, start, count)| json!({"npc_id": npc, "start": start, "count": count}))
+            .collect();
+        let meta = json!({"n": self.rows, "dim": self.dim, "partitions": partitions, "provider": provider, "note": note});
+        std::fs::write(self.dir.join("base.json"), meta.to_string()).expect("write base.json");
+        let qvecs: Vec<Vec<f32>> = self.queries.iter().map(|q| q.2.clone()).collect();
+        write_f32(&self.dir.join("queries.f32"), &qvecs).expect("write queries");
+        let q = json!({
+            "q": self.queries.len(),
+            "partition": self.queries.iter().map(|q| q.0).collect::<Vec<_>>(),
+            "texts": self.queries.iter().map(|q| &q.1).collect::<Vec<_>>(),
+            "truth_rows": self.truth,
+        });
+        std::fs::write(self.dir.join("queries.json"), q.to_string()).expect("write queries.json");
+        println!(
+            "{}",
+            json!({"dir": self.dir, "prepared": self.rows, "queries": self.queries.len(), "dim": self.dim, "provider": provider})
+        );
+    }
+}
+
+/// Exact top rows (of `rows`, numbered from 0) of the queries `which`, by
+/// float64 dot product (rows are unit vectors), ties to the higher row; the
+/// queries are split over the machine's cores.
+fn truth_of(
+    queries: &[(usize, String, Vec<f32>)],
+    which: &[usize],
+    rows: &[Vec<f32>],
+) -> Vec<Vec<usize>> {
+    let one = |q: &[f32]| {
+        let mut scored: Vec<(f64, usize)> = rows
+            .iter()
+            .enumerate()
+            .map(|(row, v)| {
+                let s: f64 = v.iter().zip(q).map(|(a, b)| *a as f64 * *b as f64).sum();
                 (s, row)
             })
             .collect();
@@ -139,35 +225,23 @@ impl Dataset {
             .into_iter()
             .take(TRUTH_DEPTH)
             .map(|(_, row)| row)
-            .collect()
-    }
+            .collect::<Vec<usize>>()
+    };
+    par_map(which, |&q| one(&queries[q].2))
+}
 
-    pub fn write(&self, dir: &Path) {
-        std::fs::create_dir_all(dir).expect("create data dir");
-        let dim = self.base.first().map_or(0, Vec::len);
-        let truth = self.ground_truth();
-        let qvecs: Vec<Vec<f32>> = self.queries.iter().map(|q| q.2.clone()).collect();
-        write_f32(&dir.join("base.f32"), &self.base).expect("write base");
-        write_f32(&dir.join("queries.f32"), &qvecs).expect("write queries");
-        let partitions: Vec<Value> = self
-            .partitions
-            .iter()
-            .map(|(npc, start, count)| json!({"npc_id": npc, "start": start, "count": count}))
+/// `f` of every item, in order, the items split over the machine's cores.
+pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let f = &f;
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = items
+            .chunks(items.len().div_ceil(threads).max(1))
+            .map(|chunk| scope.spawn(move || chunk.iter().map(f).collect::<Vec<_>>()))
             .collect();
-        let meta = json!({"n": self.base.len(), "dim": dim, "partitions": partitions, "provider": self.provider, "note": self.note});
-        std::fs::write(dir.join("base.json"), meta.to_string()).expect("write base.json");
-        let q = json!({
-            "q": self.queries.len(),
-            "partition": self.queries.iter().map(|q| q.0).collect::<Vec<_>>(),
-            "texts": self.queries.iter().map(|q| &q.1).collect::<Vec<_>>(),
-            "truth_rows": truth,
-        });
-        std::fs::write(dir.join("queries.json"), q.to_string()).expect("write queries.json");
-        let t = json!({"texts": self.texts.iter().map(|(n, u, r)| json!([n, u, r])).collect::<Vec<_>>()});
-        std::fs::write(dir.join("texts.json"), t.to_string()).expect("write texts.json");
-        println!(
-            "{}",
-            json!({"dir": dir, "prepared": self.base.len(), "queries": self.queries.len(), "dim": dim, "provider": self.provider})
-        );
-    }
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("worker thread"))
+            .collect()
+    })
 }

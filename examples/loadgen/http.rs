@@ -1,5 +1,6 @@
 //! `load`, `wait-index` and `run`: drive the service over HTTP.
 
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -51,24 +52,37 @@ impl Client {
 
 /// Store the data set's rows through the batch endpoint, `--concurrency`
 /// batches in flight (default 4: Postgres spends most of a batch in HNSW
-/// inserts on one core), and map rows to the ids the service gave them.
+/// inserts on one core), and map rows to the ids the service gave them. Rows
+/// are read from disk batch by batch as they are sent, so a million rows cost
+/// the load generator only the batches in flight.
 pub async fn load(dir: &Path, client: &Client, args: &[String]) {
     let meta = read_json(&dir.join("base.json"));
     let dim = meta["dim"].as_u64().expect("dim") as usize;
-    let base = read_f32(&dir.join("base.f32"), dim);
-    let texts = read_json(&dir.join("texts.json"));
-    let texts = texts["texts"].as_array().expect("texts");
+    let open = |name: &str| {
+        BufReader::new(
+            std::fs::File::open(dir.join(name)).unwrap_or_else(|e| panic!("open {name}: {e}")),
+        )
+    };
+    let mut base = open("base.f32");
+    let mut texts = open("texts.jsonl").lines();
     let concurrency = num(args, "--concurrency", 4).max(1);
     let started = Instant::now();
-    let batches = base.chunks(100).zip(texts.chunks(100)).map(|(vecs, texts)| {
-        let memories: Vec<Value> = vecs
-            .iter()
-            .zip(texts)
-            .map(|(v, t)| {
-                json!({"npc_id": t[0], "speaker_id": 1, "speaker_name": "Player", "npc_name": format!("Npc{}", t[0]),
-                       "user_message": t[1], "assistant_message": t[2], "embedding_b64": b64(v)})
-            })
-            .collect();
+    let batches = std::iter::from_fn(move || {
+        let mut memories = Vec::with_capacity(100);
+        let mut row = vec![0u8; dim * 4];
+        for line in texts.by_ref().take(100) {
+            let t: Value = serde_json::from_str(&line.expect("read texts")).expect("texts line");
+            base.read_exact(&mut row).expect("base.f32 has a row per text");
+            let v: Vec<f32> = row
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            memories.push(json!({"npc_id": t[0], "speaker_id": 1, "speaker_name": "Player", "npc_name": format!("Npc{}", t[0]),
+                                 "user_message": t[1], "assistant_message": t[2], "embedding_b64": b64(&v)}));
+        }
+        (!memories.is_empty()).then_some(memories)
+    })
+    .map(|memories| {
         async move {
             // 503 means "retry later" (e.g. SQLite's write lock was busy past its
             // timeout); nothing of the batch was written, so sending it again is safe.
@@ -120,22 +134,22 @@ pub async fn wait_index(dir: &Path, client: &Client, args: &[String]) {
     let npc = meta["partitions"][0]["npc_id"].as_i64().expect("partition");
     let probe = json!({"npc_id": npc, "top_k": 1, "embedding_b64": b64(&read_f32(&dir.join("queries.f32"), dim)[0])});
     let started = Instant::now();
+    let mut failures = 0;
     loop {
-        let (status, body) = client
-            .post("/v1/memories/npc/search", &probe)
-            .await
-            .expect("search request");
-        assert!(status == 200, "search answered {status}: {body}");
-        let metrics = client
-            .http
-            .get(format!("{}/metrics", client.url))
-            .bearer_auth(&client.token)
-            .send()
-            .await
-            .expect("metrics request")
-            .text()
-            .await
-            .expect("metrics body");
+        // A pooled connection the server closed while this loop slept comes
+        // back reset: try again; only a server that stays away stops the wait.
+        let metrics = match index_probe(client, &probe).await {
+            Ok(metrics) => {
+                failures = 0;
+                metrics
+            }
+            Err(e) => {
+                failures += 1;
+                assert!(failures < 10, "the server stopped answering: {e}");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
         let indexed = metrics
             .lines()
             .find_map(|l| l.strip_prefix("mnemo_hnsw_partitions{kind=\"npc\"} "))
@@ -156,6 +170,49 @@ pub async fn wait_index(dir: &Path, client: &Client, args: &[String]) {
     );
 }
 
+/// A top-10 search with the query vector given, as `run --workload search` sends it.
+fn search_body(npc: i64, query: &[f32]) -> Value {
+    json!({"npc_id": npc, "top_k": 10, "embedding_b64": b64(query)})
+}
+
+/// `bodies`: the search workload's request bodies, one JSON document a line
+/// in query order, for an external load generator (`benches/wrk/search.lua`).
+pub fn bodies(dir: &Path, args: &[String]) {
+    let dim = read_json(&dir.join("base.json"))["dim"]
+        .as_u64()
+        .expect("dim") as usize;
+    let partitions: Vec<i64> =
+        serde_json::from_value(read_json(&dir.join("queries.json"))["partition"].clone())
+            .expect("partition");
+    let out = arg(args, "--out").expect("--out FILE");
+    let mut file = std::io::BufWriter::new(
+        std::fs::File::create(&out).unwrap_or_else(|e| panic!("create {out}: {e}")),
+    );
+    for (q, npc) in read_f32(&dir.join("queries.f32"), dim)
+        .iter()
+        .zip(partitions)
+    {
+        writeln!(file, "{}", search_body(npc, q)).expect("write bodies");
+    }
+    file.flush().expect("write bodies");
+}
+
+/// One search (which installs a finished background build) then `/metrics`.
+async fn index_probe(client: &Client, probe: &Value) -> Result<String, String> {
+    let (status, body) = client.post("/v1/memories/npc/search", probe).await?;
+    assert!(status == 200, "search answered {status}: {body}");
+    client
+        .http
+        .get(format!("{}/metrics", client.url))
+        .bearer_auth(&client.token)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .text()
+        .await
+        .map_err(|e| e.to_string())
+}
+
 struct Workload {
     kind: String,
     queries: Vec<Vec<f32>>,
@@ -172,7 +229,7 @@ impl Workload {
         match self.kind.as_str() {
             "search" => (
                 "/v1/memories/npc/search".into(),
-                json!({"npc_id": npc, "top_k": 10, "embedding_b64": b64(&self.queries[q])}),
+                search_body(npc, &self.queries[q]),
             ),
             "search_text" => (
                 "/v1/memories/npc/search".into(),

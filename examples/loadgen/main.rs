@@ -12,6 +12,7 @@
 //! loadgen run     --dir D --url U --token T --workload search|search_text|store|store_batch|context
 //!                 --concurrency C --seconds S [--rate R]
 //! loadgen economy --url U --token T [--concurrency 1] [--seconds 10] [--wallets 64]
+//! loadgen bodies  --dir D --out FILE             # search bodies for wrk (benches/wrk/search.lua)
 //! ```
 //! `prepare` writes synthetic NPC dialogue, its vectors (the offline hash
 //! provider, so every peer sees the very same vectors) and held-out queries with
@@ -60,9 +61,10 @@ async fn main() {
         Some("wait-index") => http::wait_index(&dir, &client(), &args).await,
         Some("run") => http::run(&dir, client(), &args).await,
         Some("economy") => economy::economy(client(), &args).await,
+        Some("bodies") => http::bodies(&dir, &args),
         _ => {
             eprintln!(
-                "usage: loadgen prepare|prepare-text|prepare-gaussian|scan|load|wait-index|run|economy --dir DIR [...] (see the doc comment)"
+                "usage: loadgen prepare|prepare-text|prepare-gaussian|scan|load|wait-index|run|economy|bodies --dir DIR [...] (see the doc comment)"
             );
             std::process::exit(2);
         }

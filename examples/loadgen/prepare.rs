@@ -6,48 +6,39 @@ use std::time::Instant;
 use mnemo::embed::HashEmbedder;
 
 use crate::args::{arg, num};
-use crate::dataset::{Dataset, Rng, sentence, unit};
+use crate::dataset::{Dataset, Rng, Writer, par_map, sentence, unit};
 
-/// Synthetic NPC dialogue embedded with the offline hash provider.
+/// Synthetic NPC dialogue embedded with the offline hash provider, written
+/// one NPC at a time (a million rows do not fit in memory twice over). The
+/// queries come from their own generator, so an NPC's memories are the same
+/// whatever the number of NPCs or queries.
 pub async fn prepare(dir: &Path, args: &[String]) {
     let npcs = num(args, "--npcs", 20);
     let per_npc = num(args, "--per-npc", 5000);
     let queries = num(args, "--queries", 200);
     let dim = num(args, "--dim", 1536);
     let embedder = HashEmbedder::new(dim);
-    let mut rng = Rng(7);
-    let mut texts = Vec::new();
-    let mut partitions = Vec::new();
-    for npc in 1..=npcs {
-        for _ in 0..per_npc {
-            texts.push((npc, sentence(&mut rng, 8), sentence(&mut rng, 8)));
-        }
-        partitions.push((npc, (npc - 1) * per_npc, per_npc));
-    }
-    let base = texts
-        .iter()
-        .map(|(npc, u, r)| {
-            embedder
-                .embed_text(&format!("Player said: \"{u}\" | Npc{npc} replied: \"{r}\""))
-                .expect("embed")
-        })
-        .collect();
+    let embed = |text: &str| embedder.embed_text(text).expect("embed");
+    let mut rng = Rng(8);
     let queries = (0..queries)
         .map(|i| {
             let text = sentence(&mut rng, 5);
-            let v = embedder.embed_text(&text).expect("embed");
+            let v = embed(&text);
             (1 + i % npcs, text, v)
         })
         .collect();
-    Dataset {
-        texts,
-        base,
-        partitions,
-        queries,
-        provider: "hash".into(),
-        note: "synthetic NPC dialogue".into(),
+    let mut writer = Writer::create(dir, dim, queries);
+    let mut rng = Rng(7);
+    for npc in 1..=npcs {
+        let texts: Vec<(usize, String, String)> = (0..per_npc)
+            .map(|_| (npc, sentence(&mut rng, 8), sentence(&mut rng, 8)))
+            .collect();
+        let vectors = par_map(&texts, |(npc, u, r)| {
+            embed(&format!("Player said: \"{u}\" | Npc{npc} replied: \"{r}\""))
+        });
+        writer.partition(npc, &texts, &vectors);
     }
-    .write(dir);
+    writer.finish("hash", "synthetic NPC dialogue");
 }
 
 /// A real corpus (one text per line) embedded by a provider, `--queries` lines
