@@ -2,6 +2,7 @@
 
 mod demo;
 mod embedding;
+mod import;
 mod index;
 mod kind_arg;
 mod lore;
@@ -84,6 +85,8 @@ pub enum Command {
     Lore(lore::LoreArgs),
     /// The Postgres HNSW indexes: status, build, drop (around a bulk import).
     Index(index::IndexArgs),
+    /// Bring another system's data in: `import original`, the original game's databases.
+    Import(import::ImportArgs),
 }
 
 /// A command's failure: printed on stderr, exit status 1.
@@ -147,6 +150,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Demo(args) => demo::demo(&cli, args).await,
         Command::Lore(args) => lore::lore(&cli, args).await,
         Command::Index(args) => index::index(&cli, args).await,
+        Command::Import(args) => import::import(&cli, args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

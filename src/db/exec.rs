@@ -10,7 +10,7 @@ use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, FromRow, Postgres, Sqlite};
 
-use super::value::Args;
+use super::value::{Args, SqlValue};
 use super::{Backend, BackendPool as _, Pool, WriteTx};
 
 /// A row type both backends can decode.
@@ -52,6 +52,24 @@ impl Dialect {
                 "NOT EXISTS (SELECT 1 FROM json_each({column}) t WHERE t.value NOT IN (SELECT value FROM json_each({param})))"
             ),
             Backend::Postgres => format!("{column} <@ {param}"),
+        }
+    }
+
+    /// The SQL for a bound `value` whose placeholder is `param`: the
+    /// placeholder itself, but for a decimal on Postgres, whose text must be
+    /// cast to `NUMERIC` to fill a `NUMERIC` column.
+    pub fn param(self, value: &SqlValue, param: String) -> String {
+        match (self.0, value) {
+            (Backend::Postgres, SqlValue::Decimal(_)) => format!("CAST({param} AS NUMERIC)"),
+            _ => param,
+        }
+    }
+
+    /// `a` equals `b`, NULL equal to NULL.
+    pub fn null_safe_eq(self, a: &str, b: &str) -> String {
+        match self.0 {
+            Backend::Sqlite => format!("{a} IS {b}"),
+            Backend::Postgres => format!("{a} IS NOT DISTINCT FROM {b}"),
         }
     }
 

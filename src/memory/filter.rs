@@ -226,6 +226,7 @@ mod tests {
             },
         ],
         hnsw_index: "t_hnsw",
+        unique: &[],
         noun: "test row",
     };
 

@@ -6,6 +6,7 @@
 //! so a replay can never extend anything (the original extended first and only
 //! logged the duplicate).
 
+pub mod import;
 mod status;
 
 use chrono::{DateTime, Duration, Utc};

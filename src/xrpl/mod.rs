@@ -18,6 +18,7 @@ mod catalog;
 mod chain;
 mod error;
 mod fungible;
+pub mod import;
 mod nft;
 mod snapshots;
 

@@ -124,6 +124,7 @@ impl Kind for Combat {
             },
         ],
         hnsw_index: "combatmemory_embedding_hnsw",
+        unique: &[],
         noun: "combat memory",
     };
     const LIST_BY: &'static [ListBy] = &[ListBy::Text("mob_type"), ListBy::Text("mob_name")];

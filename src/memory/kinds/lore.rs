@@ -81,6 +81,7 @@ impl Kind for Lore {
             ty: MetaType::Tags,
         }],
         hnsw_index: "lorememory_embedding_hnsw",
+        unique: &UPSERT_KEY,
         noun: "lore entry",
     };
     const LIST_BY: &'static [ListBy] = &[ListBy::Text("source")];
