@@ -128,21 +128,20 @@ pub async fn imported(
         .collect())
 }
 
-/// Every recorded row of `source_table`: original id -> target id (for
-/// translating references to it).
-pub async fn mapping(
+/// How many rows of `source_table` earlier runs recorded.
+pub async fn recorded(
     pool: Pool<'_>,
     alias: Alias,
     source_table: &str,
-) -> Result<HashMap<i64, i64>, sqlx::Error> {
+) -> Result<i64, sqlx::Error> {
     let mut args = Args::new();
     let sql = format!(
-        "SELECT original_id, target_id FROM {} WHERE source_table = {} AND outcome <> 'duplicate'",
+        "SELECT CAST(count(*) AS BIGINT) FROM {} WHERE source_table = {}",
         origin_table(alias),
         args.push(source_table)
     );
-    let rows: Vec<(i64, i64)> = pool.fetch_all(&sql, args).await?;
-    Ok(rows.into_iter().collect())
+    let (n,): (i64,) = pool.fetch_one(&sql, args).await?;
+    Ok(n)
 }
 
 /// Write `rows` into `target` in one transaction, with their origins, then

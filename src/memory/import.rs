@@ -19,11 +19,11 @@ use chrono::{DateTime, Utc};
 
 use super::error::MemoryError;
 use super::kind::{Kind, MemoryKind};
-use super::pg_index::column_dimension;
+use super::pg_index::{self, IndexState, column_dimension};
 use super::rows::log_changes;
 use super::store::MemoryStore;
 use crate::db::bulk::{self, BulkRow, NaturalKey, OnExisting, Outcome, Target, Written};
-use crate::db::{Alias, Pool, SqlValue};
+use crate::db::{Alias, Args, Pool, SqlValue};
 use crate::vector::normalize;
 
 /// Why a row imported without a vector is pending (kept in `embedding_error`
@@ -75,6 +75,48 @@ impl MemoryStore {
             }
         }
         Ok(())
+    }
+
+    /// Before importing `incoming` rows of `kind` (Postgres): drop its HNSW
+    /// index when the import at least doubles the table, to build it once
+    /// afterwards ([`finish_bulk_load`](Self::finish_bulk_load)). Maintaining
+    /// the index row by row made the generated original set (2,400 NPC
+    /// memories at 1536-d) import in 21 s; without it 3.5 s plus 2.8 s to
+    /// build the three indexes. Into a table already larger than the import,
+    /// rebuilding would cost more than it saves. Searches meanwhile stay
+    /// correct, scanning instead. Returns whether the index was dropped.
+    pub async fn prepare_bulk_load(
+        &self,
+        kind: MemoryKind,
+        incoming: u64,
+    ) -> Result<bool, MemoryError> {
+        if !matches!(self.db.pool(Alias::AiMemory), Pool::Postgres(_)) {
+            return Ok(false);
+        }
+        let sql = format!("SELECT CAST(count(*) AS BIGINT) FROM {}", kind.table());
+        let (present,): (i64,) = self
+            .db
+            .pool(Alias::AiMemory)
+            .fetch_one(&sql, Args::new())
+            .await?;
+        if incoming < present.max(1) as u64 {
+            return Ok(false);
+        }
+        Ok(pg_index::drop_index(&self.db, kind).await? != IndexState::Missing)
+    }
+
+    /// After an import (Postgres): build `kind`'s HNSW index when it is
+    /// missing or invalid (dropped for the load, or left so by an interrupted
+    /// run). Returns whether it built one.
+    pub async fn finish_bulk_load(
+        &self,
+        kind: MemoryKind,
+        on_progress: impl FnMut(pg_index::BuildProgress),
+    ) -> Result<bool, MemoryError> {
+        if !matches!(self.db.pool(Alias::AiMemory), Pool::Postgres(_)) {
+            return Ok(false);
+        }
+        pg_index::build_index(&self.db, kind, None, on_progress).await
     }
 
     /// Import one batch of `K` read from `source_table`, with vectors recorded

@@ -485,6 +485,12 @@ impl Run<'_> {
         let Some(mut t) = self.start(table, Alias::AiMemory, columns).await? else {
             return Ok(());
         };
+        if !self.options.dry_run {
+            let done =
+                bulk::recorded(self.db.pool(Alias::AiMemory), Alias::AiMemory, table).await?;
+            let incoming = (self.source.count(table).await? - done).max(0) as u64;
+            self.store.prepare_bulk_load(K::ID, incoming).await?;
+        }
         while let Some(rows) = self.next(&mut t).await? {
             let mut memories = Vec::with_capacity(rows.len());
             for (id, values) in rows {
@@ -501,6 +507,22 @@ impl Run<'_> {
             self.absorb(&mut t, &batch.written, batch.failed);
         }
         self.finish(t);
+        if !self.options.dry_run {
+            let index = crate::memory::hnsw_index(K::ID);
+            self.progress.begin(&format!("building {index}"), 0);
+            let started = Instant::now();
+            if self
+                .store
+                .finish_bulk_load(K::ID, |_| self.progress.advance(0))
+                .await?
+            {
+                self.report.notes.push(format!(
+                    "built the HNSW index {index} after loading, in {:.1} s",
+                    started.elapsed().as_secs_f64()
+                ));
+            }
+            self.progress.end();
+        }
         Ok(())
     }
 
