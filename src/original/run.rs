@@ -261,12 +261,16 @@ impl Run<'_> {
             self.pairs(PAYMENTS.source, "account_name", "wallet_address")
                 .await?,
         );
-        self.copy(&ACCOUNTS, |_, values| {
+        let mut names: HashMap<i64, String> = HashMap::new();
+        self.copy(&ACCOUNTS, |id, values| {
             accounts::fill_wallet(values, &wallets);
+            if let SqlValue::Text(Some(name)) = &values[ACCOUNTS.index_of("username")] {
+                names.insert(id, name.clone());
+            }
             Ok(())
         })
         .await?;
-        let account_ids = self.account_ids().await?;
+        let account_ids = self.account_ids(&names).await?;
         self.memories::<Npc>(NPC_TABLE, &memories::NPC_COLUMNS, memories::npc)
             .await?;
         self.memories::<Combat>(COMBAT_TABLE, &memories::COMBAT_COLUMNS, memories::combat)
@@ -306,21 +310,30 @@ impl Run<'_> {
         Ok(self.source.text_pairs(table, a, b).await?)
     }
 
-    /// The accounts payments may name, once the accounts are in; `None` when
-    /// the original's accounts were not there to import.
-    async fn account_ids(&self) -> Result<Option<AccountIds>, ImportError> {
+    /// The accounts payments may name, once the accounts are in: their names
+    /// as this run read them (`names`, by original id) or, for those an
+    /// earlier run imported, as stored here. `None` when the original's
+    /// accounts were not there to import.
+    async fn account_ids(
+        &self,
+        names: &HashMap<i64, String>,
+    ) -> Result<Option<AccountIds>, ImportError> {
         let Some(ids) = self.ids.get(ACCOUNTS.source) else {
             return Ok(None);
         };
-        let targets: Vec<i64> = ids.values().copied().collect();
-        let names = accounts::usernames(self.db, &targets).await?;
+        let earlier: Vec<i64> = ids
+            .iter()
+            .filter(|(original, _)| !names.contains_key(original))
+            .map(|(_, &target)| target)
+            .collect();
+        let stored = accounts::usernames(self.db, &earlier).await?;
         let mut accounts = AccountIds::default();
-        for (&original, target) in ids {
-            if let Some(name) = names.get(target) {
+        for (original, &target) in ids {
+            if let Some(name) = names.get(original).or(stored.get(&target)) {
                 accounts
                     .by_original
-                    .insert(original, (name.clone(), *target));
-                accounts.by_name.insert(name.clone(), *target);
+                    .insert(*original, (name.clone(), target));
+                accounts.by_name.insert(name.clone(), target);
             }
         }
         Ok(Some(accounts))
