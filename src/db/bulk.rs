@@ -224,25 +224,27 @@ async fn write_in(
         .is_some_and(|k| k.on_existing == OnExisting::Skip);
     let mut new_rows = Vec::new();
     let mut matched = Vec::new();
-    let mut plan: Vec<(i64, Result<(i64, Outcome), i64>)> = Vec::with_capacity(rows.len());
+    let mut plan: Vec<(i64, Fate)> = Vec::with_capacity(rows.len());
     for (row, found) in rows.into_iter().zip(existing) {
         let id = row.original_id;
         match (row.duplicate_of, found) {
-            // Resolved below, once the row it repeats has its id.
-            (Some(first), _) => plan.push((id, Err(first))),
-            (None, Some(existing)) if skip => plan.push((id, Ok((existing, Outcome::Duplicate)))),
+            (Some(first), _) => plan.push((id, Fate::Repeats(first))),
+            (None, Some(existing)) if skip => {
+                plan.push((id, Fate::Is(existing, Outcome::Duplicate)))
+            }
             (None, Some(existing)) => {
-                plan.push((id, Ok((existing, Outcome::Matched))));
+                plan.push((id, Fate::Is(existing, Outcome::Matched)));
                 matched.push((existing, row.values));
             }
             (None, None) => {
-                plan.push((id, Ok((0, Outcome::Imported))));
+                plan.push((id, Fate::New));
                 new_rows.push(row);
             }
         }
     }
     let ids = assign_ids(tx, target, &new_rows).await?;
-    let mut assigned: HashMap<i64, i64> = new_rows
+    // Where each source row went: new rows to their ids, the others to the row they match.
+    let mut went: HashMap<i64, i64> = new_rows
         .iter()
         .zip(&ids)
         .map(|(r, &id)| (r.original_id, id))
@@ -254,23 +256,25 @@ async fn write_in(
         .collect();
     insert_rows(tx, target, inserts).await?;
     update_rows(tx, target, matched).await?;
-    for (id, outcome) in &plan {
-        if let Ok((existing, Outcome::Matched | Outcome::Duplicate)) = outcome {
-            assigned.insert(*id, *existing);
+    for (id, fate) in &plan {
+        if let Fate::Is(existing, _) = fate {
+            went.insert(*id, *existing);
         }
     }
     let earlier: Vec<i64> = plan
         .iter()
-        .filter_map(|(_, p)| p.err())
-        .filter(|first| !assigned.contains_key(first))
+        .filter_map(|(_, fate)| match fate {
+            Fate::Repeats(first) if !went.contains_key(first) => Some(*first),
+            _ => None,
+        })
         .collect();
     let recorded = imported_in(tx, target.alias, source_table, &earlier).await?;
     let mut result = BatchResult::default();
-    for (original_id, p) in plan {
-        let (target_id, outcome) = match p {
-            Ok((_, Outcome::Imported)) => (assigned[&original_id], Outcome::Imported),
-            Ok((existing, outcome)) => (existing, outcome),
-            Err(first) => match assigned.get(&first).or(recorded.get(&first)) {
+    for (original_id, fate) in plan {
+        let (target_id, outcome) = match fate {
+            Fate::New => (went[&original_id], Outcome::Imported),
+            Fate::Is(existing, outcome) => (existing, outcome),
+            Fate::Repeats(first) => match went.get(&first).or(recorded.get(&first)) {
                 Some(&id) => (id, Outcome::Duplicate),
                 // Left for a later run, once the row it repeats is in.
                 None => {
@@ -290,6 +294,16 @@ async fn write_in(
     }
     record_origins(tx, target.alias, source_table, &result.written).await?;
     Ok(result)
+}
+
+/// What a batch does with one source row.
+enum Fate {
+    /// Written as a new row.
+    New,
+    /// Matched to (or a duplicate of) the row with this id here.
+    Is(i64, Outcome),
+    /// Repeats the source row with this id (in this batch or an earlier one).
+    Repeats(i64),
 }
 
 /// For each row, the id of the target row with its natural key (None without a key).

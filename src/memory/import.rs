@@ -30,6 +30,9 @@ use crate::vector::normalize;
 /// until it is embedded).
 pub const NO_VECTOR: &str = "imported without a vector: the source stored none";
 
+/// A row's columns and, in the same order, its values.
+type ColumnsAndValues = (Vec<&'static str>, Vec<SqlValue>);
+
 /// One memory from elsewhere.
 #[derive(Debug, Clone)]
 pub struct ImportedMemory<N> {
@@ -198,12 +201,11 @@ impl MemoryStore {
     }
 
     /// The columns and values of one imported row, or why it cannot be imported.
-    #[allow(clippy::type_complexity)]
     fn import_row<K: Kind>(
         &self,
         r: ImportedMemory<K::New>,
         model: &str,
-    ) -> Result<(Vec<&'static str>, Vec<SqlValue>), String> {
+    ) -> Result<ColumnsAndValues, String> {
         let row = K::prepare(self, r.memory).map_err(|e| e.to_string())?;
         let vector = match r.vector {
             Some(mut v) => {

@@ -230,6 +230,9 @@ fn model_note(report: &Report, options: &ImportOptions, configured: &str) -> Vec
     notes
 }
 
+/// How a memory table's row becomes a memory to import.
+type Convert<N> = fn(i64, Vec<SqlValue>) -> Result<ImportedMemory<N>, String>;
+
 /// A payment's account (its id here) and the expiry the original recorded for it.
 type Paid = (i64, DateTime<Utc>);
 
@@ -493,7 +496,7 @@ impl Run<'_> {
         &mut self,
         table: &'static str,
         columns: &'static [Column],
-        convert: fn(i64, Vec<SqlValue>) -> Result<ImportedMemory<K::New>, String>,
+        convert: Convert<K::New>,
     ) -> Result<(), ImportError> {
         let Some(mut t) = self.start(table, Alias::AiMemory, columns).await? else {
             return Ok(());

@@ -472,7 +472,7 @@ pub fn parse_decimal(text: &str, scale: u32) -> Result<String, String> {
 
 /// A blob of little-endian f32 values, of any length that is a whole number of them.
 fn decode_f32_blob(bytes: &[u8]) -> Result<Vec<f32>, String> {
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return Err(format!(
             "a blob of {} bytes is not a whole number of little-endian f32 values",
             bytes.len()

@@ -144,6 +144,9 @@ type PaymentTimes = (
     DateTime<Utc>,
 );
 
+/// An account's expiry and trial time as stored here.
+type Current = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
 /// Recompute and store the expiry of each of `accounts` from its payments
 /// here (see the module doc); an expiry already later here is kept, a trial
 /// already granted keeps its time. Returns the expiries computed.
@@ -183,8 +186,7 @@ pub async fn settle_expiries(db: &Db, accounts: &[i64]) -> Result<Vec<Expiry>, s
             "SELECT expires_at, trial_granted_at FROM subscriptions_accountsubscription WHERE account_id = {}",
             args.push(e.account_id)
         );
-        let existing: Option<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)> =
-            tx.fetch_optional(&current, args).await?;
+        let existing: Option<Current> = tx.fetch_optional(&current, args).await?;
         let (expires_at, trial) = match existing {
             Some((old, trial)) => (
                 old.map_or(e.expires_at, |o| o.max(e.expires_at)),

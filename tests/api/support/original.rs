@@ -30,13 +30,18 @@ fn generate(args: &[&str]) {
     );
 }
 
-/// The directory of the original-shaped SQLite files.
+/// The directory of the original-shaped SQLite files: under cargo's
+/// directory for test files, made afresh once per test run.
 pub fn sqlite_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        // Kept for the whole test process: every import test reads it.
-        let dir = tempfile::tempdir().expect("temp dir").keep();
-        generate(&["--sqlite-dir", dir.to_str().expect("utf-8 temp path")]);
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("original-sqlite");
+        std::fs::create_dir_all(&dir).expect("create the directory of the original set");
+        generate(&[
+            "--sqlite-dir",
+            dir.to_str().expect("utf-8 path"),
+            "--replace",
+        ]);
         dir
     })
 }
