@@ -112,8 +112,9 @@ class Report:
         out = ["## Workloads over HTTP", "",
                "search = top-10 in one NPC's memories with the query vector given (npc: 5,000 rows per NPC; recall: one "
                "partition of the whole corpus); search_text = the query embedded by the hash provider; context = lore + "
-               "recent + last interaction + similar memories; store_batch = 16 memories per request. Open loop: latency "
-               "from the scheduled send time.", ""]
+               "recent + last interaction + similar memories; store_batch = 16 memories per request; transfer (data economy) "
+               "= a transfer of 0.01 FCMGold between two of 64 funded wallets, each with its own Idempotency-Key. Open "
+               "loop: latency from the scheduled send time.", ""]
         body = [[r["backend"], r.get("data", "npc"), r["workload"], r["concurrency"], fmt(r.get("rate"), 0), r["requests"],
                  r["errors"], fmt(r["qps"], 0), fmt(r["p50_ms"]), fmt(r["p99_ms"]), fmt(r.get("recall_at_10"), 3)]
                 for r in self.runs]

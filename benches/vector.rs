@@ -6,7 +6,8 @@
 //! MNEMO_BENCH_HNSW_N=20000 cargo bench --bench vector -- 'hnsw'
 //! ```
 //!
-//! Groups: `scan` (exact top-10 over 5,000 and 50,000 x 1536), `hnsw` (search on
+//! Groups: `scan` (exact top-10 over 5,000 and 50,000 x 1536), `scan_first_pass`
+//! (the int8, sign-bit and bits-then-int8 first passes on the same rows), `hnsw` (search on
 //! `MNEMO_BENCH_HNSW_N` x 1536 clustered rows, default 100,000, next to the exact scan
 //! of the same rows; build time and recall@10 against the exact scan go to stderr),
 //! `codec` (blob encode/decode, normalise) and `topk` (the bounded heap alone).
@@ -21,7 +22,8 @@ use std::time::Instant;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use mnemo::vector::{
-    Hit, HnswSettings, IndexedPartition, Partition, TopK, decode_blob, encode_blob, normalize,
+    Hit, HnswSettings, IndexedPartition, Partition, ScanPlan, TopK, decode_blob, encode_blob,
+    normalize,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -102,6 +104,26 @@ fn filled_partition(rows: usize, seed: u64) -> (Partition<u32>, Clusters) {
     (part, data)
 }
 
+/// Mean share of the exact scan's top 10 that `search` finds, over `queries`.
+fn recall_at_10(
+    part: &Partition<u32>,
+    queries: &[Vec<f32>],
+    search: impl Fn(&[f32]) -> Vec<Hit>,
+) -> f64 {
+    let found: usize = queries
+        .iter()
+        .map(|q| {
+            let got = search(q);
+            let truth = part.search_exact(q, 10, |_, _| true);
+            truth
+                .iter()
+                .filter(|t| got.iter().any(|g| g.id == t.id))
+                .count()
+        })
+        .sum();
+    found as f64 / (10 * queries.len()) as f64
+}
+
 fn scan(c: &mut Criterion) {
     let mut group = c.benchmark_group("scan");
     group.sample_size(20);
@@ -122,34 +144,44 @@ fn scan(c: &mut Criterion) {
     group.finish();
 }
 
-/// The int8 first pass (rescore 4·k in f32) against the exact f32 scan on the
-/// same partition: time here, recall@10 printed.
-fn int8(c: &mut Criterion) {
-    let mut group = c.benchmark_group("scan_int8");
+/// The first passes against the exact f32 scan on the same partition: int8
+/// (rescore 4·k in f32), sign bits (rescore 10·k) and bits then int8; time here,
+/// recall@10 against the exact scan printed.
+fn first_pass(c: &mut Criterion) {
+    let mut group = c.benchmark_group("scan_first_pass");
     group.sample_size(20);
+    let plans = [
+        ("int8_rescore4", ScanPlan { binary: 0, int8: 4 }),
+        (
+            "binary_rescore10",
+            ScanPlan {
+                binary: 10,
+                int8: 0,
+            },
+        ),
+        (
+            "binary10_int8_rescore4",
+            ScanPlan {
+                binary: 10,
+                int8: 4,
+            },
+        ),
+    ];
     for rows in [5_000usize, 50_000] {
         let (mut part, mut data) = filled_partition(rows, 1);
         part.enable_int8();
+        part.enable_binary();
         let queries: Vec<Vec<f32>> = (0..100).map(|_| data.point()).collect();
-        let mut found = 0;
-        for q in &queries {
-            let exact = part.search_exact(q, 10, |_, _| true);
-            let fast = part.search_int8(q, 10, 4, |_, _| true);
-            found += fast
-                .iter()
-                .filter(|h| exact.iter().any(|e| e.id == h.id))
-                .count();
+        for (name, plan) in plans {
+            let recall = recall_at_10(&part, &queries, |q| {
+                part.search_planned(q, 10, plan, |_, _| true)
+            });
+            eprintln!("{name} {rows}x{DIM}: recall@10 vs exact = {recall:.4}");
+            let query = queries[0].clone();
+            group.bench_function(BenchmarkId::new(name, format!("{rows}x{DIM}")), |b| {
+                b.iter(|| black_box(part.search_planned(black_box(&query), 10, plan, |_, _| true)))
+            });
         }
-        eprintln!(
-            "int8 first pass {rows}x{DIM}: recall@10 vs exact = {:.4}",
-            found as f64 / (10 * queries.len()) as f64
-        );
-        group.throughput(Throughput::Bytes((rows * DIM) as u64));
-        let query = queries[0].clone();
-        group.bench_function(
-            BenchmarkId::new("int8_rescore4_top10", format!("{rows}x{DIM}")),
-            |b| b.iter(|| black_box(part.search_int8(black_box(&query), 10, 4, |_, _| true))),
-        );
     }
     group.finish();
 }
@@ -183,28 +215,22 @@ fn hnsw_fixture() -> HnswFixture {
     let mut index = IndexedPartition::from_partition(part, settings);
     let report = index.build_now();
     eprintln!(
-        "hnsw build: {:.1?} on {} threads (m {}, ef_construction {}): {report:?}; {}",
+        "hnsw build: {:.1?} on {} threads (m {}, ef_construction {}): {report:?}; {}; resident estimate {:?}",
         report.elapsed,
         index.settings().build_threads,
         index.settings().m,
         index.settings().ef_construction,
-        memory()
+        memory(),
+        index.resident_bytes()
     );
     let queries: Vec<Vec<f32>> = (0..200).map(|_| data.point()).collect();
     for ef in [32usize, 64, 128] {
-        let mut found = 0usize;
-        for q in &queries {
-            let got = index.search(q, 10, Some(ef)).hits;
-            let truth = index.partition().search_exact(q, 10, |_, _| true);
-            found += truth
-                .iter()
-                .filter(|t| got.iter().any(|g| g.id == t.id))
-                .count();
-        }
+        let recall = recall_at_10(index.partition(), &queries, |q| {
+            index.search(q, 10, Some(ef)).hits
+        });
         eprintln!(
-            "hnsw recall@10 vs exact (ef {ef}, {} queries): {:.4}",
-            queries.len(),
-            found as f64 / (10 * queries.len()) as f64
+            "hnsw recall@10 vs exact (ef {ef}, {} queries): {recall:.4}",
+            queries.len()
         );
     }
     HnswFixture { index, queries }
@@ -294,5 +320,5 @@ fn topk(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, scan, int8, hnsw, codec, topk);
+criterion_group!(benches, scan, first_pass, hnsw, codec, topk);
 criterion_main!(benches);

@@ -13,5 +13,6 @@ pub mod http;
 pub mod memory;
 pub mod original;
 pub mod subscriptions;
+pub mod tx_hash;
 pub mod vector;
 pub mod xrpl;

@@ -6,7 +6,7 @@ use clap::Parser;
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("MNEMO_LOG")
+            tracing_subscriber::EnvFilter::try_from_env(mnemo::cli::settings::vars::MNEMO_LOG)
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)

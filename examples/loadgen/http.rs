@@ -24,14 +24,25 @@ pub struct Client {
 
 impl Client {
     async fn post(&self, path: &str, body: &Value) -> Result<(u16, Value), String> {
-        let res = self
+        self.post_keyed(path, body, None).await
+    }
+
+    /// POST with an `Idempotency-Key` when given.
+    pub async fn post_keyed(
+        &self,
+        path: &str,
+        body: &Value,
+        key: Option<&str>,
+    ) -> Result<(u16, Value), String> {
+        let mut req = self
             .http
             .post(format!("{}{path}", self.url))
             .bearer_auth(&self.token)
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
+            .json(body);
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        let res = req.send().await.map_err(|e| e.to_string())?;
         let status = res.status().as_u16();
         let value = res.json::<Value>().await.unwrap_or(Value::Null);
         Ok((status, value))
@@ -189,7 +200,7 @@ impl Workload {
     }
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }

@@ -5,11 +5,13 @@
 //! loadgen prepare-text --dir D --texts FILE [--provider minilm] [--queries 1000] [--max N]
 //!                      [--npc 1] [--project 1536 --project-dir P]
 //! loadgen prepare-gaussian --dir D [--n 50000] [--dim 1536] [--queries 1000] [--npc 1]
-//! loadgen scan    --dir D [--rescore 4]           # exact, int8 and HNSW in process
+//! loadgen scan    --dir D [--rescore 4] [--binary 4,8,16,32] [--ef 32,64,100,200] [--passes 1] [--hnsw 0]
+//!                                                 # exact, first passes and HNSW in process
 //! loadgen load    --dir D --url U --token T [--concurrency 4]
 //! loadgen wait-index --dir D --url U --token T [--expect 1]
 //! loadgen run     --dir D --url U --token T --workload search|search_text|store|store_batch|context
 //!                 --concurrency C --seconds S [--rate R]
+//! loadgen economy --url U --token T [--concurrency 1] [--seconds 10] [--wallets 64]
 //! ```
 //! `prepare` writes synthetic NPC dialogue, its vectors (the offline hash
 //! provider, so every peer sees the very same vectors) and held-out queries with
@@ -17,10 +19,12 @@
 //! and an embedding provider. `run` is closed-loop at concurrency C, or
 //! open-loop at R requests/s (latency measured from the scheduled send time, so
 //! a stalled server cannot hide its queueing: no coordinated omission). Results
-//! are one JSON object per line on stdout.
+//! are one JSON object per line on stdout. `economy` times transfers between
+//! funded wallets, each with an `Idempotency-Key`.
 
 mod args;
 mod dataset;
+mod economy;
 mod http;
 mod prepare;
 mod scan;
@@ -55,9 +59,10 @@ async fn main() {
         Some("load") => http::load(&dir, &client(), &args).await,
         Some("wait-index") => http::wait_index(&dir, &client(), &args).await,
         Some("run") => http::run(&dir, client(), &args).await,
+        Some("economy") => economy::economy(client(), &args).await,
         _ => {
             eprintln!(
-                "usage: loadgen prepare|prepare-text|prepare-gaussian|scan|load|wait-index|run --dir DIR [...] (see the doc comment)"
+                "usage: loadgen prepare|prepare-text|prepare-gaussian|scan|load|wait-index|run|economy --dir DIR [...] (see the doc comment)"
             );
             std::process::exit(2);
         }

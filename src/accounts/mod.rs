@@ -7,8 +7,7 @@ pub mod tokens;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::db::{Alias, Db, is_unique_violation, now_micros};
-use crate::with_pool;
+use crate::db::{Alias, Args, Db, is_unique_violation, now_micros};
 
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct Account {
@@ -100,7 +99,9 @@ fn check_name(field: &'static str, value: &str, max: usize) -> Result<(), Accoun
     Ok(())
 }
 
-fn page<T>(items: Vec<T>, limit: i64, id: impl Fn(&T) -> i64) -> Page<T> {
+/// The page of `items` read with `limit`: `next_after` is the last item's id
+/// when the page is full (there may be more), `None` when it is not.
+pub fn page<T>(items: Vec<T>, limit: i64, id: impl Fn(&T) -> i64) -> Page<T> {
     let next_after = if items.len() as i64 == limit {
         items.last().map(id)
     } else {
@@ -122,22 +123,22 @@ fn clamp_limit(limit: i64) -> Result<i64, AccountError> {
 const ACCOUNT_COLUMNS: &str =
     "id, username, email, wallet_address, is_superuser, is_active, created_at";
 
+const CHARACTER_COLUMNS: &str = "id, account_id, key, created_at";
+
 pub async fn create_account(db: &Db, new: &NewAccount) -> Result<Account, AccountError> {
     check_name("username", &new.username, 150)?;
-    let result = with_pool!(db.pool(Alias::Default), |p| {
-        sqlx::query_as::<_, Account>(
-            "INSERT INTO accounts_account (username, email, wallet_address, is_superuser, is_active, created_at)
-             VALUES ($1, $2, $3, $4, TRUE, $5)
-             RETURNING id, username, email, wallet_address, is_superuser, is_active, created_at",
-        )
-        .bind(&new.username)
-        .bind(&new.email)
-        .bind(&new.wallet_address)
-        .bind(new.is_superuser)
-        .bind(now_micros())
-        .fetch_one(p)
-        .await
-    });
+    let mut args = Args::new();
+    args.push(new.username.as_str());
+    args.push(new.email.as_str());
+    args.push(new.wallet_address.clone());
+    args.push(new.is_superuser);
+    args.push(now_micros());
+    let sql = format!(
+        "INSERT INTO accounts_account (username, email, wallet_address, is_superuser, is_active, created_at)
+         VALUES ($1, $2, $3, $4, TRUE, $5)
+         RETURNING {ACCOUNT_COLUMNS}"
+    );
+    let result = db.pool(Alias::Default).fetch_one(&sql, args).await;
     result.map_err(|e| duplicate_or(e, "username", &new.username))
 }
 
@@ -153,29 +154,23 @@ fn duplicate_or(e: sqlx::Error, field: &'static str, value: &str) -> AccountErro
 }
 
 pub async fn get_account(db: &Db, id: i64) -> Result<Account, AccountError> {
-    let row = with_pool!(db.pool(Alias::Default), |p| {
-        sqlx::query_as::<_, Account>(sqlx::AssertSqlSafe(format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM accounts_account WHERE id = $1"
-        )))
-        .bind(id)
-        .fetch_optional(p)
-        .await?
-    });
+    let mut args = Args::new();
+    args.push(id);
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts_account WHERE id = $1");
+    let row: Option<Account> = db.pool(Alias::Default).fetch_optional(&sql, args).await?;
     row.ok_or(AccountError::NotFound("account"))
 }
 
 /// Accounts with id greater than `after`, at most `limit`.
 pub async fn list_accounts(db: &Db, after: i64, limit: i64) -> Result<Page<Account>, AccountError> {
     let limit = clamp_limit(limit)?;
-    let rows = with_pool!(db.pool(Alias::Default), |p| {
-        sqlx::query_as::<_, Account>(sqlx::AssertSqlSafe(format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM accounts_account WHERE id > $1 ORDER BY id LIMIT $2"
-        )))
-        .bind(after)
-        .bind(limit)
-        .fetch_all(p)
-        .await?
-    });
+    let mut args = Args::new();
+    args.push(after);
+    args.push(limit);
+    let sql = format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts_account WHERE id > $1 ORDER BY id LIMIT $2"
+    );
+    let rows: Vec<Account> = db.pool(Alias::Default).fetch_all(&sql, args).await?;
     Ok(page(rows, limit, |a| a.id))
 }
 
@@ -191,21 +186,20 @@ pub async fn update_account(
         .wallet_address
         .clone()
         .unwrap_or(current.wallet_address);
-    let result = with_pool!(db.pool(Alias::Default), |p| {
-        sqlx::query_as::<_, Account>(
-            "UPDATE accounts_account SET username = $1, email = $2, wallet_address = $3, is_superuser = $4, is_active = $5
-             WHERE id = $6
-             RETURNING id, username, email, wallet_address, is_superuser, is_active, created_at",
-        )
-        .bind(&username)
-        .bind(update.email.clone().unwrap_or(current.email))
-        .bind(&wallet)
-        .bind(update.is_superuser.unwrap_or(current.is_superuser))
-        .bind(update.is_active.unwrap_or(current.is_active))
-        .bind(id)
-        .fetch_optional(p)
-        .await
-    });
+    let mut args = Args::new();
+    args.push(username.as_str());
+    args.push(update.email.clone().unwrap_or(current.email));
+    args.push(wallet);
+    args.push(update.is_superuser.unwrap_or(current.is_superuser));
+    args.push(update.is_active.unwrap_or(current.is_active));
+    args.push(id);
+    let sql = format!(
+        "UPDATE accounts_account SET username = $1, email = $2, wallet_address = $3, is_superuser = $4, is_active = $5
+         WHERE id = $6
+         RETURNING {ACCOUNT_COLUMNS}"
+    );
+    let result: Result<Option<Account>, _> =
+        db.pool(Alias::Default).fetch_optional(&sql, args).await;
     result
         .map_err(|e| duplicate_or(e, "username", &username))?
         .ok_or(AccountError::NotFound("account"))
@@ -213,17 +207,7 @@ pub async fn update_account(
 
 /// Delete an account and (by cascade) its characters.
 pub async fn delete_account(db: &Db, id: i64) -> Result<(), AccountError> {
-    let done = with_pool!(db.pool(Alias::Default), |p| {
-        sqlx::query("DELETE FROM accounts_account WHERE id = $1")
-            .bind(id)
-            .execute(p)
-            .await?
-            .rows_affected()
-    });
-    if done == 0 {
-        return Err(AccountError::NotFound("account"));
-    }
-    Ok(())
+    delete_by_id(db, "accounts_account", id, "account").await
 }
 
 pub async fn create_character(
@@ -233,29 +217,23 @@ pub async fn create_character(
 ) -> Result<Character, AccountError> {
     check_name("key", key, 80)?;
     get_account(db, account_id).await?;
-    let result = with_pool!(db.pool(Alias::Default), |p| {
-        sqlx::query_as::<_, Character>(
-            "INSERT INTO accounts_character (account_id, key, created_at) VALUES ($1, $2, $3)
-             RETURNING id, account_id, key, created_at",
-        )
-        .bind(account_id)
-        .bind(key)
-        .bind(now_micros())
-        .fetch_one(p)
-        .await
-    });
+    let mut args = Args::new();
+    args.push(account_id);
+    args.push(key);
+    args.push(now_micros());
+    let sql = format!(
+        "INSERT INTO accounts_character (account_id, key, created_at) VALUES ($1, $2, $3)
+         RETURNING {CHARACTER_COLUMNS}"
+    );
+    let result = db.pool(Alias::Default).fetch_one(&sql, args).await;
     result.map_err(|e| duplicate_or(e, "key", key))
 }
 
 pub async fn get_character(db: &Db, id: i64) -> Result<Character, AccountError> {
-    let row = with_pool!(db.pool(Alias::Default), |p| {
-        sqlx::query_as::<_, Character>(
-            "SELECT id, account_id, key, created_at FROM accounts_character WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(p)
-        .await?
-    });
+    let mut args = Args::new();
+    args.push(id);
+    let sql = format!("SELECT {CHARACTER_COLUMNS} FROM accounts_character WHERE id = $1");
+    let row: Option<Character> = db.pool(Alias::Default).fetch_optional(&sql, args).await?;
     row.ok_or(AccountError::NotFound("character"))
 }
 
@@ -267,47 +245,51 @@ pub async fn list_characters(
     limit: i64,
 ) -> Result<Page<Character>, AccountError> {
     let limit = clamp_limit(limit)?;
-    let rows = with_pool!(db.pool(Alias::Default), |p| {
-        sqlx::query_as::<_, Character>(
-            "SELECT id, account_id, key, created_at FROM accounts_character
-             WHERE id > $1 AND ($2 IS NULL OR account_id = $2) ORDER BY id LIMIT $3",
-        )
-        .bind(after)
-        .bind(account_id)
-        .bind(limit)
-        .fetch_all(p)
-        .await?
-    });
+    let mut args = Args::new();
+    args.push(after);
+    args.push(account_id);
+    args.push(limit);
+    let sql = format!(
+        "SELECT {CHARACTER_COLUMNS} FROM accounts_character
+         WHERE id > $1 AND ($2 IS NULL OR account_id = $2) ORDER BY id LIMIT $3"
+    );
+    let rows: Vec<Character> = db.pool(Alias::Default).fetch_all(&sql, args).await?;
     Ok(page(rows, limit, |c| c.id))
 }
 
 /// Rename a character (its key).
 pub async fn rename_character(db: &Db, id: i64, key: &str) -> Result<Character, AccountError> {
     check_name("key", key, 80)?;
-    let result = with_pool!(db.pool(Alias::Default), |p| {
-        sqlx::query_as::<_, Character>(
-            "UPDATE accounts_character SET key = $1 WHERE id = $2 RETURNING id, account_id, key, created_at",
-        )
-        .bind(key)
-        .bind(id)
-        .fetch_optional(p)
-        .await
-    });
+    let mut args = Args::new();
+    args.push(key);
+    args.push(id);
+    let sql = format!(
+        "UPDATE accounts_character SET key = $1 WHERE id = $2 RETURNING {CHARACTER_COLUMNS}"
+    );
+    let result: Result<Option<Character>, _> =
+        db.pool(Alias::Default).fetch_optional(&sql, args).await;
     result
         .map_err(|e| duplicate_or(e, "key", key))?
         .ok_or(AccountError::NotFound("character"))
 }
 
 pub async fn delete_character(db: &Db, id: i64) -> Result<(), AccountError> {
-    let done = with_pool!(db.pool(Alias::Default), |p| {
-        sqlx::query("DELETE FROM accounts_character WHERE id = $1")
-            .bind(id)
-            .execute(p)
-            .await?
-            .rows_affected()
-    });
-    if done == 0 {
-        return Err(AccountError::NotFound("character"));
+    delete_by_id(db, "accounts_character", id, "character").await
+}
+
+/// Delete the row of `table` with this id; [`AccountError::NotFound`] naming
+/// `noun` when there is none.
+async fn delete_by_id(
+    db: &Db,
+    table: &'static str,
+    id: i64,
+    noun: &'static str,
+) -> Result<(), AccountError> {
+    let mut args = Args::new();
+    args.push(id);
+    let sql = format!("DELETE FROM {table} WHERE id = $1");
+    match db.pool(Alias::Default).execute(&sql, args).await? {
+        0 => Err(AccountError::NotFound(noun)),
+        _ => Ok(()),
     }
-    Ok(())
 }

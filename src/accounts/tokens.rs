@@ -17,8 +17,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq as _;
 
 use super::AccountError;
-use crate::db::{Alias, Db, is_unique_violation, now_micros};
-use crate::with_pool;
+use crate::db::{Alias, Args, Db, is_unique_violation, now_micros};
 
 /// Every token starts with this, so a leaked one is easy to recognise (secret scanners).
 pub const TOKEN_PREFIX: &str = "mnemo_";
@@ -38,17 +37,31 @@ pub enum Scope {
     MemoryRead,
     #[serde(rename = "memory:write")]
     MemoryWrite,
+    /// Economy reads: catalogue, balances, NFTs, logs, snapshots, sessions.
+    #[serde(rename = "economy:read")]
+    EconomyRead,
+    /// Economy writes: credits, debits, transfers, NFT moves, chain moves, telemetry.
+    #[serde(rename = "economy:write")]
+    EconomyWrite,
     #[serde(rename = "admin")]
     Admin,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 3] = [Scope::MemoryRead, Scope::MemoryWrite, Scope::Admin];
+    pub const ALL: [Scope; 5] = [
+        Scope::MemoryRead,
+        Scope::MemoryWrite,
+        Scope::EconomyRead,
+        Scope::EconomyWrite,
+        Scope::Admin,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Scope::MemoryRead => "memory:read",
             Scope::MemoryWrite => "memory:write",
+            Scope::EconomyRead => "economy:read",
+            Scope::EconomyWrite => "economy:write",
             Scope::Admin => "admin",
         }
     }
@@ -70,7 +83,7 @@ impl FromStr for Scope {
             .ok_or_else(|| AccountError::Invalid {
                 field: "scopes",
                 message: format!(
-                    "unknown scope {s:?}; expected memory:read, memory:write or admin"
+                    "unknown scope {s:?}; expected memory:read, memory:write, economy:read, economy:write or admin"
                 ),
             })
     }
@@ -87,7 +100,8 @@ pub fn parse_scopes(text: &str) -> Result<BTreeSet<Scope>, AccountError> {
     if scopes.is_empty() {
         return Err(AccountError::Invalid {
             field: "scopes",
-            message: "at least one scope is required (memory:read, memory:write, admin)".into(),
+            message: "at least one scope is required (memory:read, memory:write, economy:read, economy:write, admin)"
+                .into(),
         });
     }
     Ok(scopes)
@@ -206,18 +220,16 @@ pub async fn create_token(
         });
     }
     let secret = generate();
-    let result = with_pool!(db.pool(Alias::Default), |p| {
-        sqlx::query_as::<_, TokenRow>(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO accounts_apitoken (name, token_hash, scopes, created_at)
-             VALUES ($1, $2, $3, $4) RETURNING {COLUMNS}"
-        )))
-        .bind(name)
-        .bind(hash_token(&secret))
-        .bind(scopes_text(scopes))
-        .bind(now_micros())
-        .fetch_one(p)
-        .await
-    });
+    let mut args = Args::new();
+    args.push(name);
+    args.push(hash_token(&secret));
+    args.push(scopes_text(scopes));
+    args.push(now_micros());
+    let sql = format!(
+        "INSERT INTO accounts_apitoken (name, token_hash, scopes, created_at)
+         VALUES ($1, $2, $3, $4) RETURNING {COLUMNS}"
+    );
+    let result: Result<TokenRow, _> = db.pool(Alias::Default).fetch_one(&sql, args).await;
     match result {
         Ok(row) => Ok((row.into_token(), secret)),
         Err(e) if is_unique_violation(&e) => Err(AccountError::Duplicate {
@@ -230,34 +242,24 @@ pub async fn create_token(
 
 /// Every token, revoked ones included, oldest first.
 pub async fn list_tokens(db: &Db) -> Result<Vec<ApiToken>, AccountError> {
-    let rows = with_pool!(db.pool(Alias::Default), |p| {
-        sqlx::query_as::<_, TokenRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM accounts_apitoken ORDER BY id"
-        )))
-        .fetch_all(p)
-        .await?
-    });
+    let sql = format!("SELECT {COLUMNS} FROM accounts_apitoken ORDER BY id");
+    let rows: Vec<TokenRow> = db.pool(Alias::Default).fetch_all(&sql, Args::new()).await?;
     Ok(rows.into_iter().map(TokenRow::into_token).collect())
 }
 
 /// Revoke the token called `name`. Revoking a revoked token changes nothing and
 /// returns it with its original `revoked_at`.
 pub async fn revoke_token(db: &Db, name: &str) -> Result<ApiToken, AccountError> {
-    let row = with_pool!(db.pool(Alias::Default), |p| {
-        sqlx::query(
+    let mut args = Args::new();
+    args.push(now_micros());
+    args.push(name);
+    db.pool(Alias::Default)
+        .execute(
             "UPDATE accounts_apitoken SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL",
+            args,
         )
-        .bind(now_micros())
-        .bind(name)
-        .execute(p)
         .await?;
-        sqlx::query_as::<_, TokenRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM accounts_apitoken WHERE name = $1"
-        )))
-        .bind(name)
-        .fetch_optional(p)
-        .await?
-    });
+    let row = token_where(db, "name", name).await?;
     row.map(TokenRow::into_token)
         .ok_or(AccountError::NotFound("token"))
 }
@@ -268,14 +270,7 @@ pub async fn verify_token(db: &Db, presented: &str) -> Result<Option<ApiToken>, 
         return Ok(None);
     }
     let hash = hash_token(presented);
-    let row = with_pool!(db.pool(Alias::Default), |p| {
-        sqlx::query_as::<_, TokenRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM accounts_apitoken WHERE token_hash = $1"
-        )))
-        .bind(&hash)
-        .fetch_optional(p)
-        .await?
-    });
+    let row = token_where(db, "token_hash", &hash).await?;
     // The lookup is by hash, so its timing says nothing about the secret; the
     // constant-time compare guards against an index or collation that matches
     // loosely (case folding, trailing spaces) ever accepting a different hash.
@@ -285,16 +280,35 @@ pub async fn verify_token(db: &Db, presented: &str) -> Result<Option<ApiToken>, 
         .filter(ApiToken::is_active))
 }
 
+/// The token whose `column` (`name` or `token_hash`, both unique) is `value`.
+async fn token_where(
+    db: &Db,
+    column: &'static str,
+    value: &str,
+) -> Result<Option<TokenRow>, AccountError> {
+    let mut args = Args::new();
+    args.push(value);
+    let sql = format!("SELECT {COLUMNS} FROM accounts_apitoken WHERE {column} = $1");
+    Ok(db.pool(Alias::Default).fetch_optional(&sql, args).await?)
+}
+
+/// Whether a token exists (`active`: one not revoked).
+async fn any_token(db: &Db, active: bool) -> Result<bool, AccountError> {
+    let sql = if active {
+        "SELECT id FROM accounts_apitoken WHERE revoked_at IS NULL LIMIT 1"
+    } else {
+        "SELECT id FROM accounts_apitoken LIMIT 1"
+    };
+    let found: Option<(i64,)> = db
+        .pool(Alias::Default)
+        .fetch_optional(sql, Args::new())
+        .await?;
+    Ok(found.is_some())
+}
+
 /// Whether any token is active.
 pub async fn any_active(db: &Db) -> Result<bool, AccountError> {
-    let found = with_pool!(db.pool(Alias::Default), |p| {
-        sqlx::query_as::<_, (i64,)>(
-            "SELECT id FROM accounts_apitoken WHERE revoked_at IS NULL LIMIT 1",
-        )
-        .fetch_optional(p)
-        .await?
-    });
-    Ok(found.is_some())
+    any_token(db, true).await
 }
 
 /// On a database that has never had a token, create an `admin` token and
@@ -302,12 +316,7 @@ pub async fn any_active(db: &Db) -> Result<bool, AccountError> {
 /// at all. A database whose tokens were all revoked gets none: an admin who
 /// revoked them meant it (`mnemo token create` makes a new one from the shell).
 pub async fn ensure_bootstrap_admin(db: &Db) -> Result<Option<(ApiToken, String)>, AccountError> {
-    let any = with_pool!(db.pool(Alias::Default), |p| {
-        sqlx::query_as::<_, (i64,)>("SELECT id FROM accounts_apitoken LIMIT 1")
-            .fetch_optional(p)
-            .await?
-    });
-    if any.is_some() {
+    if any_token(db, false).await? {
         if !any_active(db).await? {
             tracing::warn!(
                 "every API token is revoked: create one with `mnemo token create --name NAME --scopes admin`"
@@ -359,5 +368,24 @@ mod tests {
         };
         assert!(reader.allows(Scope::MemoryRead));
         assert!(!reader.allows(Scope::MemoryWrite) && !reader.allows(Scope::Admin));
+    }
+
+    #[test]
+    fn economy_scopes_parse_and_grant_only_themselves() {
+        let scopes = parse_scopes("economy:read,economy:write").unwrap();
+        assert_eq!(
+            scopes,
+            BTreeSet::from([Scope::EconomyRead, Scope::EconomyWrite])
+        );
+        let reader = ApiToken {
+            id: 1,
+            name: "game".into(),
+            scopes: BTreeSet::from([Scope::EconomyRead]),
+            created_at: Utc::now(),
+            revoked_at: None,
+        };
+        assert!(reader.allows(Scope::EconomyRead));
+        assert!(!reader.allows(Scope::EconomyWrite));
+        assert!(!reader.allows(Scope::MemoryRead) && !reader.allows(Scope::Admin));
     }
 }

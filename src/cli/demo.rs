@@ -12,7 +12,8 @@ use include_dir::{Dir, include_dir};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Deserialize;
 
-use super::{Cli, CliError};
+use super::CliError;
+use super::settings::Settings;
 use crate::db::{Alias, migrate};
 use crate::embed::Embedder;
 use crate::memory::{
@@ -183,17 +184,17 @@ fn slash_path(p: &Path) -> String {
         .join("/")
 }
 
-pub async fn demo(cli: &Cli, args: &DemoArgs) -> Result<(), CliError> {
+pub async fn demo(settings: &Settings, args: &DemoArgs) -> Result<(), CliError> {
     let DemoCommand::Load { fixtures } = &args.command;
     let fixtures = match fixtures {
         Some(dir) => Fixtures::from_dir(dir)?,
         None => Fixtures::built_in()?,
     };
     // Build the embedder before touching the database: a missing model stops us early.
-    let embedder = cli.embedding.build()?;
-    let db = cli.open().await?;
+    let embedder = settings.embedder()?;
+    let db = settings.open(false).await?;
     println!("Backend: {}", db.describe());
-    let applied = migrate::migrate(&db, &Alias::ALL, &cli.migrate_params(), None).await?;
+    let applied = migrate::migrate(&db, &Alias::ALL, &settings.migrate_params(), None).await?;
     if !applied.is_empty() {
         println!("Applied {} pending migration(s)", applied.len());
     }

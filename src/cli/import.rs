@@ -14,7 +14,10 @@ use std::sync::Mutex;
 use clap::{ArgGroup, Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{Cli, CliError};
+use super::CliError;
+use super::settings::Settings;
+use crate::embed;
+use crate::memory::MemoryStore;
 use crate::original::{self, ImportOptions, Progress, Source};
 
 #[derive(Debug, Args)]
@@ -53,7 +56,7 @@ pub struct OriginalArgs {
     pub batch: u16,
 }
 
-pub async fn import(cli: &Cli, args: &ImportArgs) -> Result<(), CliError> {
+pub async fn import(settings: &Settings, args: &ImportArgs) -> Result<(), CliError> {
     let ImportCommand::Original(args) = &args.command;
     let source = match (&args.sqlite_dir, &args.pg_url) {
         (Some(dir), _) => Source::sqlite_dir(dir).await?,
@@ -66,8 +69,9 @@ pub async fn import(cli: &Cli, args: &ImportArgs) -> Result<(), CliError> {
             ));
         }
     };
-    let provider = cli.embedding.embedding_provider.clone();
-    let dimension = cli.embedding.dimension().ok_or_else(|| {
+    let embedding = &settings.embedding;
+    let provider = embedding.provider.clone();
+    let dimension = embed::dimension_of(&provider, &embedding.provider_settings).ok_or_else(|| {
         CliError(format!(
             "unknown embedding provider {provider:?}: expected \"hash\", \"openai\" or \"minilm\""
         ))
@@ -76,18 +80,20 @@ pub async fn import(cli: &Cli, args: &ImportArgs) -> Result<(), CliError> {
         model: args.model.clone(),
         provider,
         dimension,
-        vault_address: cli.vault_address.clone(),
+        vault_address: settings.vault_address.clone(),
         dry_run: args.dry_run,
         batch: usize::from(args.batch),
     };
     // Before the provider is even built: a model it would have to load is no
     // reason to write half an import.
     original::check_vectors(&source, &options).await?;
-    let db = cli.open().await?;
-    let embedder = cli.embedding.build()?;
+    let db = settings.open(false).await?;
+    let store =
+        MemoryStore::open_unchecked(db.clone(), settings.embedder()?, settings.memory.clone())
+            .await?;
     eprintln!("importing {} into {}", source.describe(), db.describe());
     let bars = Bars::default();
-    let report = original::import(&db, embedder, &source, &options, &bars).await;
+    let report = original::import(&store, &source, &options, &bars).await;
     source.close().await;
     db.close().await;
     let report = report?;

@@ -7,8 +7,9 @@ use std::time::Instant;
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::CliError;
 use super::kind_arg::KindArg;
-use super::{Cli, CliError};
+use super::settings::Settings;
 use crate::db::{Alias, Backend, migrate};
 use crate::memory::{IndexState, hnsw_index, pg_index};
 
@@ -41,8 +42,8 @@ pub enum IndexCommand {
     },
 }
 
-pub async fn index(cli: &Cli, args: &IndexArgs) -> Result<(), CliError> {
-    let db = cli.open().await?;
+pub async fn index(settings: &Settings, args: &IndexArgs) -> Result<(), CliError> {
+    let db = settings.open(false).await?;
     if db.backend() == Backend::Sqlite {
         return Err(CliError(
             "SQLite mode keeps its HNSW indexes in the server's memory, built as partitions grow; \

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{Cli, CliError};
+use super::CliError;
+use super::settings::Settings;
 use crate::memory::{ImportOptions, ImportReport, LoreFile, MemorySettings, MemoryStore};
 
 #[derive(Debug, Args)]
@@ -31,7 +32,7 @@ pub enum LoreCommand {
     },
 }
 
-pub async fn lore(cli: &Cli, args: &LoreArgs) -> Result<(), CliError> {
+pub async fn lore(settings: &Settings, args: &LoreArgs) -> Result<(), CliError> {
     match &args.command {
         LoreCommand::Import {
             dir,
@@ -39,7 +40,7 @@ pub async fn lore(cli: &Cli, args: &LoreArgs) -> Result<(), CliError> {
             dry_run,
         } => {
             import(
-                cli,
+                settings,
                 dir,
                 ImportOptions {
                     prune: *prune,
@@ -85,7 +86,7 @@ fn read_file(path: &Path) -> Result<LoreFile, String> {
     Ok(file)
 }
 
-async fn import(cli: &Cli, dir: &Path, options: ImportOptions) -> Result<(), CliError> {
+async fn import(settings: &Settings, dir: &Path, options: ImportOptions) -> Result<(), CliError> {
     let paths = lore_files(dir)?;
     if paths.is_empty() {
         return Err(CliError(format!(
@@ -109,8 +110,8 @@ async fn import(cli: &Cli, dir: &Path, options: ImportOptions) -> Result<(), Cli
             broken.join("\n  ")
         )));
     }
-    let db = cli.open().await?;
-    let embedder = cli.embedding.build()?;
+    let db = settings.open(false).await?;
+    let embedder = settings.embedder()?;
     let store = MemoryStore::open_lazily(db.clone(), embedder, MemorySettings::default()).await?;
     let total: usize = files.iter().map(|(_, f)| f.entries.len()).sum();
     let bar = ProgressBar::new(total as u64);

@@ -2,7 +2,8 @@
 
 use clap::Args;
 
-use super::{Cli, CliError, parse_alias};
+use super::settings::Settings;
+use super::{CliError, parse_alias};
 use crate::config::DatabaseTarget;
 use crate::db::migrate::{self, AliasStatus};
 use crate::db::{Alias, Db, introspect};
@@ -20,8 +21,8 @@ pub struct MigrateArgs {
     pub to: Option<String>,
 }
 
-pub async fn migrate(cli: &Cli, args: &MigrateArgs) -> Result<(), CliError> {
-    let db = cli.open().await?;
+pub async fn migrate(settings: &Settings, args: &MigrateArgs) -> Result<(), CliError> {
+    let db = settings.open(false).await?;
     let aliases: Vec<Alias> = match args.database {
         Some(alias) => vec![alias],
         None => Alias::ALL.to_vec(),
@@ -31,11 +32,16 @@ pub async fn migrate(cli: &Cli, args: &MigrateArgs) -> Result<(), CliError> {
         print_status(&migrate::status(&db, &aliases).await?);
         return Ok(());
     }
-    apply(&db, &aliases, cli, args.to.as_deref()).await
+    apply(&db, &aliases, settings, args.to.as_deref()).await
 }
 
-async fn apply(db: &Db, aliases: &[Alias], cli: &Cli, to: Option<&str>) -> Result<(), CliError> {
-    let applied = migrate::migrate(db, aliases, &cli.migrate_params(), to).await?;
+async fn apply(
+    db: &Db,
+    aliases: &[Alias],
+    settings: &Settings,
+    to: Option<&str>,
+) -> Result<(), CliError> {
+    let applied = migrate::migrate(db, aliases, &settings.migrate_params(), to).await?;
     if applied.is_empty() {
         println!("No migrations to apply.");
     }
@@ -58,8 +64,8 @@ fn print_status(statuses: &[AliasStatus]) {
 }
 
 /// The deployment path of the original `deploy_migrate.py`, for Postgres.
-pub async fn deploy_migrate(cli: &Cli) -> Result<(), CliError> {
-    let target = cli.target()?;
+pub async fn deploy_migrate(settings: &Settings) -> Result<(), CliError> {
+    let target = settings.database.clone();
     println!("Backend: {}", target.describe());
     if !matches!(target, DatabaseTarget::Postgres { .. }) {
         return Err(CliError(
@@ -73,7 +79,7 @@ pub async fn deploy_migrate(cli: &Cli) -> Result<(), CliError> {
     println!("pgvector extension: ok");
     let before = introspect::count_tables(&db).await?;
     println!("Tables before: {before}");
-    apply(&db, &Alias::ALL, cli, None).await?;
+    apply(&db, &Alias::ALL, settings, None).await?;
     let after = introspect::count_tables(&db).await?;
     println!("Tables after: {after}");
     if after == 0 {

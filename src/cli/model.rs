@@ -10,7 +10,8 @@ use std::process::Command;
 
 use clap::{Args, Subcommand};
 
-use super::{Cli, CliError};
+use super::CliError;
+use super::settings::Settings;
 use crate::embed::minilm::{
     MINILM_MODEL, MINILM_WHEEL, MINILM_WHEEL_PREFIX, MINILM_WHEEL_VERSION, missing_model_files,
     resolve_model_dir,
@@ -34,8 +35,8 @@ pub enum ModelCommand {
     Status,
 }
 
-pub async fn model(cli: &Cli, args: &ModelArgs) -> Result<(), CliError> {
-    let dir = resolve_model_dir(cli.embedding.model_dir.as_deref())?;
+pub async fn model(settings: &Settings, args: &ModelArgs) -> Result<(), CliError> {
+    let dir = resolve_model_dir(settings.embedding.provider_settings.model_dir.as_deref())?;
     match args.command {
         ModelCommand::Status => {
             let missing = missing_model_files(&dir);

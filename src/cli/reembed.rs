@@ -4,8 +4,9 @@
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::CliError;
 use super::kind_arg::KindArg;
-use super::{Cli, CliError};
+use super::settings::Settings;
 use crate::db::{Alias, migrate};
 use crate::embed::Embedder;
 use crate::memory::{EmbedScope, MemorySettings, MemoryStore, ReembedEvent};
@@ -31,8 +32,8 @@ pub struct ReembedArgs {
 /// where it stopped, because finished rows already carry the current model.
 /// On Postgres a provider of another dimension first resizes the vector column
 /// (see `MemoryStore::reembed`); the run says so, and when it builds an index.
-pub async fn reembed(cli: &Cli, args: &ReembedArgs) -> Result<(), CliError> {
-    let db = cli.open().await?;
+pub async fn reembed(settings: &Settings, args: &ReembedArgs) -> Result<(), CliError> {
+    let db = settings.open(false).await?;
     // Without the pgvector step the columns this command writes do not exist yet.
     let status = migrate::status(&db, &[Alias::AiMemory]).await?;
     let pending: Vec<String> = status.into_iter().flat_map(|s| s.pending).collect();
@@ -42,7 +43,7 @@ pub async fn reembed(cli: &Cli, args: &ReembedArgs) -> Result<(), CliError> {
             pending.join(", ")
         )));
     }
-    let embedder = cli.embedding.build()?;
+    let embedder = settings.embedder()?;
     let store =
         MemoryStore::open_unchecked(db, embedder.clone(), MemorySettings::default()).await?;
     let kinds = args.kind.kinds();

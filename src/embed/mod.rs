@@ -32,7 +32,7 @@ pub use error::EmbedError;
 pub use hash::{HASH_MODEL, HashEmbedder};
 #[cfg(feature = "minilm")]
 pub use minilm::MiniLmEmbedder;
-pub use minilm::{MINILM_DIMENSION, MINILM_MODEL, default_model_dir};
+pub use minilm::{MINILM_DIMENSION, MINILM_MODEL};
 pub use openai::{OPENAI_DEFAULT_BASE_URL, OpenAiEmbedder, OpenAiSettings};
 
 /// Dimension of `text-embedding-3-small`, and the default of every provider so that the
@@ -108,8 +108,8 @@ pub struct EmbedSettings {
     /// Settings of the `openai` provider; `api_key` is `OPENAI_API_KEY`, `base_url` is
     /// `OPENAI_BASE_URL`.
     pub openai: OpenAiSettings,
-    /// Directory of the `minilm` model files (`MNEMO_MODEL_DIR`); `None` means
-    /// [`default_model_dir`].
+    /// Directory of the `minilm` model files (`MNEMO_MODEL_DIR`, else the user's cache
+    /// directory, as the settings resolve it); `None`: none could be resolved.
     pub model_dir: Option<PathBuf>,
 }
 

@@ -16,6 +16,7 @@ use super::request_id;
 use crate::accounts::AccountError;
 use crate::memory::MemoryError;
 use crate::subscriptions::SubscriptionError;
+use crate::xrpl::XrplError;
 
 /// Seconds a client should wait before retrying when the database is unreachable.
 pub const DB_RETRY_AFTER_SECS: u64 = 2;
@@ -236,14 +237,25 @@ impl ResponseError for ApiError {
                 builder.insert_header((name.clone(), v));
             }
         }
-        builder.json(Envelope {
+        builder.json(self.envelope())
+    }
+}
+
+impl ApiError {
+    fn envelope(&self) -> Envelope<'_> {
+        Envelope {
             error: Body {
                 code: self.code,
                 message: &self.message,
                 field: self.field.as_deref(),
                 correlation_id: self.correlation_id.as_deref(),
             },
-        })
+        }
+    }
+
+    /// The JSON body this error is sent with (what an idempotency key keeps).
+    pub fn body_json(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(&self.envelope())
     }
 }
 
@@ -278,6 +290,40 @@ impl From<SubscriptionError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "trial_already_used", message)
             }
             SubscriptionError::Database(db) => ApiError::from_sqlx(&db),
+        }
+    }
+}
+
+impl From<XrplError> for ApiError {
+    fn from(e: XrplError) -> Self {
+        let message = e.to_string();
+        let conflict = |code| ApiError::new(StatusCode::CONFLICT, code, message.clone());
+        let missing = |field: &str| {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", message.clone()).with_field(field)
+        };
+        match e {
+            XrplError::Invalid { field, message } => ApiError::invalid(field, message),
+            XrplError::UnknownCurrency(_) => missing("currency_code"),
+            XrplError::UnknownItemType { field, .. } => missing(field),
+            XrplError::NftNotFound(_) => missing("nftoken_id"),
+            XrplError::NoOpenSession { .. } => missing("character_key"),
+            XrplError::InsufficientFunds { field, .. } => {
+                conflict("insufficient_balance").with_field(field)
+            }
+            XrplError::AlreadyProcessed { .. } => {
+                conflict("tx_hash_replayed").with_field("tx_hash")
+            }
+            XrplError::NftWrongState { .. } => conflict("nft_state_conflict").with_field("from"),
+            XrplError::NftWrongHolder { field, .. } => {
+                conflict("nft_state_conflict").with_field(field)
+            }
+            XrplError::InvalidTransition { .. } => ApiError::invalid("to", message),
+            XrplError::NoBlankTokens => conflict("no_blank_tokens"),
+            XrplError::IdempotencyKeyReused { .. } => {
+                conflict("idempotency_key_reused").with_field("Idempotency-Key")
+            }
+            e @ (XrplError::Corrupt(_) | XrplError::Encode(_)) => ApiError::internal(&e),
+            XrplError::Database(db) => ApiError::from_sqlx(&db),
         }
     }
 }
@@ -407,6 +453,10 @@ pub const ERROR_CODES: &[(u16, &str)] = &[
     (409, "duplicate"),
     (409, "tx_hash_replayed"),
     (409, "trial_already_used"),
+    (409, "insufficient_balance"),
+    (409, "idempotency_key_reused"),
+    (409, "nft_state_conflict"),
+    (409, "no_blank_tokens"),
     (413, "payload_too_large"),
     (415, "unsupported_media_type"),
     (429, "rate_limited"),

@@ -7,7 +7,7 @@
 //! - [`request_id`]: `x-request-id` and the per-request tracing span;
 //! - [`settings`]: `HttpSettings` (limits, timeouts) from the environment;
 //! - route families, each an endpoint table: [`ops`] (health, readiness, metrics,
-//!   the spec) and [`admin`] (accounts, characters, subscriptions).
+//!   the spec), [`admin`] (accounts, characters, subscriptions) and [`economy`].
 //!
 //! Every route is declared once, as data ([`Endpoint`]): the table registers the
 //! handlers, decides who may call them, and is what the contract test compares
@@ -16,6 +16,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod economy;
 pub mod error;
 pub mod limits;
 pub mod memory;
@@ -177,6 +178,7 @@ pub fn routes() -> Vec<Endpoint> {
     let mut all = ops::endpoints();
     all.extend(memory::endpoints());
     all.extend(admin::endpoints());
+    all.extend(economy::endpoints());
     all
 }
 

@@ -212,18 +212,9 @@ mod tests {
         columns: "id",
         partition: Some(KeyColumn::Int("npc_id")),
         meta: &[
-            MetaColumn {
-                name: "speaker_id",
-                ty: MetaType::Int,
-            },
-            MetaColumn {
-                name: "speaker_name",
-                ty: MetaType::Text,
-            },
-            MetaColumn {
-                name: "scope_tags",
-                ty: MetaType::Tags,
-            },
+            MetaColumn::int("speaker_id"),
+            MetaColumn::text("speaker_name"),
+            MetaColumn::tags("scope_tags"),
         ],
         hnsw_index: "t_hnsw",
         unique: &[],

@@ -64,6 +64,29 @@ pub struct MetaColumn {
     pub ty: MetaType,
 }
 
+impl MetaColumn {
+    pub const fn int(name: &'static str) -> Self {
+        Self {
+            name,
+            ty: MetaType::Int,
+        }
+    }
+
+    pub const fn text(name: &'static str) -> Self {
+        Self {
+            name,
+            ty: MetaType::Text,
+        }
+    }
+
+    pub const fn tags(name: &'static str) -> Self {
+        Self {
+            name,
+            ty: MetaType::Tags,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetaType {
     Int,

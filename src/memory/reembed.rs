@@ -101,8 +101,9 @@ impl MemoryStore {
 /// Resize the column to `vector(dim)` in one transaction: drop the HNSW index
 /// (rebuilt once at the end instead of on every re-embedded row), then change
 /// the type clearing every vector (a vector cannot move to another model's
-/// space), keeping the column's storage. Returns the old dimension, or `None`
-/// when a concurrent run did it.
+/// space), keeping the column's storage, and the sign bits' column with it (a
+/// type change rewrites rows without firing the trigger that keeps them).
+/// Returns the old dimension, or `None` when a concurrent run did it.
 async fn resize_column(
     pool: &PgPool,
     kind: MemoryKind,
@@ -146,7 +147,8 @@ async fn resize_column(
     };
     sqlx::raw_sql(AssertSqlSafe(format!(
         "ALTER TABLE {table} ALTER COLUMN embedding_vector TYPE vector({dim}) USING NULL;
-         ALTER TABLE {table} ALTER COLUMN embedding_vector SET STORAGE {storage}"
+         ALTER TABLE {table} ALTER COLUMN embedding_vector SET STORAGE {storage};
+         ALTER TABLE {table} ALTER COLUMN embedding_bits TYPE bit varying USING NULL"
     )))
     .execute(&mut *tx)
     .await?;

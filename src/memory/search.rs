@@ -82,6 +82,7 @@ impl MemoryStore {
             model: self.model(),
             hnsw: &self.settings.hnsw,
             ef_search: self.settings.ef_search,
+            pg_binary_rescore: self.settings.pg_binary_rescore,
         };
         self.engine.rank(kind, scope, q, k, filter, &ranking).await
     }

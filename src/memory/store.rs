@@ -26,6 +26,10 @@ pub struct MemorySettings {
     pub max_text_chars: usize,
     /// The in-memory HNSW layer of SQLite mode (threshold, m, ef).
     pub hnsw: crate::vector::HnswSettings,
+    /// Postgres: candidates per result the sign-bit first pass of an exact
+    /// search keeps for exact re-scoring; 0 ranks the whole scope by exact
+    /// cosine (the default here; `mnemo serve` turns it on).
+    pub pg_binary_rescore: usize,
 }
 
 impl Default for MemorySettings {
@@ -35,6 +39,7 @@ impl Default for MemorySettings {
             max_top_k: 100,
             max_text_chars: 16_000,
             hnsw: crate::vector::HnswSettings::default(),
+            pg_binary_rescore: 0,
         }
     }
 }

@@ -6,7 +6,6 @@
 //! ids so that a second run skips them and an interrupted one continues.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -19,11 +18,9 @@ use crate::db::bulk::{self, BulkRow, OnExisting, Outcome, Written};
 use crate::db::columns::{ColType, Column, CopySpec};
 use crate::db::migrate::{self, MigrateError, MigrateParams};
 use crate::db::{Alias, Db, SqlValue};
-use crate::embed::CachedEmbedder;
-use crate::memory::{
-    Combat, ImportedMemory, Kind, Lore, MemoryError, MemorySettings, MemoryStore, Npc,
-};
+use crate::memory::{Combat, ImportedMemory, Kind, Lore, MemoryError, MemoryStore, Npc};
 use crate::subscriptions::import::{self as subscriptions, AccountIds, PAYMENTS, PLANS};
+use crate::xrpl::XrplError;
 use crate::xrpl::import as xrpl;
 
 /// The migration that seeds the vault's RESERVE balances.
@@ -94,6 +91,8 @@ pub enum ImportError {
     Migrate(#[from] MigrateError),
     #[error(transparent)]
     Memory(#[from] MemoryError),
+    #[error(transparent)]
+    Xrpl(#[from] XrplError),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 }
@@ -120,15 +119,16 @@ pub async fn check_vectors(source: &Source, options: &ImportOptions) -> Result<(
     Ok(())
 }
 
-/// Import everything `source` holds into `db`.
+/// Import everything `source` holds into the store's databases (migrated
+/// first when they need it: the store may be opened on a fresh database).
 pub async fn import(
-    db: &Db,
-    embedder: Arc<CachedEmbedder>,
+    store: &MemoryStore,
     source: &Source,
     options: &ImportOptions,
     progress: &dyn Progress,
 ) -> Result<Report, ImportError> {
     let started = Instant::now();
+    let db = store.db();
     check_vectors(source, options).await?;
     let mut report = Report {
         dry_run: options.dry_run,
@@ -165,12 +165,10 @@ pub async fn import(
             applied.len()
         ));
     }
-    let store =
-        MemoryStore::open_unchecked(db.clone(), embedder, MemorySettings::default()).await?;
     store.check_vector_columns().await?;
     let mut run = Run {
         db,
-        store: &store,
+        store,
         source,
         options,
         progress,
@@ -284,6 +282,7 @@ impl Run<'_> {
             self.copy(spec, |_, values| xrpl::canonicalize(spec, values))
                 .await?;
         }
+        self.open_books().await?;
         self.copy(&PLANS, |_, _| Ok(())).await?;
         let mut paid: HashMap<i64, Paid> = HashMap::new();
         let written = self
@@ -299,6 +298,28 @@ impl Run<'_> {
             })
             .await?;
         self.settle(&written, &paid).await
+    }
+
+    /// Log the imported balances as opening entries (see `xrpl::import::open_books`).
+    async fn open_books(&mut self) -> Result<(), ImportError> {
+        if self.options.dry_run || !self.source.has_table("xrpl_fungiblegamestate").await? {
+            return Ok(());
+        }
+        let vault = match original_vaults(self.source).await?.as_slice() {
+            [one] => one.clone(),
+            _ => self.options.vault_address.clone(),
+        };
+        let opened = xrpl::open_books(self.db, &vault).await?;
+        if !opened.is_empty() {
+            self.report.notes.push(format!(
+                "the original logged no mints or burns: its balances of {} currencies are logged as \
+                 opening entries (transfer type {}, between MINT or BURN and the vault {vault}), so \
+                 `mnemo economy audit` balances",
+                opened.len(),
+                xrpl::OPENING_BALANCE
+            ));
+        }
+        Ok(())
     }
 
     async fn pairs(

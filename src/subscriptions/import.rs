@@ -24,7 +24,7 @@ use super::extend;
 use crate::db::bulk::{NaturalKey, OnExisting};
 use crate::db::columns::{ColType::*, Column as C, CopySpec};
 use crate::db::{Alias, Args, Db, SqlValue};
-use crate::xrpl::import::canonical_tx_hash;
+use crate::tx_hash::TxHash;
 
 /// The original's trial payments: their plan key and the marker in their `tx_hash`.
 const TRIAL_PLAN: &str = "trial";
@@ -102,10 +102,10 @@ pub fn prepare_payment(
     let SqlValue::Text(Some(raw)) = &values[hash_at] else {
         return Err("tx_hash: missing".into());
     };
-    let hash = match canonical_tx_hash(raw) {
-        Some(hash) => hash,
-        None if raw.starts_with(TRIAL_PREFIX) => raw.clone(),
-        None => {
+    let hash = match TxHash::parse("tx_hash", raw) {
+        Ok(hash) => hash.as_str().to_owned(),
+        Err(_) if raw.starts_with(TRIAL_PREFIX) => raw.clone(),
+        Err(_) => {
             return Err(format!(
                 "tx_hash: {raw:?} is neither an XRPL transaction hash nor a trial marker"
             ));

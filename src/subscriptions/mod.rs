@@ -4,7 +4,10 @@
 //! payment and the extension it buys commit in one transaction on either backend.
 //! A replayed `tx_hash` is refused by the unique index inside that transaction,
 //! so a replay can never extend anything (the original extended first and only
-//! logged the duplicate).
+//! logged the duplicate). Hashes are stored in their canonical spelling
+//! ([`TxHash`]), so a replay in another letter case is the same value to that
+//! index. A payment must pay the plan's price in the plan's currency, as the
+//! original's on-chain check demanded before it extended anything.
 
 pub mod import;
 mod status;
@@ -12,9 +15,9 @@ mod status;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use crate::db::{Alias, Db, is_unique_violation};
+use crate::db::{Alias, Args, Db, Tx, is_unique_violation};
 use crate::decimal;
-use crate::with_pool;
+use crate::tx_hash::{TxHash, TxHashError};
 
 pub use status::{SubscriptionStatus, TRIAL_HOURS, WARNING_HOURS};
 
@@ -29,6 +32,8 @@ pub struct Plan {
     pub duration_days: i32,
     /// Decimal text with two places, e.g. `5.00`.
     pub price: String,
+    /// The currency the price is paid in (the seeded plan: `RLUSD`, as the original).
+    pub currency_code: String,
     pub is_active: bool,
     pub sort_order: i32,
 }
@@ -40,9 +45,11 @@ pub struct NewPayment {
     pub account_name: String,
     pub wallet_address: String,
     pub plan_key: String,
-    /// Decimal text, at most two places.
+    /// Decimal text, at most two places; must equal the plan's price.
     pub amount: String,
+    /// Must be the plan's currency.
     pub currency_code: String,
+    /// Any spelling of a 64-hex XRPL hash; stored upper case.
     pub tx_hash: String,
 }
 
@@ -79,6 +86,15 @@ pub enum SubscriptionError {
     Database(#[from] sqlx::Error),
 }
 
+impl From<TxHashError> for SubscriptionError {
+    fn from(e: TxHashError) -> Self {
+        SubscriptionError::Invalid {
+            field: e.field,
+            message: e.message,
+        }
+    }
+}
+
 impl From<decimal::DecimalError> for SubscriptionError {
     fn from(e: decimal::DecimalError) -> Self {
         SubscriptionError::Invalid {
@@ -88,44 +104,50 @@ impl From<decimal::DecimalError> for SubscriptionError {
     }
 }
 
-/// Make sure the account's subscription row exists and lock it for the rest of
-/// the transaction (`FOR UPDATE` on Postgres; SQLite's write lock is already
-/// held by `BEGIN IMMEDIATE`). Evaluates to the current expiry. A macro because
-/// the body is compiled once per backend inside `with_pool!`.
-macro_rules! lock_expiry {
-    ($p:ident, $tx:ident, $account_id:expr, $now:expr) => {{
-        sqlx::query(
-            "INSERT INTO subscriptions_accountsubscription (account_id, updated_at) VALUES ($1, $2)
-             ON CONFLICT (account_id) DO NOTHING",
-        )
-        .bind($account_id)
-        .bind($now)
-        .execute(&mut *$tx)
-        .await?;
-        let (expiry,): (Option<DateTime<Utc>>,) = sqlx::query_as($p.pick(
-            "SELECT expires_at FROM subscriptions_accountsubscription WHERE account_id = $1",
-            "SELECT expires_at FROM subscriptions_accountsubscription WHERE account_id = $1 FOR UPDATE",
-        ))
-        .bind($account_id)
-        .fetch_one(&mut *$tx)
-        .await?;
-        expiry
-    }};
+/// Inside a write transaction: make sure the account's subscription row
+/// exists and lock it until the commit (see
+/// [`Dialect::for_update`](crate::db::Dialect::for_update)). Returns the
+/// current expiry.
+async fn lock_expiry(
+    tx: &mut Tx,
+    account_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    let mut args = Args::new();
+    args.push(account_id);
+    args.push(now);
+    tx.execute(
+        "INSERT INTO subscriptions_accountsubscription (account_id, updated_at) VALUES ($1, $2)
+         ON CONFLICT (account_id) DO NOTHING",
+        args,
+    )
+    .await?;
+    let mut args = Args::new();
+    let sql = format!(
+        "SELECT expires_at FROM subscriptions_accountsubscription WHERE account_id = {}{}",
+        args.push(account_id),
+        tx.dialect().for_update()
+    );
+    let (expiry,): (Option<DateTime<Utc>>,) = tx.fetch_one(&sql, args).await?;
+    Ok(expiry)
 }
 
-const PLAN_COLUMNS: &str =
-    "key, display_name, duration_days, CAST(price AS TEXT) AS price, is_active, sort_order";
+const PLAN_COLUMNS: &str = "key, display_name, duration_days, CAST(price AS TEXT) AS price, currency_code, is_active, sort_order";
+
+/// The columns of a [`Payment`].
+const PAYMENT_COLUMNS: &str =
+    "id, account_id, account_name, wallet_address, plan_key, CAST(amount AS TEXT) AS amount,
+     currency_code, tx_hash, old_expiry, new_expiry, created_at";
 
 /// Active plans in display order.
 pub async fn active_plans(db: &Db) -> Result<Vec<Plan>, SubscriptionError> {
-    let plans = with_pool!(db.pool(Alias::Subscriptions), |p| {
-        sqlx::query_as::<_, Plan>(sqlx::AssertSqlSafe(format!(
-            "SELECT {PLAN_COLUMNS} FROM subscriptions_subscriptionplan WHERE is_active ORDER BY sort_order, key"
-        )))
-        .fetch_all(p)
-        .await?
-    });
-    Ok(plans)
+    let sql = format!(
+        "SELECT {PLAN_COLUMNS} FROM subscriptions_subscriptionplan WHERE is_active ORDER BY sort_order, key"
+    );
+    Ok(db
+        .pool(Alias::Subscriptions)
+        .fetch_all(&sql, Args::new())
+        .await?)
 }
 
 /// The new expiry a payment or trial buys: from the current expiry while it is
@@ -137,14 +159,14 @@ pub fn extend(current: Option<DateTime<Utc>>, now: DateTime<Utc>, by: Duration) 
     }
 }
 
-fn validate(payment: &NewPayment) -> Result<String, SubscriptionError> {
-    let tx = payment.tx_hash.trim();
-    if tx.is_empty() || tx.len() > 64 {
-        return Err(SubscriptionError::Invalid {
-            field: "tx_hash",
-            message: "must be 1 to 64 characters".into(),
-        });
-    }
+/// A payment's values in the form they are stored and compared.
+struct CheckedPayment {
+    tx_hash: TxHash,
+    amount: rust_decimal::Decimal,
+}
+
+fn validate(payment: &NewPayment) -> Result<CheckedPayment, SubscriptionError> {
+    let tx_hash = TxHash::parse("tx_hash", &payment.tx_hash)?;
     if payment.account_id <= 0 {
         return Err(SubscriptionError::Invalid {
             field: "account_id",
@@ -152,13 +174,48 @@ fn validate(payment: &NewPayment) -> Result<String, SubscriptionError> {
         });
     }
     let amount = decimal::parse("amount", &payment.amount, PRICE_PRECISION, PRICE_SCALE)?;
-    if amount.is_sign_negative() {
+    Ok(CheckedPayment { tx_hash, amount })
+}
+
+/// Refuse a payment that does not pay `plan` exactly: the amount must be its
+/// price (`0.00` for a `5.00` plan bought nothing) and the currency its currency
+/// (XRPL currency codes are case-sensitive, so compared as written).
+fn check_pays_plan(
+    payment: &NewPayment,
+    amount: rust_decimal::Decimal,
+    plan: &PlanTerms,
+) -> Result<(), SubscriptionError> {
+    let price = decimal::parse("price", &plan.price, PRICE_PRECISION, PRICE_SCALE)?;
+    if amount != price {
         return Err(SubscriptionError::Invalid {
             field: "amount",
-            message: "must not be negative".into(),
+            message: format!(
+                "the {} plan costs {} {}, not {}",
+                payment.plan_key,
+                decimal::to_text(price, PRICE_SCALE),
+                plan.currency_code,
+                decimal::to_text(amount, PRICE_SCALE)
+            ),
         });
     }
-    Ok(decimal::to_text(amount, PRICE_SCALE))
+    if payment.currency_code != plan.currency_code {
+        return Err(SubscriptionError::Invalid {
+            field: "currency_code",
+            message: format!(
+                "the {} plan is paid in {}, not {:?}",
+                payment.plan_key, plan.currency_code, payment.currency_code
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// What a payment is checked against.
+#[derive(sqlx::FromRow)]
+struct PlanTerms {
+    duration_days: i32,
+    price: String,
+    currency_code: String,
 }
 
 /// Record a payment and extend the account's subscription, atomically: either
@@ -168,76 +225,76 @@ pub async fn record_payment(
     payment: &NewPayment,
     now: DateTime<Utc>,
 ) -> Result<Payment, SubscriptionError> {
-    let amount = validate(payment)?;
-    let result = with_pool!(db.pool(Alias::Subscriptions), |p| {
-        let mut tx = p.begin_write().await?;
-        let duration_days: Option<(i32,)> = sqlx::query_as(
-            "SELECT duration_days FROM subscriptions_subscriptionplan WHERE key = $1 AND is_active",
+    let CheckedPayment { tx_hash, amount } = validate(payment)?;
+    let amount_text = decimal::to_text(amount, PRICE_SCALE);
+    let mut tx = db.pool(Alias::Subscriptions).begin().await?;
+    let mut args = Args::new();
+    args.push(payment.plan_key.as_str());
+    let plan: Option<PlanTerms> = tx
+        .fetch_optional(
+            "SELECT duration_days, CAST(price AS TEXT) AS price, currency_code
+             FROM subscriptions_subscriptionplan WHERE key = $1 AND is_active",
+            args,
         )
-        .bind(&payment.plan_key)
-        .fetch_optional(&mut *tx)
         .await?;
-        let Some((days,)) = duration_days else {
-            return Err(SubscriptionError::UnknownPlan(payment.plan_key.clone()));
-        };
-        let seen: Option<(i64,)> =
-            sqlx::query_as("SELECT id FROM subscriptions_subscriptionpayment WHERE tx_hash = $1")
-                .bind(&payment.tx_hash)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if seen.is_some() {
-            return Err(SubscriptionError::Replayed {
-                tx_hash: payment.tx_hash.clone(),
-            });
-        }
-        let old_expiry = lock_expiry!(p, tx, payment.account_id, now);
-        let new_expiry = extend(old_expiry, now, Duration::days(i64::from(days)));
-        let inserted = sqlx::query_as::<_, Payment>(p.pick(
-            "INSERT INTO subscriptions_subscriptionpayment
-               (account_id, account_name, wallet_address, plan_key, amount, currency_code, tx_hash, old_expiry, new_expiry, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-             RETURNING id, account_id, account_name, wallet_address, plan_key, CAST(amount AS TEXT) AS amount,
-                       currency_code, tx_hash, old_expiry, new_expiry, created_at",
-            "INSERT INTO subscriptions_subscriptionpayment
-               (account_id, account_name, wallet_address, plan_key, amount, currency_code, tx_hash, old_expiry, new_expiry, created_at)
-             VALUES ($1, $2, $3, $4, CAST($5 AS NUMERIC), $6, $7, $8, $9, $10)
-             RETURNING id, account_id, account_name, wallet_address, plan_key, CAST(amount AS TEXT) AS amount,
-                       currency_code, tx_hash, old_expiry, new_expiry, created_at",
-        ))
-        .bind(payment.account_id)
-        .bind(&payment.account_name)
-        .bind(&payment.wallet_address)
-        .bind(&payment.plan_key)
-        .bind(&amount)
-        .bind(&payment.currency_code)
-        .bind(&payment.tx_hash)
-        .bind(old_expiry)
-        .bind(new_expiry)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await;
-        let inserted = match inserted {
-            Ok(row) => row,
-            // A concurrent payment with the same hash committed first.
-            Err(e) if is_unique_violation(&e) => {
-                return Err(SubscriptionError::Replayed {
-                    tx_hash: payment.tx_hash.clone(),
-                });
-            }
-            Err(e) => return Err(e.into()),
-        };
-        sqlx::query(
-            "UPDATE subscriptions_accountsubscription SET expires_at = $1, updated_at = $2 WHERE account_id = $3",
+    let Some(plan) = plan else {
+        return Err(SubscriptionError::UnknownPlan(payment.plan_key.clone()));
+    };
+    check_pays_plan(payment, amount, &plan)?;
+    let replayed = || SubscriptionError::Replayed {
+        tx_hash: tx_hash.to_string(),
+    };
+    let mut args = Args::new();
+    args.push(tx_hash.as_str());
+    let seen: Option<(i64,)> = tx
+        .fetch_optional(
+            "SELECT id FROM subscriptions_subscriptionpayment WHERE tx_hash = $1",
+            args,
         )
-        .bind(new_expiry)
-        .bind(now)
-        .bind(payment.account_id)
-        .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
-        inserted
-    });
-    Ok(result)
+    if seen.is_some() {
+        return Err(replayed());
+    }
+    let old_expiry = lock_expiry(&mut tx, payment.account_id, now).await?;
+    let new_expiry = extend(
+        old_expiry,
+        now,
+        Duration::days(i64::from(plan.duration_days)),
+    );
+    let mut args = Args::new();
+    let sql = format!(
+        "INSERT INTO subscriptions_subscriptionpayment
+           (account_id, account_name, wallet_address, plan_key, amount, currency_code, tx_hash, old_expiry, new_expiry, created_at)
+         VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {})
+         RETURNING {PAYMENT_COLUMNS}",
+        args.push(payment.account_id),
+        args.push(payment.account_name.as_str()),
+        args.push(payment.wallet_address.as_str()),
+        args.push(payment.plan_key.as_str()),
+        tx.dialect().numeric(&args.push(amount_text)),
+        args.push(payment.currency_code.as_str()),
+        args.push(tx_hash.as_str()),
+        args.push(old_expiry),
+        args.push(new_expiry),
+        args.push(now)
+    );
+    let inserted: Payment = match tx.fetch_one(&sql, args).await {
+        Ok(row) => row,
+        // A concurrent payment with the same hash committed first.
+        Err(e) if is_unique_violation(&e) => return Err(replayed()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut args = Args::new();
+    args.push(new_expiry);
+    args.push(now);
+    args.push(payment.account_id);
+    tx.execute(
+        "UPDATE subscriptions_accountsubscription SET expires_at = $1, updated_at = $2 WHERE account_id = $3",
+        args,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(inserted)
 }
 
 /// Grant the one-time 48-hour trial. Refused when the account already had it.
@@ -246,26 +303,25 @@ pub async fn grant_trial(
     account_id: i64,
     now: DateTime<Utc>,
 ) -> Result<DateTime<Utc>, SubscriptionError> {
-    let expiry = with_pool!(db.pool(Alias::Subscriptions), |p| {
-        let mut tx = p.begin_write().await?;
-        let current = lock_expiry!(p, tx, account_id, now);
-        let new_expiry = extend(current, now, Duration::hours(TRIAL_HOURS));
-        let updated = sqlx::query(
+    let mut tx = db.pool(Alias::Subscriptions).begin().await?;
+    let current = lock_expiry(&mut tx, account_id, now).await?;
+    let new_expiry = extend(current, now, Duration::hours(TRIAL_HOURS));
+    let mut args = Args::new();
+    args.push(new_expiry);
+    args.push(now);
+    args.push(account_id);
+    let updated = tx
+        .execute(
             "UPDATE subscriptions_accountsubscription SET expires_at = $1, trial_granted_at = $2, updated_at = $2
              WHERE account_id = $3 AND trial_granted_at IS NULL",
+            args,
         )
-        .bind(new_expiry)
-        .bind(now)
-        .bind(account_id)
-        .execute(&mut *tx)
         .await?;
-        if updated.rows_affected() == 0 {
-            return Err(SubscriptionError::TrialAlreadyUsed(account_id));
-        }
-        tx.commit().await?;
-        new_expiry
-    });
-    Ok(expiry)
+    if updated == 0 {
+        return Err(SubscriptionError::TrialAlreadyUsed(account_id));
+    }
+    tx.commit().await?;
+    Ok(new_expiry)
 }
 
 /// Whether the account is subscribed at `now`, until when, and whether to warn.
@@ -275,29 +331,26 @@ pub async fn status(
     now: DateTime<Utc>,
 ) -> Result<SubscriptionStatus, SubscriptionError> {
     type ExpiryAndTrial = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
-    let row: Option<ExpiryAndTrial> = with_pool!(db.pool(Alias::Subscriptions), |p| {
-        sqlx::query_as(
-                "SELECT expires_at, trial_granted_at FROM subscriptions_accountsubscription WHERE account_id = $1",
-            )
-            .bind(account_id)
-            .fetch_optional(p)
-            .await?
-    });
+    let mut args = Args::new();
+    args.push(account_id);
+    let row: Option<ExpiryAndTrial> = db
+        .pool(Alias::Subscriptions)
+        .fetch_optional(
+            "SELECT expires_at, trial_granted_at FROM subscriptions_accountsubscription WHERE account_id = $1",
+            args,
+        )
+        .await?;
     let (expires_at, trial) = row.unwrap_or((None, None));
     Ok(SubscriptionStatus::at(expires_at, trial.is_some(), now))
 }
 
 /// Payments of an account, newest first.
 pub async fn payments(db: &Db, account_id: i64) -> Result<Vec<Payment>, SubscriptionError> {
-    let rows = with_pool!(db.pool(Alias::Subscriptions), |p| {
-        sqlx::query_as::<_, Payment>(
-            "SELECT id, account_id, account_name, wallet_address, plan_key, CAST(amount AS TEXT) AS amount,
-                    currency_code, tx_hash, old_expiry, new_expiry, created_at
-             FROM subscriptions_subscriptionpayment WHERE account_id = $1 ORDER BY created_at DESC, id DESC",
-        )
-        .bind(account_id)
-        .fetch_all(p)
-        .await?
-    });
-    Ok(rows)
+    let mut args = Args::new();
+    args.push(account_id);
+    let sql = format!(
+        "SELECT {PAYMENT_COLUMNS} FROM subscriptions_subscriptionpayment
+         WHERE account_id = $1 ORDER BY created_at DESC, id DESC"
+    );
+    Ok(db.pool(Alias::Subscriptions).fetch_all(&sql, args).await?)
 }

@@ -22,6 +22,7 @@ impl Hit {
     /// the SQLite and Postgres backends must return the same list for the same data.
     /// `-0.0` and `0.0` compare equal (adding `0.0` folds the sign) so a zero score's
     /// sign never decides the order.
+    #[inline]
     pub fn rank_cmp(&self, other: &Hit) -> Ordering {
         (other.score + 0.0)
             .total_cmp(&(self.score + 0.0))
@@ -30,39 +31,54 @@ impl Hit {
     }
 }
 
-/// Heap entry whose `Ord` puts the *worst* hit at the top of std's max-heap, so the
-/// entry to evict is always `peek()`.
-struct Worst(Hit);
+/// Something a [`TopK`] can rank: a total order, `Less` meaning "ranks before".
+pub trait Ranked {
+    /// `Less` when `self` ranks before (is better than) `other`.
+    fn rank_cmp(&self, other: &Self) -> Ordering;
+}
 
-impl PartialEq for Worst {
+impl Ranked for Hit {
+    #[inline]
+    fn rank_cmp(&self, other: &Self) -> Ordering {
+        Hit::rank_cmp(self, other)
+    }
+}
+
+/// Heap entry whose `Ord` puts the *worst* item at the top of std's max-heap, so the
+/// entry to evict is always `peek()`.
+struct Worst<T>(T);
+
+impl<T: Ranked> PartialEq for Worst<T> {
     fn eq(&self, other: &Self) -> bool {
         self.cmp(other) == Ordering::Equal
     }
 }
-impl Eq for Worst {}
-impl PartialOrd for Worst {
+impl<T: Ranked> Eq for Worst<T> {}
+impl<T: Ranked> PartialOrd for Worst<T> {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
-impl Ord for Worst {
+impl<T: Ranked> Ord for Worst<T> {
+    #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
         // Greater == ranks later == worse.
         self.0.rank_cmp(&other.0)
     }
 }
 
-/// Keeps the best `k` hits seen so far in O(log k) per push and O(k) memory.
+/// Keeps the best `k` hits (or other [`Ranked`] items) seen so far in O(log k) per
+/// push and O(k) memory.
 ///
 /// A full sort of all scores would be O(n log n) and allocate per row; with k ≤ 100
 /// against partitions of thousands of rows almost every push is rejected after one
 /// comparison against the current worst.
-pub struct TopK {
+pub struct TopK<T = Hit> {
     k: usize,
-    heap: BinaryHeap<Worst>,
+    heap: BinaryHeap<Worst<T>>,
 }
 
-impl TopK {
+impl<T: Ranked> TopK<T> {
     /// An empty heap that will keep at most `k` hits.
     pub fn new(k: usize) -> Self {
         // Cap the up-front allocation: k comes from callers and may exceed the row count.
@@ -89,19 +105,23 @@ impl TopK {
 
     /// Offer a hit; it is kept if it ranks among the best `k` seen so far.
     #[inline]
-    pub fn push(&mut self, hit: Hit) {
+    pub fn push(&mut self, hit: T) {
         if self.heap.len() < self.k {
             self.heap.push(Worst(hit));
-        } else if let Some(mut worst) = self.heap.peek_mut()
-            && hit.rank_cmp(&worst.0) == Ordering::Less
+        } else if self
+            .heap
+            .peek()
+            .is_some_and(|worst| hit.rank_cmp(&worst.0) == Ordering::Less)
+            && let Some(mut worst) = self.heap.peek_mut()
         {
-            // Replacing through PeekMut sifts down once on drop: cheaper than pop + push.
+            // Most pushes are rejected by the `peek` above, a plain read; a replacement
+            // through PeekMut sifts down once on drop: cheaper than pop + push.
             *worst = Worst(hit);
         }
     }
 
     /// The kept hits, best first.
-    pub fn into_sorted_vec(self) -> Vec<Hit> {
+    pub fn into_sorted_vec(self) -> Vec<T> {
         // `into_sorted_vec` is ascending by `Ord`, and `Ord` ascends from best to worst.
         self.heap
             .into_sorted_vec()

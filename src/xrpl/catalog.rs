@@ -3,9 +3,8 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::XrplError;
-use crate::db::{Alias, Db};
-use crate::with_pool;
+use super::{XrplError, check_page};
+use crate::db::{Alias, Args, Db};
 
 /// An XRPL issued currency: gold, a resource, or a proxy token for NFT pricing.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
@@ -43,6 +42,34 @@ pub enum ItemTypeRef<'a> {
     Name(&'a str),
 }
 
+impl ItemTypeRef<'_> {
+    /// The request field that names an item type this way.
+    pub fn field(&self) -> &'static str {
+        match self {
+            ItemTypeRef::Id(_) => "item_type_id",
+            ItemTypeRef::Name(_) => "item_type_name",
+        }
+    }
+
+    /// The `WHERE` condition on `xrpl_nftitemtype` that finds this item type,
+    /// its value bound in `args`.
+    pub(crate) fn condition(&self, args: &mut Args) -> String {
+        match *self {
+            ItemTypeRef::Id(id) => format!("id = {}", args.push(id)),
+            ItemTypeRef::Name(name) => format!("name = {}", args.push(name)),
+        }
+    }
+}
+
+/// Which item types to list; `None` matches everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ItemTypeFilter {
+    /// The exact typeclass, e.g. `typeclasses.items.weapons.dagger_nft_item.DaggerNFTItem`.
+    pub typeclass: Option<String>,
+    /// A prefix of the name, compared case-sensitively (`Scroll of`).
+    pub name_prefix: Option<String>,
+}
+
 impl std::fmt::Display for ItemTypeRef<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -62,31 +89,31 @@ pub(crate) const ITEM_TYPE_SELECT: &str =
 
 /// Every currency type, by id (seed order).
 pub async fn currency_types(db: &Db) -> Result<Vec<CurrencyType>, XrplError> {
-    let rows = with_pool!(db.pool(Alias::Xrpl), |p| {
-        sqlx::query_as::<_, CurrencyType>(sqlx::AssertSqlSafe(format!(
-            "{CURRENCY_SELECT} ORDER BY id"
-        )))
-        .fetch_all(p)
-        .await?
-    });
-    Ok(rows)
+    let sql = format!("{CURRENCY_SELECT} ORDER BY id");
+    Ok(db.pool(Alias::Xrpl).fetch_all(&sql, Args::new()).await?)
 }
 
 /// The currency type with this code.
 pub async fn currency_type(db: &Db, code: &str) -> Result<Option<CurrencyType>, XrplError> {
-    let row = with_pool!(db.pool(Alias::Xrpl), |p| {
-        sqlx::query_as::<_, CurrencyType>(sqlx::AssertSqlSafe(format!(
-            "{CURRENCY_SELECT} WHERE currency_code = $1"
-        )))
-        .bind(code)
-        .fetch_optional(p)
-        .await?
-    });
-    Ok(row)
+    let mut args = Args::new();
+    args.push(code);
+    let sql = format!("{CURRENCY_SELECT} WHERE currency_code = $1");
+    Ok(db.pool(Alias::Xrpl).fetch_optional(&sql, args).await?)
 }
 
-/// Most this many item types per page.
-pub const ITEM_TYPE_PAGE_MAX: i64 = 500;
+/// A page of currency types by id: ids above `after`, at most `limit`.
+pub async fn currency_types_page(
+    db: &Db,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<CurrencyType>, XrplError> {
+    check_page(limit)?;
+    let mut args = Args::new();
+    args.push(after);
+    args.push(limit);
+    let sql = format!("{CURRENCY_SELECT} WHERE id > $1 ORDER BY id LIMIT $2");
+    Ok(db.pool(Alias::Xrpl).fetch_all(&sql, args).await?)
+}
 
 /// A page of item types by id: those with an id above `after_id` (all when
 /// `None`), at most `limit`. Pass the last id of a page to get the next.
@@ -95,22 +122,29 @@ pub async fn nft_item_types(
     after_id: Option<i64>,
     limit: i64,
 ) -> Result<Vec<NftItemType>, XrplError> {
-    if !(1..=ITEM_TYPE_PAGE_MAX).contains(&limit) {
-        return Err(XrplError::invalid(
-            "limit",
-            format!("must be between 1 and {ITEM_TYPE_PAGE_MAX}"),
-        ));
-    }
-    let rows = with_pool!(db.pool(Alias::Xrpl), |p| {
-        sqlx::query_as::<_, NftItemType>(sqlx::AssertSqlSafe(format!(
-            "{ITEM_TYPE_SELECT} WHERE id > $1 ORDER BY id LIMIT $2"
-        )))
-        .bind(after_id.unwrap_or(0))
-        .bind(limit)
-        .fetch_all(p)
-        .await?
-    });
-    Ok(rows)
+    nft_item_types_filtered(db, &ItemTypeFilter::default(), after_id.unwrap_or(0), limit).await
+}
+
+/// A page of the item types matching `filter`, by id: ids above `after`, at most `limit`.
+pub async fn nft_item_types_filtered(
+    db: &Db,
+    filter: &ItemTypeFilter,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<NftItemType>, XrplError> {
+    check_page(limit)?;
+    let mut args = Args::new();
+    args.push(after);
+    args.push(filter.typeclass.clone());
+    args.push(filter.name_prefix.clone());
+    args.push(limit);
+    let sql = format!(
+        "{ITEM_TYPE_SELECT} WHERE id > $1
+           AND ($2 IS NULL OR typeclass = $2)
+           AND ($3 IS NULL OR substr(name, 1, length($3)) = $3)
+         ORDER BY id LIMIT $4"
+    );
+    Ok(db.pool(Alias::Xrpl).fetch_all(&sql, args).await?)
 }
 
 /// The item type with this id or name.
@@ -118,18 +152,10 @@ pub async fn nft_item_type(
     db: &Db,
     item_type: ItemTypeRef<'_>,
 ) -> Result<Option<NftItemType>, XrplError> {
-    let row = with_pool!(db.pool(Alias::Xrpl), |p| {
-        let query = match item_type {
-            ItemTypeRef::Id(id) => sqlx::query_as::<_, NftItemType>(sqlx::AssertSqlSafe(format!(
-                "{ITEM_TYPE_SELECT} WHERE id = $1"
-            )))
-            .bind(id),
-            ItemTypeRef::Name(name) => sqlx::query_as::<_, NftItemType>(sqlx::AssertSqlSafe(
-                format!("{ITEM_TYPE_SELECT} WHERE name = $1"),
-            ))
-            .bind(name),
-        };
-        query.fetch_optional(p).await?
-    });
-    Ok(row)
+    let mut args = Args::new();
+    let sql = format!(
+        "{ITEM_TYPE_SELECT} WHERE {}",
+        item_type.condition(&mut args)
+    );
+    Ok(db.pool(Alias::Xrpl).fetch_optional(&sql, args).await?)
 }

@@ -1,20 +1,18 @@
-//! Chain deposits and withdrawals: the balance (or token) move, its transfer
+//! Fungible chain deposits and withdrawals: the balance move, its transfer
 //! log row and the `xrpl_xrpltransactionlog` row, in one transaction. A
-//! `tx_hash` already confirmed is refused and nothing moves.
+//! `tx_hash` already confirmed is refused and nothing moves. Hashes are
+//! parsed into their canonical spelling ([`TxHash`]) before anything is read
+//! or written, so a replay in another letter case is refused like any other.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::fungible::{
-    HOLDER, check_currency, credit_row, debit_row, ensure_currency, log_fungible_transfer,
-};
-use super::nft::{lock_nft, log_nft_transfer, read_nft};
-use super::{
-    FungibleLocation, Holder, NFTOKEN_MAX, NftLocation, NftState, TX_HASH_MAX, WALLET_MAX,
-    XrplError, amount_text, check_text, parse_amount,
-};
-use crate::db::{Alias, Db, is_unique_violation, now_micros};
-use crate::with_pool;
+use super::fungible::{check_currency, ensure_currency, log_fungible_transfer, move_between};
+use super::holder::{HOLDER, check_wallet};
+use super::tx::write;
+use super::{FungibleLocation, Holder, XrplError, amount_text, parse_amount};
+use crate::db::{Alias, Args, Db, Tx, is_unique_violation, now_micros};
+use crate::tx_hash::TxHash;
 
 /// One row of `xrpl_xrpltransactionlog`.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
@@ -48,7 +46,6 @@ pub struct ChainMove {
     pub tx_hash: String,
 }
 
-/// What a fungible chain move left behind.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChainReceipt {
     pub transaction: TransactionLog,
@@ -59,129 +56,90 @@ pub struct ChainReceipt {
     pub reserve_balance: String,
 }
 
-/// What an NFT chain move left behind.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct NftChainReceipt {
-    pub transaction: TransactionLog,
-    pub transfer_log_id: i64,
-    pub nft: NftState,
-}
-
-macro_rules! tx_columns {
-    () => {
-        "id, tx_hash, tx_type, currency_code, nftoken_id, CAST(amount AS TEXT) AS amount,
-         wallet_address, status, ledger_index, created_at, updated_at"
-    };
-}
+/// The columns of a [`TransactionLog`].
+pub(crate) const TX_COLUMNS: &str =
+    "id, tx_hash, tx_type, currency_code, nftoken_id, CAST(amount AS TEXT) AS amount,
+     wallet_address, status, ledger_index, created_at, updated_at";
 
 /// Inside a write transaction: refuse a `tx_hash` already confirmed, and lock
-/// an earlier pending or failed row of the same hash, evaluating to its id.
-macro_rules! claim_tx {
-    ($p:ident, $tx:ident, $hash:expr) => {{
-        let hash: &str = $hash;
-        let row: Option<(i64, String)> = sqlx::query_as($p.pick(
-            "SELECT id, status FROM xrpl_xrpltransactionlog WHERE tx_hash = $1",
-            "SELECT id, status FROM xrpl_xrpltransactionlog WHERE tx_hash = $1 FOR UPDATE",
-        ))
-        .bind(hash)
-        .fetch_optional(&mut *$tx)
-        .await?;
-        match row {
-            Some((_, status)) if status == "confirmed" => {
-                return Err(XrplError::AlreadyProcessed {
-                    tx_hash: hash.to_owned(),
-                });
-            }
-            Some((id, _)) => Some(id),
-            None => None,
-        }
-    }};
+/// an earlier pending or failed row of the same hash, returning its id.
+pub(crate) async fn claim_tx(tx: &mut Tx, hash: &str) -> Result<Option<i64>, XrplError> {
+    let mut args = Args::new();
+    let sql = format!(
+        "SELECT id, status FROM xrpl_xrpltransactionlog WHERE tx_hash = {}{}",
+        args.push(hash),
+        tx.dialect().for_update()
+    );
+    let row: Option<(i64, String)> = tx.fetch_optional(&sql, args).await?;
+    match row {
+        Some((_, status)) if status == "confirmed" => Err(XrplError::AlreadyProcessed {
+            tx_hash: hash.to_owned(),
+        }),
+        Some((id, _)) => Ok(Some(id)),
+        None => Ok(None),
+    }
 }
 
 /// The fields of a confirmed transaction log row.
-struct Confirmed<'a> {
-    tx_hash: &'a str,
-    tx_type: &'static str,
-    currency_code: Option<&'a str>,
-    nftoken_id: Option<&'a str>,
-    amount: Option<String>,
-    wallet_address: &'a str,
+pub(crate) struct Confirmed<'a> {
+    pub tx_hash: &'a str,
+    pub tx_type: &'static str,
+    pub currency_code: Option<&'a str>,
+    pub nftoken_id: Option<&'a str>,
+    pub amount: Option<String>,
+    pub wallet_address: &'a str,
 }
 
 /// Inside the transaction that claimed the hash: write the confirmed row
-/// (completing an earlier pending/failed row of the hash, if any). A
-/// concurrent confirmation of the same hash loses on the unique index.
-macro_rules! confirm_tx {
-    ($p:ident, $tx:ident, $existing:expr, $c:expr, $now:expr) => {{
-        let c: &Confirmed<'_> = $c;
-        let result = match $existing {
-            Some(id) => {
-                sqlx::query_as::<_, TransactionLog>($p.pick(
-                    concat!(
-                        "UPDATE xrpl_xrpltransactionlog SET tx_type = $1, currency_code = $2, nftoken_id = $3,
-                           amount = $4, wallet_address = $5, status = 'confirmed', updated_at = $6
-                         WHERE id = $7 RETURNING ",
-                        tx_columns!()
-                    ),
-                    concat!(
-                        "UPDATE xrpl_xrpltransactionlog SET tx_type = $1, currency_code = $2, nftoken_id = $3,
-                           amount = CAST($4 AS NUMERIC), wallet_address = $5, status = 'confirmed', updated_at = $6
-                         WHERE id = $7 RETURNING ",
-                        tx_columns!()
-                    ),
-                ))
-                .bind(c.tx_type)
-                .bind(c.currency_code)
-                .bind(c.nftoken_id)
-                .bind(c.amount.as_deref())
-                .bind(c.wallet_address)
-                .bind($now)
-                .bind(id)
-                .fetch_one(&mut *$tx)
-                .await
-            }
-            None => {
-                sqlx::query_as::<_, TransactionLog>($p.pick(
-                    concat!(
-                        "INSERT INTO xrpl_xrpltransactionlog
-                           (tx_hash, tx_type, currency_code, nftoken_id, amount, wallet_address, status, created_at, updated_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, 'confirmed', $7, $7) RETURNING ",
-                        tx_columns!()
-                    ),
-                    concat!(
-                        "INSERT INTO xrpl_xrpltransactionlog
-                           (tx_hash, tx_type, currency_code, nftoken_id, amount, wallet_address, status, created_at, updated_at)
-                         VALUES ($1, $2, $3, $4, CAST($5 AS NUMERIC), $6, 'confirmed', $7, $7) RETURNING ",
-                        tx_columns!()
-                    ),
-                ))
-                .bind(c.tx_hash)
-                .bind(c.tx_type)
-                .bind(c.currency_code)
-                .bind(c.nftoken_id)
-                .bind(c.amount.as_deref())
-                .bind(c.wallet_address)
-                .bind($now)
-                .fetch_one(&mut *$tx)
-                .await
-            }
-        };
-        match result {
-            Ok(row) => row,
-            Err(e) if is_unique_violation(&e) => {
-                return Err(XrplError::AlreadyProcessed {
-                    tx_hash: c.tx_hash.to_owned(),
-                });
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }};
+/// (completing the earlier pending/failed row `existing` of the hash, if
+/// any). A concurrent confirmation of the same hash loses on the unique index.
+pub(crate) async fn confirm_tx(
+    tx: &mut Tx,
+    existing: Option<i64>,
+    c: &Confirmed<'_>,
+    now: DateTime<Utc>,
+) -> Result<TransactionLog, XrplError> {
+    let d = tx.dialect();
+    let mut args = Args::new();
+    let sql = match existing {
+        Some(id) => format!(
+            "UPDATE xrpl_xrpltransactionlog SET tx_type = {}, currency_code = {}, nftoken_id = {},
+               amount = {}, wallet_address = {}, status = 'confirmed', updated_at = {}
+             WHERE id = {} RETURNING {TX_COLUMNS}",
+            args.push(c.tx_type),
+            args.push(c.currency_code.map(str::to_owned)),
+            args.push(c.nftoken_id.map(str::to_owned)),
+            d.numeric(&args.push(c.amount.clone())),
+            args.push(c.wallet_address),
+            args.push(now),
+            args.push(id)
+        ),
+        None => format!(
+            "INSERT INTO xrpl_xrpltransactionlog
+               (tx_hash, tx_type, currency_code, nftoken_id, amount, wallet_address, status, created_at, updated_at)
+             VALUES ({}, {}, {}, {}, {}, {}, 'confirmed', {now}, {now}) RETURNING {TX_COLUMNS}",
+            args.push(c.tx_hash),
+            args.push(c.tx_type),
+            args.push(c.currency_code.map(str::to_owned)),
+            args.push(c.nftoken_id.map(str::to_owned)),
+            d.numeric(&args.push(c.amount.clone())),
+            args.push(c.wallet_address),
+            now = args.push(now)
+        ),
+    };
+    match tx.fetch_one(&sql, args).await {
+        Ok(row) => Ok(row),
+        Err(e) if is_unique_violation(&e) => Err(XrplError::AlreadyProcessed {
+            tx_hash: c.tx_hash.to_owned(),
+        }),
+        Err(e) => Err(e.into()),
+    }
 }
 
-fn check_move(m: &ChainMove) -> Result<(), XrplError> {
+fn check_move(m: &ChainMove) -> Result<TxHash, XrplError> {
     check_currency(&m.currency_code)?;
-    check_text("tx_hash", &m.tx_hash, TX_HASH_MAX)?;
-    check_text("vault_address", &m.vault_address, WALLET_MAX)?;
+    let tx_hash = TxHash::parse("tx_hash", &m.tx_hash)?;
+    check_wallet("vault_address", &m.vault_address)?;
     Holder::new(m.wallet_address.clone(), FungibleLocation::Account).check(HOLDER)?;
     if m.wallet_address == m.vault_address {
         return Err(XrplError::invalid(
@@ -189,7 +147,7 @@ fn check_move(m: &ChainMove) -> Result<(), XrplError> {
             "must differ from the vault address",
         ));
     }
-    Ok(())
+    Ok(tx_hash)
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -201,216 +159,91 @@ enum Direction {
 /// A player deposited currency on chain to the vault: the vault's RESERVE is
 /// debited, the player's ACCOUNT credited, a `deposit_from_chain` transfer
 /// and a confirmed `import` transaction are logged.
-pub async fn deposit_from_chain(db: &Db, m: &ChainMove) -> Result<ChainReceipt, XrplError> {
-    chain_move(db, m, Direction::Deposit).await
+pub async fn deposit_from_chain_in(tx: &mut Tx, m: &ChainMove) -> Result<ChainReceipt, XrplError> {
+    chain_move(tx, m, Direction::Deposit).await
 }
 
 /// A player withdraws currency to their XRPL wallet: the player's ACCOUNT is
 /// debited, the vault's RESERVE credited, a `withdraw_to_chain` transfer and
 /// a confirmed `export` transaction are logged.
-pub async fn withdraw_to_chain(db: &Db, m: &ChainMove) -> Result<ChainReceipt, XrplError> {
-    chain_move(db, m, Direction::Withdraw).await
+pub async fn withdraw_to_chain_in(tx: &mut Tx, m: &ChainMove) -> Result<ChainReceipt, XrplError> {
+    chain_move(tx, m, Direction::Withdraw).await
 }
 
-async fn chain_move(db: &Db, m: &ChainMove, dir: Direction) -> Result<ChainReceipt, XrplError> {
-    check_move(m)?;
+/// [`deposit_from_chain_in`] in a transaction of its own.
+pub async fn deposit_from_chain(db: &Db, m: &ChainMove) -> Result<ChainReceipt, XrplError> {
+    write(db, async |tx| deposit_from_chain_in(tx, m).await).await
+}
+
+/// [`withdraw_to_chain_in`] in a transaction of its own.
+pub async fn withdraw_to_chain(db: &Db, m: &ChainMove) -> Result<ChainReceipt, XrplError> {
+    write(db, async |tx| withdraw_to_chain_in(tx, m).await).await
+}
+
+async fn chain_move(tx: &mut Tx, m: &ChainMove, dir: Direction) -> Result<ChainReceipt, XrplError> {
+    let tx_hash = check_move(m)?;
     let amount = parse_amount("amount", &m.amount)?;
     let now = now_micros();
     let account = Holder::new(m.wallet_address.clone(), FungibleLocation::Account);
     let reserve = Holder::new(m.vault_address.clone(), FungibleLocation::Reserve);
-    let (from, to, transfer_type, tx_type) = match dir {
-        Direction::Deposit => (&reserve, &account, "deposit_from_chain", "import"),
-        Direction::Withdraw => (&account, &reserve, "withdraw_to_chain", "export"),
+    let (from, to, from_field, transfer_type, tx_type) = match dir {
+        Direction::Deposit => (
+            &reserve,
+            &account,
+            "vault_address",
+            "deposit_from_chain",
+            "import",
+        ),
+        Direction::Withdraw => (
+            &account,
+            &reserve,
+            "wallet_address",
+            "withdraw_to_chain",
+            "export",
+        ),
     };
     let currency = m.currency_code.as_str();
     let confirmed = Confirmed {
-        tx_hash: &m.tx_hash,
+        tx_hash: tx_hash.as_str(),
         tx_type,
         currency_code: Some(currency),
         nftoken_id: None,
         amount: Some(amount_text(amount)),
         wallet_address: &m.wallet_address,
     };
-    let receipt = with_pool!(db.pool(Alias::Xrpl), |p| {
-        let mut tx = p.begin_write().await?;
-        let existing = claim_tx!(p, tx, &m.tx_hash);
-        ensure_currency!(tx, currency);
-        // Same lock order as `fungible::transfer`.
-        let (from_balance, to_balance) = if from < to {
-            let from_balance = debit_row!(p, tx, currency, from, amount, now);
-            (from_balance, credit_row!(p, tx, currency, to, amount, now))
-        } else {
-            let to_balance = credit_row!(p, tx, currency, to, amount, now);
-            (debit_row!(p, tx, currency, from, amount, now), to_balance)
-        };
-        let transfer_log_id = log_fungible_transfer!(
-            p,
-            tx,
-            currency,
-            &from.wallet_address,
-            &to.wallet_address,
-            amount,
-            transfer_type,
-            now
-        );
-        let transaction = confirm_tx!(p, tx, existing, &confirmed, now);
-        tx.commit().await?;
-        let (account_balance, reserve_balance) = match dir {
-            Direction::Deposit => (to_balance, from_balance),
-            Direction::Withdraw => (from_balance, to_balance),
-        };
-        ChainReceipt {
-            transaction,
-            transfer_log_id,
-            account_balance: amount_text(account_balance),
-            reserve_balance: amount_text(reserve_balance),
-        }
-    });
-    Ok(receipt)
-}
-
-/// A player deposited an NFT on chain: the token must be ONCHAIN; it moves to
-/// the player's ACCOUNT, with a `deposit_from_chain` transfer (from the vault)
-/// and a confirmed `nft_import` transaction.
-pub async fn deposit_nft_from_chain(
-    db: &Db,
-    nftoken_id: &str,
-    wallet_address: &str,
-    vault_address: &str,
-    tx_hash: &str,
-) -> Result<NftChainReceipt, XrplError> {
-    check_text("nftoken_id", nftoken_id, NFTOKEN_MAX)?;
-    check_text("wallet_address", wallet_address, WALLET_MAX)?;
-    check_text("vault_address", vault_address, WALLET_MAX)?;
-    check_text("tx_hash", tx_hash, TX_HASH_MAX)?;
-    if wallet_address == vault_address {
-        return Err(XrplError::invalid(
-            "wallet_address",
-            "must differ from the vault address",
-        ));
-    }
-    let now = now_micros();
-    let confirmed = Confirmed {
-        tx_hash,
-        tx_type: "nft_import",
-        currency_code: None,
-        nftoken_id: Some(nftoken_id),
-        amount: None,
-        wallet_address,
+    let existing = claim_tx(tx, tx_hash.as_str()).await?;
+    ensure_currency(tx, currency).await?;
+    let (from_balance, to_balance) =
+        move_between(tx, currency, from, from_field, to, amount, now).await?;
+    let (from_wallet, to_wallet) = (&from.wallet_address, &to.wallet_address);
+    let transfer_log_id = log_fungible_transfer(
+        tx,
+        currency,
+        from_wallet,
+        to_wallet,
+        amount,
+        transfer_type,
+        now,
+    )
+    .await?;
+    let transaction = confirm_tx(tx, existing, &confirmed, now).await?;
+    let (account_balance, reserve_balance) = match dir {
+        Direction::Deposit => (to_balance, from_balance),
+        Direction::Withdraw => (from_balance, to_balance),
     };
-    let receipt = with_pool!(db.pool(Alias::Xrpl), |p| {
-        let mut tx = p.begin_write().await?;
-        let existing = claim_tx!(p, tx, tx_hash);
-        let locked = lock_nft!(p, tx, nftoken_id);
-        if locked.location != NftLocation::Onchain.as_str() {
-            return Err(XrplError::NftWrongState {
-                nftoken_id: nftoken_id.to_owned(),
-                expected: NftLocation::Onchain.to_string(),
-                actual: locked.location,
-            });
-        }
-        sqlx::query(
-            "UPDATE xrpl_nftgamestate SET location = 'ACCOUNT', owner_in_game = $1, updated_at = $2 WHERE id = $3",
-        )
-        .bind(wallet_address)
-        .bind(now)
-        .bind(locked.id)
-        .execute(&mut *tx)
-        .await?;
-        let transfer_log_id = log_nft_transfer!(
-            tx,
-            nftoken_id,
-            vault_address,
-            wallet_address,
-            "deposit_from_chain",
-            now
-        );
-        let transaction = confirm_tx!(p, tx, existing, &confirmed, now);
-        let nft = read_nft!(tx, locked.id);
-        tx.commit().await?;
-        NftChainReceipt {
-            transaction,
-            transfer_log_id,
-            nft,
-        }
-    });
-    Ok(receipt)
+    Ok(ChainReceipt {
+        transaction,
+        transfer_log_id,
+        account_balance: amount_text(account_balance),
+        reserve_balance: amount_text(reserve_balance),
+    })
 }
 
-/// A player withdraws an NFT to their XRPL wallet: the token must be in an
-/// ACCOUNT; it moves ONCHAIN with no in-game owner, with a
-/// `withdraw_to_chain` transfer (to `ONCHAIN`) and a confirmed `nft_export`
-/// transaction in the former owner's name.
-pub async fn withdraw_nft_to_chain(
-    db: &Db,
-    nftoken_id: &str,
-    tx_hash: &str,
-) -> Result<NftChainReceipt, XrplError> {
-    check_text("nftoken_id", nftoken_id, NFTOKEN_MAX)?;
-    check_text("tx_hash", tx_hash, TX_HASH_MAX)?;
-    let now = now_micros();
-    let receipt = with_pool!(db.pool(Alias::Xrpl), |p| {
-        let mut tx = p.begin_write().await?;
-        let existing = claim_tx!(p, tx, tx_hash);
-        let locked = lock_nft!(p, tx, nftoken_id);
-        if locked.location != NftLocation::Account.as_str() {
-            return Err(XrplError::NftWrongState {
-                nftoken_id: nftoken_id.to_owned(),
-                expected: NftLocation::Account.to_string(),
-                actual: locked.location,
-            });
-        }
-        let Some(owner) = locked.owner_in_game.clone() else {
-            return Err(XrplError::Corrupt(format!(
-                "NFT {nftoken_id} is in ACCOUNT without an owner"
-            )));
-        };
-        sqlx::query(
-            "UPDATE xrpl_nftgamestate SET location = 'ONCHAIN', owner_in_game = NULL, updated_at = $1 WHERE id = $2",
-        )
-        .bind(now)
-        .bind(locked.id)
-        .execute(&mut *tx)
-        .await?;
-        let transfer_log_id = log_nft_transfer!(
-            tx,
-            nftoken_id,
-            owner.as_str(),
-            "ONCHAIN",
-            "withdraw_to_chain",
-            now
-        );
-        let confirmed = Confirmed {
-            tx_hash,
-            tx_type: "nft_export",
-            currency_code: None,
-            nftoken_id: Some(nftoken_id),
-            amount: None,
-            wallet_address: &owner,
-        };
-        let transaction = confirm_tx!(p, tx, existing, &confirmed, now);
-        let nft = read_nft!(tx, locked.id);
-        tx.commit().await?;
-        NftChainReceipt {
-            transaction,
-            transfer_log_id,
-            nft,
-        }
-    });
-    Ok(receipt)
-}
-
-/// The transaction log row of a hash.
+/// The transaction log row of a hash, in any spelling.
 pub async fn transaction(db: &Db, tx_hash: &str) -> Result<Option<TransactionLog>, XrplError> {
-    let row = with_pool!(db.pool(Alias::Xrpl), |p| {
-        sqlx::query_as::<_, TransactionLog>(concat!(
-            "SELECT ",
-            tx_columns!(),
-            " FROM xrpl_xrpltransactionlog WHERE tx_hash = $1"
-        ))
-        .bind(tx_hash)
-        .fetch_optional(p)
-        .await?
-    });
-    Ok(row)
+    let tx_hash = TxHash::parse("tx_hash", tx_hash)?;
+    let mut args = Args::new();
+    args.push(tx_hash.as_str());
+    let sql = format!("SELECT {TX_COLUMNS} FROM xrpl_xrpltransactionlog WHERE tx_hash = $1");
+    Ok(db.pool(Alias::Xrpl).fetch_optional(&sql, args).await?)
 }

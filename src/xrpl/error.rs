@@ -1,6 +1,7 @@
 //! The one error type of the xrpl repository.
 
 use crate::decimal::DecimalError;
+use crate::tx_hash::TxHashError;
 
 /// Why an xrpl operation was refused or failed. Refusals leave the database
 /// unchanged: every write runs in one transaction that rolls back on error.
@@ -14,12 +15,18 @@ pub enum XrplError {
     },
     #[error("unknown currency {0:?}")]
     UnknownCurrency(String),
-    #[error("unknown NFT item type {0}")]
-    UnknownItemType(String),
-    /// A debit larger than the balance (a missing row has balance 0).
-    #[error("insufficient {currency_code}: available {available}, requested {requested}")]
+    /// `field` is how the caller named it: `item_type_id` or `item_type_name`.
+    #[error("unknown NFT item type {name}")]
+    UnknownItemType { field: &'static str, name: String },
+    /// A debit larger than the balance (a missing row has balance 0); `field`
+    /// names the holder in the request.
+    #[error(
+        "insufficient {currency_code} held by {holder}: available {available}, requested {requested}"
+    )]
     InsufficientFunds {
         currency_code: String,
+        holder: String,
+        field: &'static str,
         available: String,
         requested: String,
     },
@@ -35,9 +42,13 @@ pub enum XrplError {
         expected: String,
         actual: String,
     },
-    /// The token is not held by the wallet (or character) the move names.
+    /// The token is not held by the wallet (or character) the move names in `field`.
     #[error("NFT {nftoken_id} is not held by {holder}")]
-    NftWrongHolder { nftoken_id: String, holder: String },
+    NftWrongHolder {
+        nftoken_id: String,
+        holder: String,
+        field: &'static str,
+    },
     /// No such move exists between the two locations.
     #[error("an NFT cannot move from {from} to {to}{reason}")]
     InvalidTransition {
@@ -47,11 +58,21 @@ pub enum XrplError {
     },
     #[error("no blank NFT tokens left in the reserve pool")]
     NoBlankTokens,
-    #[error("an economy snapshot for {hour} already exists")]
-    DuplicateSnapshot { hour: String },
+    #[error("no open session of account {account_id} as {character_key:?}")]
+    NoOpenSession {
+        account_id: i64,
+        character_key: String,
+    },
+    /// The idempotency key was first used with another request.
+    #[error(
+        "idempotency key {key:?} was already used for a different request; use a new key for a new request"
+    )]
+    IdempotencyKeyReused { key: String },
     /// A stored value that cannot be read back (e.g. a decimal out of range).
     #[error("corrupt stored value: {0}")]
     Corrupt(String),
+    #[error("cannot encode the response: {0}")]
+    Encode(#[from] serde_json::Error),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 }
@@ -65,11 +86,31 @@ impl From<DecimalError> for XrplError {
     }
 }
 
+impl From<TxHashError> for XrplError {
+    fn from(e: TxHashError) -> Self {
+        XrplError::Invalid {
+            field: e.field,
+            message: e.message,
+        }
+    }
+}
+
 impl XrplError {
     pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         XrplError::Invalid {
             field,
             message: message.into(),
         }
+    }
+
+    /// Whether this is the caller's request being refused (a definite answer
+    /// that repeats when the request is repeated) rather than the service
+    /// failing (which a retry may get past). Refusals are the answers an
+    /// idempotency key keeps; failures are never kept.
+    pub fn is_refusal(&self) -> bool {
+        !matches!(
+            self,
+            XrplError::Corrupt(_) | XrplError::Encode(_) | XrplError::Database(_)
+        )
     }
 }

@@ -12,12 +12,17 @@
 //! - Logs, sessions, listings and reconciliation failures have no key: each
 //!   row is new, and the import's origin table keeps them from coming twice.
 
+use rust_decimal::Decimal;
+
+use super::fungible::log_fungible_transfer;
+use super::{BURN, MINT, XrplError, amount_text, audit, stored_decimal};
 use crate::db::bulk::{NaturalKey, OnExisting};
 use crate::db::columns::{ColType::*, Column as C, CopySpec};
-use crate::db::{Alias, Args, Db, SqlValue};
+use crate::db::{Alias, Args, Db, SqlValue, now_micros};
+use crate::tx_hash::TxHash;
 
-/// Hex digits in an XRPL transaction hash.
-const TX_HASH_LEN: usize = 64;
+/// The transfer type of the entries that open the imported books.
+pub const OPENING_BALANCE: &str = "original_import";
 
 const fn update(columns: &'static [&'static str]) -> Option<NaturalKey> {
     Some(NaturalKey {
@@ -259,14 +264,6 @@ pub const TABLES: [CopySpec; 14] = [
     ),
 ];
 
-/// The canonical form of an XRPL transaction hash (64 hex digits, upper
-/// case, as the XRPL's tools print it), or `None` for anything else.
-pub fn canonical_tx_hash(raw: &str) -> Option<String> {
-    let trimmed = raw.trim();
-    (trimmed.len() == TX_HASH_LEN && trimmed.bytes().all(|b| b.is_ascii_hexdigit()))
-        .then(|| trimmed.to_ascii_uppercase())
-}
-
 /// Bring a row of one of [`TABLES`] into the form mnemo stores: transaction
 /// hashes canonical. The chain log refuses anything but a hash (it is the
 /// log's identity); a reconciliation failure keeps a note that is not one.
@@ -277,17 +274,51 @@ pub fn canonicalize(spec: &CopySpec, values: &mut [SqlValue]) -> Result<(), Stri
     let at = spec.index_of("tx_hash");
     let required = spec.target == "xrpl_xrpltransactionlog";
     if let SqlValue::Text(Some(raw)) = &values[at] {
-        match canonical_tx_hash(raw) {
-            Some(hash) => values[at] = SqlValue::Text(Some(hash)),
-            None if required => {
-                return Err(format!(
-                    "tx_hash: {raw:?} is not an XRPL transaction hash (64 hexadecimal characters)"
-                ));
-            }
-            None => {}
+        match TxHash::parse("tx_hash", raw) {
+            Ok(hash) => values[at] = SqlValue::Text(Some(hash.as_str().to_owned())),
+            Err(e) if required => return Err(format!("{e}, not {raw:?}")),
+            Err(_) => {}
         }
     }
     Ok(())
+}
+
+/// Open the imported books: the original logged no credits from `MINT` nor
+/// debits to `BURN`, so after its balances are in, each currency's holders
+/// hold other than the log's minted minus burned. One entry per such
+/// currency, between `MINT` (or `BURN`) and `vault`, logs the difference as
+/// minted (or burned), so the economy's conservation audit holds from here
+/// on. Computed from the books as they stand: a second run adds nothing.
+/// Returns (currency, amount logged, positive when minted).
+pub async fn open_books(db: &Db, vault: &str) -> Result<Vec<(String, String)>, XrplError> {
+    let books = audit(db).await?;
+    let pool = db.pool(Alias::Xrpl);
+    let mut tx = pool.begin().await?;
+    let now = now_micros();
+    let mut opened = Vec::new();
+    for c in books.currencies.iter().filter(|c| !c.balanced) {
+        let expected = stored_decimal(&c.minted)? - stored_decimal(&c.burned)?;
+        let difference = stored_decimal(&c.held)? - expected;
+        let (from, to) = if difference > Decimal::ZERO {
+            (MINT, vault)
+        } else {
+            (vault, BURN)
+        };
+        let amount = difference.abs();
+        log_fungible_transfer(
+            &mut tx,
+            &c.currency_code,
+            from,
+            to,
+            amount,
+            OPENING_BALANCE,
+            now,
+        )
+        .await?;
+        opened.push((c.currency_code.clone(), amount_text(difference)));
+    }
+    tx.commit().await?;
+    Ok(opened)
 }
 
 /// The wallets holding RESERVE balances here: the vault the xrpl seed
@@ -308,24 +339,6 @@ mod tests {
     use super::*;
 
     const HASH: &str = "1bc9b8b5390d3310254b6f4645841ef75405700ef84416cfeb6aef4df84e0983";
-
-    #[test]
-    fn a_hash_has_one_canonical_spelling() {
-        let upper = HASH.to_uppercase();
-        assert_eq!(canonical_tx_hash(HASH).as_deref(), Some(upper.as_str()));
-        assert_eq!(
-            canonical_tx_hash(&format!(" {upper}\n")),
-            Some(upper.clone())
-        );
-        for bad in [
-            "",
-            "trial:rDUiteYwvT1f3R2S5bWgEAgESw66Y3TtiX",
-            &HASH[..63],
-            &format!("{HASH}0"),
-        ] {
-            assert_eq!(canonical_tx_hash(bad), None, "{bad:?}");
-        }
-    }
 
     #[test]
     fn the_chain_log_refuses_what_is_not_a_hash_and_other_tables_keep_it() {

@@ -1,16 +1,18 @@
-//! NFT state (`xrpl_nftgamestate`): the blank pool, metadata, and moves
-//! between locations with the original's state rules and transfer log.
+//! NFT state (`xrpl_nftgamestate`): moves between locations with the
+//! original's state rules and transfer log, and reads. The blank pool and
+//! metadata merges are in [`nft_blanks`](super::nft_blanks).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use super::holder::check_wallet;
+use super::tx::write;
 use super::{
-    CHARACTER_KEY_MAX, ItemTypeRef, NFTOKEN_MAX, NftLocation, TRANSFER_TYPE_MAX, WALLET_MAX,
-    XrplError, check_text,
+    CHARACTER_KEY_MAX, NFTOKEN_MAX, NftLocation, ONCHAIN, TRANSFER_TYPE_MAX, XrplError, check_page,
+    check_text,
 };
-use crate::db::{Alias, Db, now_micros};
-use crate::with_pool;
+use crate::db::{Alias, Args, Db, Tx, now_micros};
 
 /// One NFT as the game sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
@@ -31,6 +33,15 @@ pub struct NftState {
     pub metadata: Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Which tokens to list; `None` matches everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NftFilter {
+    pub owner: Option<String>,
+    pub location: Option<NftLocation>,
+    pub character_key: Option<String>,
+    pub item_type_id: Option<i64>,
 }
 
 /// A move of one token between locations (chain moves excepted: see
@@ -86,13 +97,11 @@ pub(crate) fn allowed(from: NftLocation, to: NftLocation) -> bool {
     )
 }
 
-macro_rules! nft_select_sql {
-    () => {
-        "SELECT n.id, n.nftoken_id, n.uri_id, n.taxon, n.owner_in_game, n.location, n.character_key,
-                n.item_type_id, t.name AS item_type_name, n.metadata, n.created_at, n.updated_at
-         FROM xrpl_nftgamestate n LEFT JOIN xrpl_nftitemtype t ON t.id = n.item_type_id"
-    };
-}
+/// Every column of an [`NftState`]; append a `WHERE` on `n`.
+pub(crate) const NFT_SELECT: &str =
+    "SELECT n.id, n.nftoken_id, n.uri_id, n.taxon, n.owner_in_game, n.location, n.character_key,
+            n.item_type_id, t.name AS item_type_name, n.metadata, n.created_at, n.updated_at
+     FROM xrpl_nftgamestate n LEFT JOIN xrpl_nftitemtype t ON t.id = n.item_type_id";
 
 /// The columns a move needs, read under the row lock.
 #[derive(Debug, sqlx::FromRow)]
@@ -105,193 +114,53 @@ pub(crate) struct LockedNft {
     pub metadata: Value,
 }
 
-/// Inside a write transaction: lock the token's row (`FOR UPDATE` on
-/// Postgres). Evaluates to a [`LockedNft`]; returns `NftNotFound` when missing.
-macro_rules! lock_nft {
-    ($p:ident, $tx:ident, $nftoken_id:expr) => {{
-        let nftoken_id: &str = $nftoken_id;
-        let row: Option<$crate::xrpl::nft::LockedNft> = sqlx::query_as($p.pick(
-            "SELECT id, location, owner_in_game, character_key, metadata
-             FROM xrpl_nftgamestate WHERE nftoken_id = $1",
-            "SELECT id, location, owner_in_game, character_key, metadata
-             FROM xrpl_nftgamestate WHERE nftoken_id = $1 FOR UPDATE",
-        ))
-        .bind(nftoken_id)
-        .fetch_optional(&mut *$tx)
-        .await?;
-        match row {
-            Some(row) => row,
-            None => return Err($crate::xrpl::XrplError::NftNotFound(nftoken_id.to_owned())),
-        }
-    }};
-}
-
-/// Evaluates to the full [`NftState`] of the row with this id.
-macro_rules! read_nft {
-    ($tx:ident, $id:expr) => {
-        sqlx::query_as::<_, $crate::xrpl::NftState>(concat!(
-            $crate::xrpl::nft::nft_select_sql!(),
-            " WHERE n.id = $1"
-        ))
-        .bind($id)
-        .fetch_one(&mut *$tx)
+/// Inside a write transaction: lock the token's row until the commit (see
+/// [`Dialect::for_update`](crate::db::Dialect::for_update));
+/// [`XrplError::NftNotFound`] when there is none.
+pub(crate) async fn lock_nft(tx: &mut Tx, nftoken_id: &str) -> Result<LockedNft, XrplError> {
+    let mut args = Args::new();
+    let sql = format!(
+        "SELECT id, location, owner_in_game, character_key, metadata
+         FROM xrpl_nftgamestate WHERE nftoken_id = {}{}",
+        args.push(nftoken_id),
+        tx.dialect().for_update()
+    );
+    tx.fetch_optional(&sql, args)
         .await?
-    };
+        .ok_or_else(|| XrplError::NftNotFound(nftoken_id.to_owned()))
 }
 
-/// Inside a transaction: write one `xrpl_nfttransferlog` row, evaluating to its id.
-macro_rules! log_nft_transfer {
-    ($tx:ident, $nftoken_id:expr, $from:expr, $to:expr, $kind:expr, $now:expr) => {{
-        let (id,): (i64,) = sqlx::query_as(
+/// The full [`NftState`] of the row with this id.
+pub(crate) async fn read_nft(tx: &mut Tx, id: i64) -> Result<NftState, XrplError> {
+    let mut args = Args::new();
+    args.push(id);
+    let sql = format!("{NFT_SELECT} WHERE n.id = $1");
+    Ok(tx.fetch_one(&sql, args).await?)
+}
+
+/// Inside a transaction: write one `xrpl_nfttransferlog` row. Returns its id.
+pub(crate) async fn log_nft_transfer(
+    tx: &mut Tx,
+    nftoken_id: &str,
+    from: &str,
+    to: &str,
+    kind: &str,
+    now: DateTime<Utc>,
+) -> Result<i64, XrplError> {
+    let mut args = Args::new();
+    args.push(nftoken_id);
+    args.push(from);
+    args.push(to);
+    args.push(kind);
+    args.push(now);
+    let (id,): (i64,) = tx
+        .fetch_one(
             "INSERT INTO xrpl_nfttransferlog (nftoken_id, from_wallet, to_wallet, transfer_type, timestamp)
              VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            args,
         )
-        .bind($nftoken_id)
-        .bind($from)
-        .bind($to)
-        .bind($kind)
-        .bind($now)
-        .fetch_one(&mut *$tx)
         .await?;
-        id
-    }};
-}
-
-pub(crate) use {lock_nft, log_nft_transfer, nft_select_sql, read_nft};
-
-/// Apply `patch` to `base`: a `null` value deletes the key, any other value
-/// replaces it.
-fn merge(base: &mut Map<String, Value>, patch: &Map<String, Value>) {
-    for (key, value) in patch {
-        if value.is_null() {
-            base.remove(key);
-        } else {
-            base.insert(key.clone(), value.clone());
-        }
-    }
-}
-
-fn as_object(value: Value, what: &str) -> Result<Map<String, Value>, XrplError> {
-    match value {
-        Value::Object(map) => Ok(map),
-        other => Err(XrplError::Corrupt(format!(
-            "{what} is not a JSON object: {other}"
-        ))),
-    }
-}
-
-/// Give the first blank token of the pool (RESERVE, no item type, lowest
-/// numeric token id) an item type and metadata: the type's default metadata
-/// with `metadata` merged over it (`null` deletes a key). The token stays in
-/// RESERVE, as the original's `assign_item_type`.
-pub async fn assign_blank(
-    db: &Db,
-    item_type: ItemTypeRef<'_>,
-    metadata: &Map<String, Value>,
-) -> Result<NftState, XrplError> {
-    take_blank(db, item_type, metadata, NftLocation::Reserve).await
-}
-
-/// [`assign_blank`] and the spawn (RESERVE -> SPAWNED, still owned by the
-/// vault, not logged) in one transaction.
-pub async fn spawn_blank(
-    db: &Db,
-    item_type: ItemTypeRef<'_>,
-    metadata: &Map<String, Value>,
-) -> Result<NftState, XrplError> {
-    take_blank(db, item_type, metadata, NftLocation::Spawned).await
-}
-
-type ItemTypeRow = (i64, sqlx::types::Json<Value>);
-
-async fn take_blank(
-    db: &Db,
-    item_type: ItemTypeRef<'_>,
-    metadata: &Map<String, Value>,
-    location: NftLocation,
-) -> Result<NftState, XrplError> {
-    let now = now_micros();
-    let state = with_pool!(db.pool(Alias::Xrpl), |p| {
-        let mut tx = p.begin_write().await?;
-        let found: Option<ItemTypeRow> = match item_type {
-            ItemTypeRef::Id(id) => {
-                sqlx::query_as("SELECT id, default_metadata FROM xrpl_nftitemtype WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await?
-            }
-            ItemTypeRef::Name(name) => {
-                sqlx::query_as("SELECT id, default_metadata FROM xrpl_nftitemtype WHERE name = $1")
-                    .bind(name)
-                    .fetch_optional(&mut *tx)
-                    .await?
-            }
-        };
-        let Some((type_id, defaults)) = found else {
-            return Err(XrplError::UnknownItemType(item_type.to_string()));
-        };
-        let mut merged = as_object(defaults.0, "default_metadata")?;
-        merge(&mut merged, metadata);
-        // Numeric order of the pool's ids: shorter digit strings first, then
-        // text order, which for decimal ids without leading zeros is numeric
-        // ('9' < '10') and, unlike a cast, never fails on a real 64-hex id.
-        let blank: Option<(i64,)> = sqlx::query_as(p.pick(
-            "SELECT id FROM xrpl_nftgamestate WHERE location = 'RESERVE' AND item_type_id IS NULL
-             ORDER BY length(nftoken_id), nftoken_id LIMIT 1",
-            "SELECT id FROM xrpl_nftgamestate WHERE location = 'RESERVE' AND item_type_id IS NULL
-             ORDER BY length(nftoken_id), nftoken_id COLLATE \"C\" LIMIT 1 FOR UPDATE SKIP LOCKED",
-        ))
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((id,)) = blank else {
-            return Err(XrplError::NoBlankTokens);
-        };
-        sqlx::query(
-            "UPDATE xrpl_nftgamestate SET item_type_id = $1, metadata = $2, location = $3, updated_at = $4
-             WHERE id = $5",
-        )
-        .bind(type_id)
-        .bind(sqlx::types::Json(Value::Object(merged)))
-        .bind(location.as_str())
-        .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        let state = read_nft!(tx, id);
-        tx.commit().await?;
-        state
-    });
-    Ok(state)
-}
-
-/// Merge `patch` into the token's metadata (last write wins; a `null` value
-/// deletes the key), under the row lock. Returns the token.
-pub async fn merge_metadata(
-    db: &Db,
-    nftoken_id: &str,
-    patch: &Map<String, Value>,
-) -> Result<NftState, XrplError> {
-    let now = now_micros();
-    let state = with_pool!(db.pool(Alias::Xrpl), |p| {
-        let mut tx = p.begin_write().await?;
-        let locked = lock_nft!(p, tx, nftoken_id);
-        if !patch.is_empty() {
-            let mut merged = as_object(locked.metadata, "metadata")?;
-            merge(&mut merged, patch);
-            sqlx::query(
-                "UPDATE xrpl_nftgamestate SET metadata = $1, updated_at = $2 WHERE id = $3",
-            )
-            .bind(sqlx::types::Json(Value::Object(merged)))
-            .bind(now)
-            .bind(locked.id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let state = read_nft!(tx, locked.id);
-        tx.commit().await?;
-        state
-    });
-    Ok(state)
+    Ok(id)
 }
 
 fn check_transfer(t: &NftTransfer) -> Result<(), XrplError> {
@@ -312,7 +181,7 @@ fn check_transfer(t: &NftTransfer) -> Result<(), XrplError> {
         });
     }
     if let Some(w) = &t.from_wallet {
-        check_text("from_wallet", w, WALLET_MAX)?;
+        check_wallet("from_wallet", w)?;
     }
     match (&t.from, &t.from_character_key) {
         (NftLocation::Character, Some(k)) => {
@@ -334,7 +203,7 @@ fn check_transfer(t: &NftTransfer) -> Result<(), XrplError> {
             ));
         }
         (NftLocation::Auction, None) => {}
-        (_, Some(w)) => check_text("to_wallet", w, WALLET_MAX)?,
+        (_, Some(w)) => check_wallet("to_wallet", w)?,
         (to, None) => {
             return Err(XrplError::invalid(
                 "to_wallet",
@@ -356,118 +225,111 @@ fn check_transfer(t: &NftTransfer) -> Result<(), XrplError> {
     }
 }
 
-/// Move a token between locations in one transaction, under its row lock:
-/// the token must be in `from` (and with the given holder, when named);
-/// CHARACTER takes a character key and every other location clears it; a
-/// token entering RESERVE loses its identity (item type and metadata), as
-/// the original's despawn, craft_input and account_to_reserve do; a change
-/// of owner writes the transfer log row.
-pub async fn transfer_nft(db: &Db, t: &NftTransfer) -> Result<NftReceipt, XrplError> {
+/// Move a token between locations, under its row lock: the token must be in
+/// `from` (and with the given holder, when named); CHARACTER takes a
+/// character key and every other location clears it; a token entering
+/// RESERVE loses its identity (item type and metadata), as the original's
+/// despawn, craft_input and account_to_reserve do; a change of owner writes
+/// the transfer log row.
+pub async fn transfer_nft_in(tx: &mut Tx, t: &NftTransfer) -> Result<NftReceipt, XrplError> {
     check_transfer(t)?;
     let now = now_micros();
-    let receipt = with_pool!(db.pool(Alias::Xrpl), |p| {
-        let mut tx = p.begin_write().await?;
-        let locked = lock_nft!(p, tx, &t.nftoken_id);
-        if locked.location != t.from.as_str() {
-            return Err(XrplError::NftWrongState {
-                nftoken_id: t.nftoken_id.clone(),
-                expected: t.from.to_string(),
-                actual: locked.location,
-            });
-        }
-        if let Some(w) = &t.from_wallet
-            && locked.owner_in_game.as_deref() != Some(w.as_str())
-        {
-            return Err(XrplError::NftWrongHolder {
-                nftoken_id: t.nftoken_id.clone(),
-                holder: w.clone(),
-            });
-        }
-        if let Some(k) = &t.from_character_key
-            && locked.character_key.as_deref() != Some(k.as_str())
-        {
-            return Err(XrplError::NftWrongHolder {
-                nftoken_id: t.nftoken_id.clone(),
-                holder: format!("character {k}"),
-            });
-        }
-        let old_owner = locked.owner_in_game.clone();
-        let new_owner = t.to_wallet.clone().or_else(|| old_owner.clone());
-        if t.from == t.to && new_owner == old_owner && t.to_character_key == locked.character_key {
-            return Err(XrplError::invalid("to", "the token is already there"));
-        }
-        let sql = if t.to == NftLocation::Reserve {
-            "UPDATE xrpl_nftgamestate SET location = $1, owner_in_game = $2, character_key = $3, updated_at = $4,
-                    item_type_id = NULL, metadata = '{}'
-             WHERE id = $5"
-        } else {
-            "UPDATE xrpl_nftgamestate SET location = $1, owner_in_game = $2, character_key = $3, updated_at = $4
-             WHERE id = $5"
-        };
-        sqlx::query(sql)
-            .bind(t.to.as_str())
-            .bind(new_owner.as_deref())
-            .bind(t.to_character_key.as_deref())
-            .bind(now)
-            .bind(locked.id)
-            .execute(&mut *tx)
-            .await?;
-        let transfer_log_id = if new_owner != old_owner {
-            let from = old_owner.as_deref().unwrap_or("ONCHAIN");
-            let to = new_owner.as_deref().unwrap_or("ONCHAIN");
-            Some(log_nft_transfer!(
-                tx,
-                &t.nftoken_id,
-                from,
-                to,
-                &t.transfer_type,
-                now
-            ))
-        } else {
-            None
-        };
-        let nft = read_nft!(tx, locked.id);
-        tx.commit().await?;
-        NftReceipt {
-            nft,
-            transfer_log_id,
-        }
-    });
-    Ok(receipt)
+    let locked = lock_nft(tx, &t.nftoken_id).await?;
+    if locked.location != t.from.as_str() {
+        return Err(XrplError::NftWrongState {
+            nftoken_id: t.nftoken_id.clone(),
+            expected: t.from.to_string(),
+            actual: locked.location,
+        });
+    }
+    if let Some(w) = &t.from_wallet
+        && locked.owner_in_game.as_deref() != Some(w.as_str())
+    {
+        return Err(XrplError::NftWrongHolder {
+            nftoken_id: t.nftoken_id.clone(),
+            holder: w.clone(),
+            field: "from_wallet",
+        });
+    }
+    if let Some(k) = &t.from_character_key
+        && locked.character_key.as_deref() != Some(k.as_str())
+    {
+        return Err(XrplError::NftWrongHolder {
+            nftoken_id: t.nftoken_id.clone(),
+            holder: format!("character {k}"),
+            field: "from_character_key",
+        });
+    }
+    let old_owner = locked.owner_in_game.clone();
+    let new_owner = t.to_wallet.clone().or_else(|| old_owner.clone());
+    if t.from == t.to && new_owner == old_owner && t.to_character_key == locked.character_key {
+        return Err(XrplError::invalid("to", "the token is already there"));
+    }
+    let sql = if t.to == NftLocation::Reserve {
+        "UPDATE xrpl_nftgamestate SET location = $1, owner_in_game = $2, character_key = $3, updated_at = $4,
+                item_type_id = NULL, metadata = '{}'
+         WHERE id = $5"
+    } else {
+        "UPDATE xrpl_nftgamestate SET location = $1, owner_in_game = $2, character_key = $3, updated_at = $4
+         WHERE id = $5"
+    };
+    let mut args = Args::new();
+    args.push(t.to.as_str());
+    args.push(new_owner.clone());
+    args.push(t.to_character_key.clone());
+    args.push(now);
+    args.push(locked.id);
+    tx.execute(sql, args).await?;
+    let transfer_log_id = if new_owner != old_owner {
+        let from = old_owner.as_deref().unwrap_or(ONCHAIN);
+        let to = new_owner.as_deref().unwrap_or(ONCHAIN);
+        Some(log_nft_transfer(tx, &t.nftoken_id, from, to, &t.transfer_type, now).await?)
+    } else {
+        None
+    };
+    let nft = read_nft(tx, locked.id).await?;
+    Ok(NftReceipt {
+        nft,
+        transfer_log_id,
+    })
+}
+
+/// [`transfer_nft_in`] in a transaction of its own.
+pub async fn transfer_nft(db: &Db, t: &NftTransfer) -> Result<NftReceipt, XrplError> {
+    write(db, async |tx| transfer_nft_in(tx, t).await).await
 }
 
 /// The token with this id.
 pub async fn get_nft(db: &Db, nftoken_id: &str) -> Result<Option<NftState>, XrplError> {
-    let row = with_pool!(db.pool(Alias::Xrpl), |p| {
-        sqlx::query_as::<_, NftState>(concat!(nft_select_sql!(), " WHERE n.nftoken_id = $1"))
-            .bind(nftoken_id)
-            .fetch_optional(p)
-            .await?
-    });
-    Ok(row)
+    let mut args = Args::new();
+    args.push(nftoken_id);
+    let sql = format!("{NFT_SELECT} WHERE n.nftoken_id = $1");
+    Ok(db.pool(Alias::Xrpl).fetch_optional(&sql, args).await?)
 }
 
-/// Tokens by owner and/or location (and character key), by id. A `None`
-/// filter matches everything.
+/// A page of tokens matching `filter`, by id: ids above `after`, at most `limit`.
 pub async fn list_nfts(
     db: &Db,
-    owner: Option<&str>,
-    location: Option<NftLocation>,
-    character_key: Option<&str>,
+    filter: &NftFilter,
+    after: i64,
+    limit: i64,
 ) -> Result<Vec<NftState>, XrplError> {
-    let rows = with_pool!(db.pool(Alias::Xrpl), |p| {
-        sqlx::query_as::<_, NftState>(concat!(
-            nft_select_sql!(),
-            " WHERE ($1 IS NULL OR n.owner_in_game = $1)
-                AND ($2 IS NULL OR n.location = $2)
-                AND ($3 IS NULL OR n.character_key = $3)
-              ORDER BY n.id"
-        ))
-        .bind(owner)
-        .bind(location.map(NftLocation::as_str))
-        .bind(character_key)
-        .fetch_all(p)
-        .await?
-    });
-    Ok(rows)
+    check_page(limit)?;
+    let mut args = Args::new();
+    args.push(after);
+    args.push(filter.owner.clone());
+    args.push(filter.location.map(|l| l.as_str().to_owned()));
+    args.push(filter.character_key.clone());
+    args.push(filter.item_type_id);
+    args.push(limit);
+    let sql = format!(
+        "{NFT_SELECT}
+         WHERE n.id > $1
+           AND ($2 IS NULL OR n.owner_in_game = $2)
+           AND ($3 IS NULL OR n.location = $3)
+           AND ($4 IS NULL OR n.character_key = $4)
+           AND ($5 IS NULL OR n.item_type_id = $5)
+         ORDER BY n.id LIMIT $6"
+    );
+    Ok(db.pool(Alias::Xrpl).fetch_all(&sql, args).await?)
 }

@@ -1,22 +1,11 @@
 //! Admin routes over real HTTP, on both backends: every route's success path and
 //! its error paths.
 
-use crate::support::http::{Service, assert_error, status_json, test_settings};
+use crate::support::economy::tx_hash;
+use crate::support::http::{Service, assert_error, create_account, status_json, test_settings};
 use mnemo::http::HttpSettings;
 use reqwest::Method;
 use serde_json::{Value, json};
-
-async fn create_account(s: &Service, username: &str) -> i64 {
-    let (status, body) = s
-        .as_admin(
-            Method::POST,
-            "/v1/accounts",
-            Some(json!({"username": username})),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    body["id"].as_i64().expect("id")
-}
 
 async fn accounts(backend: &str) {
     let s = Service::start(backend, test_settings()).await;
@@ -393,8 +382,8 @@ fn payment(account_id: i64, tx: &str) -> Value {
         "wallet_address": "rHb9CJAWyB4rj91VRWn96DkukG4bwdtyTh",
         "plan_key": "monthly",
         "amount": "5.00",
-        "currency_code": "XRP",
-        "tx_hash": tx,
+        "currency_code": "RLUSD",
+        "tx_hash": tx_hash(tx),
     })
 }
 
@@ -410,7 +399,7 @@ async fn subscriptions(backend: &str) {
     assert_eq!(
         plans["items"],
         json!([{"key": "monthly", "display_name": "Monthly", "duration_days": 30,
-                "price": "5.00", "is_active": true, "sort_order": 0}])
+                "price": "5.00", "currency_code": "RLUSD", "is_active": true, "sort_order": 0}])
     );
 
     let (status, body) = s
@@ -517,7 +506,11 @@ async fn subscriptions(backend: &str) {
         .iter()
         .map(|p| p["tx_hash"].as_str().unwrap())
         .collect();
-    assert_eq!(txs, ["tx-2", "tx-1"], "newest first");
+    assert_eq!(
+        txs,
+        [tx_hash("tx-2"), tx_hash("tx-1")].map(|h| h.to_uppercase()),
+        "newest first"
+    );
     let (_, none) = s
         .as_admin(Method::GET, &format!("/v1/accounts/{b}/payments"), None)
         .await;

@@ -49,8 +49,9 @@ async fn a_dry_run_counts_everything_and_writes_nothing(backend: &str) {
         (Alias::AiMemory, "ai_memory_npcmemory"),
         (Alias::AiMemory, "ai_memory_import_origin"),
         (Alias::Default, "accounts_account"),
-        (Alias::Xrpl, "xrpl_fungibletransferlog"),
+        (Alias::Xrpl, "xrpl_import_origin"),
         (Alias::Subscriptions, "subscriptions_subscriptionpayment"),
+        (Alias::Subscriptions, "subscriptions_import_origin"),
     ] {
         let sql = format!("SELECT count(*) FROM {table}");
         assert_eq!(count(&t.db, alias, &sql).await, 0, "{table}");
@@ -217,6 +218,27 @@ async fn what_the_original_stored_differently_is_converted(backend: &str) {
     );
 }
 
+async fn the_imported_economy_passes_the_conservation_audit(backend: &str) {
+    let t = TestDb::empty(backend).await;
+    let report = import(&t.db, "sqlite").await;
+
+    let audit = mnemo::xrpl::audit(&t.db).await.unwrap();
+    assert!(audit.is_sound(), "{:?}", audit.problems);
+    assert!(
+        report.notes.iter().any(|n| n.contains("opening entries")),
+        "{:?}",
+        report.notes
+    );
+    let sql =
+        "SELECT count(*) FROM xrpl_fungibletransferlog WHERE transfer_type = 'original_import'";
+    let opening = count(&t.db, Alias::Xrpl, sql).await;
+    assert!(opening > 0);
+
+    import(&t.db, "sqlite").await;
+    assert_eq!(count(&t.db, Alias::Xrpl, sql).await, opening);
+    assert!(mnemo::xrpl::audit(&t.db).await.unwrap().is_sound());
+}
+
 /// A copy of the original's SQLite set that a test may change.
 async fn copy_of_the_set(dir: &Path) -> SqlitePool {
     for file in [
@@ -306,6 +328,7 @@ on_both_backends!(
     a_database_seeded_for_another_vault_is_refused,
     accounts_keep_their_ids_and_payments_follow_them_across_a_rebuild,
     what_the_original_stored_differently_is_converted,
+    the_imported_economy_passes_the_conservation_audit,
     the_command_lists_each_failed_row_and_exits_1,
     the_command_refuses_another_dimension_before_writing,
 );

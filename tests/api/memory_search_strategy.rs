@@ -159,3 +159,113 @@ async fn exact_ties_keep_the_newest(backend: &str) {
 }
 
 on_both_backends!(exact_ties_keep_the_newest);
+
+fn with_bits(pg_binary_rescore: usize) -> MemorySettings {
+    MemorySettings {
+        pg_binary_rescore,
+        ..MemorySettings::default()
+    }
+}
+
+/// The sign-bit first pass: a stored vector finds itself first, scores are
+/// exact cosine, and when the candidates cover the scope the answer is the
+/// exact answer, in its order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_sign_bits_rescore_exactly() {
+    let t = TestDb::migrated("postgres").await;
+    let bits = store_with(&t, with_bits(8)).await;
+    let rows = fill(&bits).await;
+    for (id, v) in rows.iter().step_by(60) {
+        let got = top_ids(&bits, v, 10).await;
+        assert_eq!(got[0], *id, "a stored vector finds itself first");
+    }
+    let found = bits
+        .search_npc(&NpcSearch {
+            npc_id: 1,
+            embedding: Some(rows[7].1.clone()),
+            top_k: 10,
+            ..NpcSearch::default()
+        })
+        .await
+        .unwrap();
+    let by_id: std::collections::HashMap<i64, &Vec<f32>> =
+        rows.iter().map(|(id, v)| (*id, v)).collect();
+    for r in &found {
+        let exact = cosine(by_id[&r.memory.id], &rows[7].1);
+        assert!(
+            (f64::from(r.similarity) - exact).abs() < 1e-5,
+            "re-scored exactly"
+        );
+    }
+    // 60 x 10 candidates cover NPC 1's 600 rows: the exact answer.
+    let covering = store_with(&t, with_bits(60)).await;
+    for seed in 0..10 {
+        let q = random_vector(800_000 + seed, DIM);
+        assert_eq!(top_ids(&covering, &q, 10).await, exact_top(&rows, &q, 10));
+    }
+}
+
+/// A query with nearly all components of one sign (the hash provider's
+/// sparse vectors) quantizes to bits that tell nothing apart: the exact
+/// ranking answers it, even with a first pass too narrow to be right.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_sparse_queries_skip_the_sign_bits() {
+    let t = TestDb::migrated("postgres").await;
+    let narrow = store_with(&t, with_bits(1)).await;
+    let rows = fill(&narrow).await;
+    let mut sparse = vec![0.0f32; DIM];
+    for i in [3, 77, 512, 1200] {
+        sparse[i] = 1.0;
+    }
+    assert_eq!(
+        top_ids(&narrow, &sparse, 10).await,
+        exact_top(&rows, &sparse, 10)
+    );
+}
+
+/// Above the threshold, a filter keeping 1 % of the scope still returns full k:
+/// the HNSW walk may visit the whole scope, and the exact ranking answers if it
+/// comes back short.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_one_percent_filter_above_the_threshold_returns_full_k() {
+    let t = TestDb::migrated("postgres").await;
+    let store = store_with(
+        &t,
+        MemorySettings {
+            hnsw: HnswSettings {
+                threshold: 500,
+                ..HnswSettings::default()
+            },
+            ..MemorySettings::default()
+        },
+    )
+    .await;
+    let batch: Vec<NewNpcMemory> = (0..3000u64)
+        .map(|i| NewNpcMemory {
+            npc_id: 1,
+            speaker_id: if i % 100 == 0 { 7 } else { 1 },
+            user_message: format!("m{i}"),
+            embedding: Some(random_vector(i, DIM)),
+            ..NewNpcMemory::default()
+        })
+        .collect();
+    for chunk in batch.chunks(250) {
+        store.store_batch::<Npc>(chunk.to_vec()).await.unwrap();
+    }
+    let found = store
+        .search_npc(&NpcSearch {
+            npc_id: 1,
+            speaker_id: Some(7),
+            embedding: Some(random_vector(99_999, DIM)),
+            top_k: 20,
+            ..NpcSearch::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 20, "30 rows match; top 20 must come back");
+    assert!(found.iter().all(|r| r.memory.speaker_id == 7));
+    assert!(
+        store.searches().index() >= 1,
+        "the scope is above the threshold"
+    );
+}

@@ -4,26 +4,14 @@
 //! into `$MNEMO_MODEL_DIR` or `${XDG_CACHE_HOME:-$HOME/.cache}/mnemo/all-MiniLM-L6-v2`.
 //! Without it they fail, naming that command.
 
-use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-use mnemo::embed::minilm::{check_model_dir, resolve_model_dir};
+use crate::support::minilm::model_dir;
 use mnemo::embed::{self, EmbedSettings, MiniLmEmbedder};
 
-fn model_dir() -> PathBuf {
-    let configured = std::env::var_os("MNEMO_MODEL_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from);
-    let dir = resolve_model_dir(configured.as_deref()).expect("a model directory");
-    if let Err(e) = check_model_dir(&dir) {
-        panic!("{}", e.message());
-    }
-    dir
-}
-
 fn model() -> &'static MiniLmEmbedder {
-    static MODEL: OnceLock<MiniLmEmbedder> = OnceLock::new();
-    MODEL.get_or_init(|| MiniLmEmbedder::load(&model_dir()).expect("the model loads"))
+    static MODEL: OnceLock<Arc<MiniLmEmbedder>> = OnceLock::new();
+    MODEL.get_or_init(crate::support::minilm::model)
 }
 
 fn embed(texts: &[&str]) -> Vec<Vec<f32>> {

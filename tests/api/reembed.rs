@@ -330,25 +330,12 @@ async fn postgres_pending_only_refuses_to_resize() {
 /// The real 384-d model: the switch also changes the model name.
 #[cfg(feature = "minilm")]
 mod minilm {
-    use std::sync::{Arc, OnceLock};
+    use std::sync::Arc;
 
-    use mnemo::embed::minilm::{check_model_dir, resolve_model_dir};
-    use mnemo::embed::{Embedder, MiniLmEmbedder};
+    use mnemo::embed::Embedder;
 
     fn model() -> Arc<dyn Embedder> {
-        static MODEL: OnceLock<Arc<MiniLmEmbedder>> = OnceLock::new();
-        MODEL
-            .get_or_init(|| {
-                let configured = std::env::var_os("MNEMO_MODEL_DIR")
-                    .filter(|v| !v.is_empty())
-                    .map(std::path::PathBuf::from);
-                let dir = resolve_model_dir(configured.as_deref()).expect("a model directory");
-                if let Err(e) = check_model_dir(&dir) {
-                    panic!("{}", e.message());
-                }
-                Arc::new(MiniLmEmbedder::load(&dir).expect("the model loads"))
-            })
-            .clone()
+        crate::support::minilm::model()
     }
 
     async fn hash_1536_to_minilm_and_back(backend: &str) {

@@ -140,9 +140,7 @@ mod minilm {
         let minilm = mnemo::embed::build(
             "minilm",
             &EmbedSettings {
-                model_dir: std::env::var_os("MNEMO_MODEL_DIR")
-                    .filter(|v| !v.is_empty())
-                    .map(std::path::PathBuf::from),
+                model_dir: Some(crate::support::minilm::model_dir()),
                 ..EmbedSettings::default()
             },
         )

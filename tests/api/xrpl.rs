@@ -5,13 +5,16 @@
 use std::sync::Arc;
 
 use crate::support::db::TestDb;
-use chrono::{Duration, TimeZone, Utc};
+use crate::support::economy::{spellings, tx_hash};
+use chrono::Duration;
+use chrono::DurationRound;
 use mnemo::db::migrate::{self, DEFAULT_VAULT_ADDRESS, MigrateParams};
+use mnemo::db::now_micros;
 use mnemo::db::{Alias, Db};
 use mnemo::with_pool;
 use mnemo::xrpl::{
-    self, ChainMove, FungibleLocation, FungibleTransfer, Holder, ItemTypeRef, NewEconomySnapshot,
-    NftLocation, NftTransfer, XrplError,
+    self, ChainMove, FungibleLocation, FungibleTransfer, Holder, ItemTypeRef, NftFilter,
+    NftLocation, NftTransfer, SessionKey, SnapshotFilter, XrplError,
 };
 use serde_json::{Map, Value, json};
 
@@ -39,11 +42,14 @@ async fn count(db: &Db, sql: &'static str) -> i64 {
 
 type LogRow = (String, String, String, String, String);
 
+/// The fungible log after the seed (its `genesis` rows), credits and debits
+/// (from `MINT`, to `BURN`): the transfers between holders.
 async fn fungible_logs(db: &Db) -> Vec<LogRow> {
     with_pool!(db.pool(Alias::Xrpl), |p| {
         sqlx::query_as(
             "SELECT currency_code, from_wallet, to_wallet, CAST(amount AS TEXT), transfer_type
-             FROM xrpl_fungibletransferlog ORDER BY id",
+             FROM xrpl_fungibletransferlog
+             WHERE from_wallet <> 'MINT' AND to_wallet <> 'BURN' ORDER BY id",
         )
         .fetch_all(p)
         .await
@@ -73,6 +79,14 @@ fn obj(v: Value) -> Map<String, Value> {
 
 fn account(wallet: &str) -> Holder {
     Holder::new(wallet, FungibleLocation::Account)
+}
+
+fn nfts_of(owner: &str, location: Option<NftLocation>) -> NftFilter {
+    NftFilter {
+        owner: Some(owner.into()),
+        location,
+        ..NftFilter::default()
+    }
 }
 
 fn reserve() -> Holder {
@@ -209,7 +223,7 @@ async fn seed_matches_the_original(backend: &str) {
     );
 
     // The blank pool.
-    let blanks = xrpl::list_nfts(db, Some(VAULT), Some(NftLocation::Reserve), None)
+    let blanks = xrpl::list_nfts(db, &nfts_of(VAULT, Some(NftLocation::Reserve)), 0, 500)
         .await
         .unwrap();
     assert_eq!(blanks.len(), 200);
@@ -275,7 +289,7 @@ async fn seed_uses_the_configured_vault(backend: &str) {
             .unwrap()
             .is_empty()
     );
-    let pool = xrpl::list_nfts(&t.db, Some(vault), Some(NftLocation::Reserve), None)
+    let pool = xrpl::list_nfts(&t.db, &nfts_of(vault, Some(NftLocation::Reserve)), 0, 500)
         .await
         .unwrap();
     assert_eq!(pool.len(), 200);
@@ -407,8 +421,14 @@ async fn credit_debit_and_zero_delete(backend: &str) {
             currency_code,
             available,
             requested,
+            holder,
+            field,
         }) => {
             assert_eq!(currency_code, "FCMGold");
+            assert_eq!(
+                (holder.as_str(), field),
+                ("rPlayerWallet ACCOUNT", "wallet_address")
+            );
             assert_eq!(available, "10.000000");
             assert_eq!(requested, "10.000001");
         }
@@ -698,13 +718,20 @@ async fn opposite_transfers_do_not_deadlock(backend: &str) {
 
 // --------------------------------------------------------------- 4. chain
 
-fn chain_move(amount: &str, tx_hash: &str) -> ChainMove {
+/// The canonical (upper-case) spelling of the hash made from `label`.
+fn canonical(label: &str) -> String {
+    tx_hash(label).to_uppercase()
+}
+
+/// A move of FCMGold between PLAYER's ACCOUNT and the vault, with the hash made
+/// from `label` in lower case.
+fn chain_move(amount: &str, label: &str) -> ChainMove {
     ChainMove {
         currency_code: "FCMGold".into(),
         wallet_address: PLAYER.into(),
         amount: amount.into(),
         vault_address: VAULT.into(),
-        tx_hash: tx_hash.into(),
+        tx_hash: tx_hash(label),
     }
 }
 
@@ -717,7 +744,7 @@ async fn chain_moves_refuse_a_confirmed_tx_hash(backend: &str) {
         .unwrap();
     assert_eq!(d.account_balance, "250.000000");
     assert_eq!(d.reserve_balance, "499750.000000");
-    assert_eq!(d.transaction.tx_hash, "TXD1");
+    assert_eq!(d.transaction.tx_hash, canonical("TXD1"));
     assert_eq!(d.transaction.tx_type, "import");
     assert_eq!(d.transaction.status, "confirmed");
     assert_eq!(d.transaction.amount.as_deref(), Some("250.000000"));
@@ -740,7 +767,7 @@ async fn chain_moves_refuse_a_confirmed_tx_hash(backend: &str) {
         xrpl::withdraw_to_chain(db, &chain_move("10", "TXD1")).await,
     ] {
         assert!(
-            matches!(&result, Err(XrplError::AlreadyProcessed { tx_hash }) if tx_hash == "TXD1"),
+            matches!(&result, Err(XrplError::AlreadyProcessed { tx_hash }) if *tx_hash == canonical("TXD1")),
             "{result:?}"
         );
     }
@@ -782,14 +809,27 @@ async fn chain_moves_refuse_a_confirmed_tx_hash(backend: &str) {
         xrpl::withdraw_to_chain(db, &chain_move("1000", "TXW2")).await,
         Err(XrplError::InsufficientFunds { .. })
     ));
-    assert!(xrpl::transaction(db, "TXW2").await.unwrap().is_none());
+    assert!(
+        xrpl::transaction(db, &tx_hash("TXW2"))
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(fungible_logs(db).await.len(), 2);
 
     // A pending row of the hash is completed, then the hash is spent.
-    exec(db, "INSERT INTO xrpl_xrpltransactionlog (tx_hash, tx_type, wallet_address, status) VALUES ('TXP', 'import', 'rPlayerWallet', 'pending')")
+    with_pool!(db.pool(Alias::Xrpl), |p| {
+        sqlx::query("INSERT INTO xrpl_xrpltransactionlog (tx_hash, tx_type, wallet_address, status) VALUES ($1, 'import', 'rPlayerWallet', 'pending')")
+            .bind(canonical("TXP"))
+            .execute(p)
+            .await
+            .unwrap();
+    });
+    let pending_id = xrpl::transaction(db, &tx_hash("TXP"))
         .await
-        .unwrap();
-    let pending_id = xrpl::transaction(db, "TXP").await.unwrap().unwrap().id;
+        .unwrap()
+        .unwrap()
+        .id;
     let p = xrpl::deposit_from_chain(db, &chain_move("5", "TXP"))
         .await
         .unwrap();
@@ -819,10 +859,14 @@ async fn chain_moves_refuse_a_confirmed_tx_hash(backend: &str) {
 async fn concurrent_replays_of_a_deposit_move_once(backend: &str) {
     let t = Arc::new(TestDb::migrated(backend).await);
     let mut tasks = Vec::new();
-    for _ in 0..8 {
+    for spelling in spellings(&tx_hash("RACE"), 20) {
         let t = t.clone();
         tasks.push(tokio::spawn(async move {
-            xrpl::deposit_from_chain(&t.db, &chain_move("7", "RACE")).await
+            let m = ChainMove {
+                tx_hash: spelling,
+                ..chain_move("7", "RACE")
+            };
+            xrpl::deposit_from_chain(&t.db, &m).await
         }));
     }
     let mut ok = 0;
@@ -841,6 +885,132 @@ async fn concurrent_replays_of_a_deposit_move_once(backend: &str) {
         "7.000000"
     );
     assert_eq!(fungible_logs(&t.db).await.len(), 1);
+}
+
+async fn chain_replays_in_any_spelling_are_refused(backend: &str) {
+    let t = TestDb::migrated(backend).await;
+    let db = &t.db;
+    xrpl::credit(db, "FCMGold", &account(PLAYER), "100")
+        .await
+        .unwrap();
+    xrpl::deposit_from_chain(db, &chain_move("1", "SPELL"))
+        .await
+        .unwrap();
+    for spelling in spellings(&tx_hash("SPELL"), 8) {
+        let m = ChainMove {
+            tx_hash: spelling.clone(),
+            ..chain_move("1", "SPELL")
+        };
+        for result in [
+            xrpl::deposit_from_chain(db, &m).await,
+            xrpl::withdraw_to_chain(db, &m).await,
+        ] {
+            assert!(
+                matches!(&result, Err(XrplError::AlreadyProcessed { tx_hash }) if *tx_hash == canonical("SPELL")),
+                "{spelling:?}: {result:?}"
+            );
+        }
+        let found = xrpl::transaction(db, &spelling).await.unwrap().unwrap();
+        assert_eq!(found.tx_hash, canonical("SPELL"));
+    }
+    assert_eq!(
+        xrpl::balance(db, "FCMGold", &account(PLAYER))
+            .await
+            .unwrap(),
+        "101.000000"
+    );
+    assert_eq!(
+        count(db, "SELECT COUNT(*) FROM xrpl_xrpltransactionlog").await,
+        1
+    );
+}
+
+async fn malformed_chain_hashes_are_refused_naming_tx_hash(backend: &str) {
+    let t = TestDb::migrated(backend).await;
+    let db = &t.db;
+    let good = tx_hash("good");
+    for bad in [
+        "",
+        "ok",
+        &good[..63],
+        &format!("{good}0"),
+        &format!("{}z", &good[..63]),
+    ] {
+        let m = ChainMove {
+            tx_hash: bad.into(),
+            ..chain_move("1", "unused")
+        };
+        for result in [
+            xrpl::deposit_from_chain(db, &m).await.map(drop),
+            xrpl::withdraw_to_chain(db, &m).await.map(drop),
+            xrpl::deposit_nft_from_chain(db, "1", PLAYER, VAULT, bad)
+                .await
+                .map(drop),
+            xrpl::withdraw_nft_to_chain(db, "1", bad).await.map(drop),
+            xrpl::transaction(db, bad).await.map(drop),
+        ] {
+            assert!(
+                matches!(
+                    result,
+                    Err(XrplError::Invalid {
+                        field: "tx_hash",
+                        ..
+                    })
+                ),
+                "{bad:?}: {result:?}"
+            );
+        }
+    }
+    assert_eq!(
+        count(db, "SELECT COUNT(*) FROM xrpl_xrpltransactionlog").await,
+        0
+    );
+}
+
+/// Rows written before hashes were canonical: the migration gives each
+/// spelling group one canonical row, which later replays in any case meet.
+async fn migration_canonicalises_chain_hashes(backend: &str) {
+    let t = TestDb::migrated_until(backend, Alias::Xrpl, "0005_seed_vault_reserve").await;
+    let params = MigrateParams::default();
+    let (a, b) = (tx_hash("old-a"), tx_hash("old-b"));
+    let mixed_b = spellings(&b, 3)[2].clone();
+    for hash in [a.clone(), a.to_uppercase(), b.clone(), mixed_b.clone()] {
+        with_pool!(t.db.pool(Alias::Xrpl), |p| {
+            sqlx::query(
+                "INSERT INTO xrpl_xrpltransactionlog (tx_hash, tx_type, wallet_address, status)
+                 VALUES ($1, 'import', 'rPlayerWallet', 'confirmed')",
+            )
+            .bind(&hash)
+            .execute(p)
+            .await
+            .unwrap();
+        });
+    }
+    migrate::migrate(&t.db, &Alias::ALL, &params, None)
+        .await
+        .unwrap();
+    let mut stored: Vec<String> = with_pool!(t.db.pool(Alias::Xrpl), |p| {
+        sqlx::query_scalar("SELECT tx_hash FROM xrpl_xrpltransactionlog")
+            .fetch_all(p)
+            .await
+            .unwrap()
+    });
+    stored.sort();
+    let mut expected = vec![a.clone(), a.to_uppercase(), b.to_uppercase(), mixed_b];
+    expected.sort();
+    assert_eq!(stored, expected);
+    for hash in [&a, &b] {
+        for spelling in spellings(hash, 4) {
+            let m = ChainMove {
+                tx_hash: spelling,
+                ..chain_move("1", "unused")
+            };
+            assert!(matches!(
+                xrpl::deposit_from_chain(&t.db, &m).await,
+                Err(XrplError::AlreadyProcessed { .. })
+            ));
+        }
+    }
 }
 
 // ----------------------------------------------------------------- 5. NFT
@@ -885,7 +1055,7 @@ async fn pool_of_nine_and_ten_gives_nine_first(backend: &str) {
     let dagger = ItemTypeRef::Name("Training Dagger");
     assert!(matches!(
         xrpl::spawn_blank(db, ItemTypeRef::Name("Excalibur"), &Map::new()).await,
-        Err(XrplError::UnknownItemType(_))
+        Err(XrplError::UnknownItemType { .. })
     ));
     let first = xrpl::spawn_blank(db, dagger, &Map::new()).await.unwrap();
     let second = xrpl::spawn_blank(db, dagger, &Map::new()).await.unwrap();
@@ -1057,7 +1227,9 @@ async fn nft_moves_follow_the_state_rules(backend: &str) {
     assert_eq!(nft_logs(db).await.len(), 1);
 
     // Withdraw to chain: ONCHAIN clears the owner; the hash is spent.
-    let w = xrpl::withdraw_nft_to_chain(db, "1", "TXN1").await.unwrap();
+    let w = xrpl::withdraw_nft_to_chain(db, "1", &tx_hash("TXN1"))
+        .await
+        .unwrap();
     assert_eq!(
         (w.nft.location.as_str(), w.nft.owner_in_game.as_deref()),
         ("ONCHAIN", None)
@@ -1075,11 +1247,11 @@ async fn nft_moves_follow_the_state_rules(backend: &str) {
         )
     );
     assert!(matches!(
-        xrpl::withdraw_nft_to_chain(db, "1", "TXN1-again").await,
+        xrpl::withdraw_nft_to_chain(db, "1", &tx_hash("TXN1-again")).await,
         Err(XrplError::NftWrongState { .. })
     ));
     assert!(matches!(
-        xrpl::deposit_nft_from_chain(db, "1", OTHER, VAULT, "TXN1").await,
+        xrpl::deposit_nft_from_chain(db, "1", OTHER, VAULT, &tx_hash("TXN1").to_uppercase()).await,
         Err(XrplError::AlreadyProcessed { .. })
     ));
     assert_eq!(
@@ -1088,7 +1260,7 @@ async fn nft_moves_follow_the_state_rules(backend: &str) {
     );
 
     // Deposit from chain: into the depositor's ACCOUNT.
-    let d = xrpl::deposit_nft_from_chain(db, "1", OTHER, VAULT, "TXN2")
+    let d = xrpl::deposit_nft_from_chain(db, "1", OTHER, VAULT, &tx_hash("TXN2"))
         .await
         .unwrap();
     assert_eq!(
@@ -1097,7 +1269,7 @@ async fn nft_moves_follow_the_state_rules(backend: &str) {
     );
     assert_eq!(d.transaction.tx_type, "nft_import");
     assert!(matches!(
-        xrpl::deposit_nft_from_chain(db, "1", OTHER, VAULT, "TXN2").await,
+        xrpl::deposit_nft_from_chain(db, "1", OTHER, VAULT, &tx_hash("TXN2")).await,
         Err(XrplError::AlreadyProcessed { .. })
     ));
 
@@ -1150,12 +1322,12 @@ async fn nft_moves_follow_the_state_rules(backend: &str) {
         .unwrap();
     assert_eq!(again.nftoken_id, "1");
 
-    let mine = xrpl::list_nfts(db, Some(VAULT), Some(Spawned), None)
+    let mine = xrpl::list_nfts(db, &nfts_of(VAULT, Some(Spawned)), 0, 500)
         .await
         .unwrap();
     assert_eq!(mine.len(), 1);
     assert!(
-        xrpl::list_nfts(db, Some(PLAYER), None, None)
+        xrpl::list_nfts(db, &nfts_of(PLAYER, None), 0, 500)
             .await
             .unwrap()
             .is_empty()
@@ -1164,76 +1336,174 @@ async fn nft_moves_follow_the_state_rules(backend: &str) {
 
 // ----------------------------------------------------------- 6. snapshots
 
-fn snapshot(hour: chrono::DateTime<Utc>, players: i32) -> NewEconomySnapshot {
-    NewEconomySnapshot {
-        hour,
-        players_online: players,
-        unique_players_1h: players,
-        unique_players_24h: players * 2,
-        unique_players_7d: players * 3,
-        gold_circulation: "1234.5".into(),
-        gold_reserve: "499000".into(),
-        gold_sinks_1h: "0".into(),
-        gold_spawned_1h: "12.000001".into(),
-        amm_trades_1h: 4,
-        amm_volume_gold_1h: "99.99".into(),
-        imports_1h: 1,
-        exports_1h: 0,
-    }
+async fn session(db: &Db, account_id: i64, key: &str, end: bool) {
+    let k = SessionKey {
+        account_id,
+        character_key: key.into(),
+    };
+    xrpl::write(db, async |tx| {
+        xrpl::start_session_in(tx, &k).await?;
+        if end {
+            xrpl::end_session_in(tx, &k).await?;
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
 }
 
-async fn snapshots_record_list_and_refuse_a_duplicate_hour(backend: &str) {
+async fn snapshot_measures_the_economy_once_per_hour(backend: &str) {
     let t = TestDb::migrated(backend).await;
     let db = &t.db;
-    let h0 = Utc.with_ymd_and_hms(2024, 5, 1, 10, 0, 0).unwrap();
-    for (offset, players) in [(1, 11), (0, 10), (2, 12)] {
-        xrpl::record_economy_snapshot(db, &snapshot(h0 + Duration::hours(offset), players))
+    session(db, 1, "ann", false).await;
+    session(db, 2, "bob", false).await;
+    session(db, 3, "cid", true).await;
+    xrpl::credit(db, "FCMGold", &account(PLAYER), "100")
+        .await
+        .unwrap();
+    let pickup = FungibleTransfer {
+        currency_code: "FCMGold".into(),
+        from: reserve(),
+        to: Holder::character(OTHER, "hero"),
+        amount: "10.5".into(),
+        transfer_type: "pickup".into(),
+    };
+    xrpl::transfer(db, &pickup).await.unwrap();
+    xrpl::deposit_from_chain(db, &chain_move("1", "SNAP"))
+        .await
+        .unwrap();
+    xrpl::spawn_blank(db, ItemTypeRef::Name("Training Dagger"), &Map::new())
+        .await
+        .unwrap();
+
+    let now = now_micros();
+    let first = xrpl::take_snapshot(db, now).await.unwrap();
+    assert!(first.created);
+    let e = &first.economy.figures;
+    let hour = first.economy.hour;
+    assert_eq!(hour, now.duration_trunc(Duration::hours(1)).unwrap());
+    assert_eq!((e.players_online, e.unique_players_1h), (2, 3));
+    assert_eq!(e.gold_circulation, "111.500000", "ACCOUNT + CHARACTER");
+    assert_eq!(e.gold_reserve, "499988.500000");
+    assert_eq!(e.gold_spawned_1h, "10.500000", "pickups in the window");
+    assert_eq!((e.imports_1h, e.exports_1h, e.amm_trades_1h), (1, 0, 0));
+    assert_eq!(first.resource_snapshots, 136);
+
+    let gold = xrpl::resource_snapshots(
+        db,
+        &SnapshotFilter {
+            currency_code: Some("FCMGold".into()),
+            ..SnapshotFilter::default()
+        },
+        0,
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(gold.len(), 1);
+    let g = &gold[0].figures;
+    assert_eq!(
+        (g.in_account.as_str(), g.in_character.as_str()),
+        ("101.000000", "10.500000")
+    );
+    assert_eq!(
+        (g.produced_1h.as_str(), g.imported_1h.as_str()),
+        ("10.500000", "1.000000")
+    );
+    assert_eq!(gold[0].amm_buy_price, None);
+    let dagger = xrpl::resource_snapshots(
+        db,
+        &SnapshotFilter {
+            currency_code: Some("PTrainDagger".into()),
+            ..SnapshotFilter::default()
+        },
+        0,
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        dagger[0].figures.in_spawned, "1.000000",
+        "a proxy token counts NFTs"
+    );
+
+    // Later in the same hour: the first snapshot, unchanged.
+    session(db, 4, "dee", false).await;
+    let again = xrpl::take_snapshot(db, hour + Duration::minutes(59))
+        .await
+        .unwrap();
+    assert!(!again.created);
+    assert_eq!(again.economy, first.economy);
+    let next = xrpl::take_snapshot(db, hour + Duration::hours(1))
+        .await
+        .unwrap();
+    assert!(next.created);
+    assert_eq!(next.economy.figures.players_online, 3);
+
+    let in_range = |since, until| SnapshotFilter {
+        currency_code: None,
+        since,
+        until,
+    };
+    let all = xrpl::economy_snapshots(db, &in_range(None, None), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 2);
+    let second_only = xrpl::economy_snapshots(
+        db,
+        &in_range(Some(hour + Duration::minutes(1)), None),
+        0,
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(second_only, vec![next.economy.clone()]);
+    let first_only =
+        xrpl::economy_snapshots(db, &in_range(None, Some(hour + Duration::hours(1))), 0, 10)
             .await
             .unwrap();
-    }
-    let newest = xrpl::economy_snapshots(db, 2).await.unwrap();
-    assert_eq!(newest.len(), 2);
-    assert_eq!(newest[0].hour, h0 + Duration::hours(2));
-    assert_eq!(newest[1].hour, h0 + Duration::hours(1));
-    let s = &newest[0];
-    assert_eq!(
-        (s.players_online, s.unique_players_24h, s.unique_players_7d),
-        (12, 24, 36)
-    );
-    assert_eq!(s.gold_circulation, "1234.500000");
-    assert_eq!(s.gold_reserve, "499000.000000");
-    assert_eq!(s.gold_sinks_1h, "0.000000");
-    assert_eq!(s.gold_spawned_1h, "12.000001");
-    assert_eq!(s.amm_volume_gold_1h, "99.990000");
-    assert_eq!((s.amm_trades_1h, s.imports_1h, s.exports_1h), (4, 1, 0));
-    assert_eq!(xrpl::economy_snapshots(db, 10).await.unwrap().len(), 3);
+    assert_eq!(first_only, vec![first.economy.clone()]);
+    assert!(matches!(
+        xrpl::economy_snapshots(
+            db,
+            &in_range(Some(hour), Some(hour - Duration::hours(1))),
+            0,
+            10
+        )
+        .await,
+        Err(XrplError::Invalid { field: "until", .. })
+    ));
+}
 
-    assert!(matches!(
-        xrpl::record_economy_snapshot(db, &snapshot(h0 + Duration::hours(1), 99)).await,
-        Err(XrplError::DuplicateSnapshot { .. })
-    ));
-    assert!(matches!(
-        xrpl::record_economy_snapshot(db, &snapshot(h0 + Duration::minutes(30), 1)).await,
-        Err(XrplError::Invalid { field: "hour", .. })
-    ));
-    let mut negative = snapshot(h0 + Duration::hours(5), 1);
-    negative.gold_reserve = "-1".into();
-    assert!(matches!(
-        xrpl::record_economy_snapshot(db, &negative).await,
-        Err(XrplError::Invalid {
-            field: "gold_reserve",
-            ..
-        })
-    ));
-    assert_eq!(xrpl::economy_snapshots(db, 10).await.unwrap().len(), 3);
+async fn concurrent_snapshots_of_an_hour_record_one(backend: &str) {
+    let t = Arc::new(TestDb::migrated(backend).await);
+    let now = now_micros();
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let t = t.clone();
+        tasks.push(tokio::spawn(async move {
+            xrpl::take_snapshot(&t.db, now).await
+        }));
+    }
+    let mut created = 0;
+    let mut ids = std::collections::BTreeSet::new();
+    for task in tasks {
+        let s = task.await.unwrap().unwrap();
+        created += usize::from(s.created);
+        ids.insert(s.economy.id);
+        assert_eq!(s.resource_snapshots, 136);
+    }
+    assert_eq!((created, ids.len()), (1, 1));
     assert_eq!(
-        xrpl::economy_snapshots(db, 10).await.unwrap()[1].players_online,
-        11,
-        "the duplicate changed nothing"
+        count(&t.db, "SELECT COUNT(*) FROM xrpl_resourcesnapshot").await,
+        136
     );
 }
 
 on_both_backends!(
+    chain_replays_in_any_spelling_are_refused,
+    malformed_chain_hashes_are_refused_naming_tx_hash,
+    migration_canonicalises_chain_hashes,
     seed_matches_the_original,
     seed_uses_the_configured_vault,
     constraints_refuse_bad_rows,
@@ -1247,5 +1517,6 @@ on_both_backends!(
     pool_of_nine_and_ten_gives_nine_first,
     metadata_merges_and_null_deletes,
     nft_moves_follow_the_state_rules,
-    snapshots_record_list_and_refuse_a_duplicate_hour,
+    snapshot_measures_the_economy_once_per_hour,
+    concurrent_snapshots_of_an_hour_record_one,
 );

@@ -20,7 +20,7 @@ use crate::vector::HnswSettings;
 
 /// The rows one search ranks: values of the kind's partition column (some
 /// NPCs, one mob type), or the whole kind.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Scope {
     Whole,
     Ints(Vec<i64>),
@@ -45,6 +45,9 @@ pub struct Ranking<'a> {
     pub model: &'a str,
     pub hnsw: &'a HnswSettings,
     pub ef_search: usize,
+    /// Postgres: candidates per result the sign-bit first pass keeps for exact
+    /// re-scoring (0: exact cosine over the whole scope).
+    pub pg_binary_rescore: usize,
 }
 
 pub(crate) enum Engine {
@@ -56,7 +59,7 @@ pub(crate) enum Engine {
     /// Postgres mode: pgvector, exact below the HNSW threshold, the index above it.
     Pgvector {
         pool: PgPool,
-        searches: SearchCounts,
+        state: pgvector::PgState,
     },
 }
 
@@ -70,7 +73,7 @@ impl Engine {
             },
             Pool::Postgres(pool) => Engine::Pgvector {
                 pool: pool.clone(),
-                searches: SearchCounts::default(),
+                state: pgvector::PgState::default(),
             },
         }
     }
@@ -114,9 +117,8 @@ impl Engine {
                 }
                 Ok(order_hits(hits, k))
             }
-            Engine::Pgvector { pool, searches } => {
-                let rows =
-                    pgvector::rank(pool, searches, kind, scope, q, k, filter, ranking).await?;
+            Engine::Pgvector { pool, state } => {
+                let rows = pgvector::rank(pool, state, kind, scope, q, k, filter, ranking).await?;
                 Ok(order_hits(rows, k))
             }
         }
@@ -126,7 +128,7 @@ impl Engine {
     pub fn searches(&self) -> &SearchCounts {
         match self {
             Engine::InMemory { index, .. } => index.searches(),
-            Engine::Pgvector { searches, .. } => searches,
+            Engine::Pgvector { state, .. } => &state.searches,
         }
     }
 

@@ -2,11 +2,30 @@
 //! small, through the HNSW index when it is large.
 //!
 //! The rule is SQLite mode's (`HnswSettings::threshold`): below the threshold
-//! an exact scan is both exact and fast (with vectors stored inline, 5,000
-//! 1536-d rows rank in about 7 ms, where a filtered HNSW walk that must skip
-//! the other NPCs' rows took 22 ms and missed some neighbours), so both
-//! backends rank small scopes by scanning every row. Above it the index answers,
-//! with strict iterative scans so a filter never leaves fewer than `top_k`.
+//! an exact ranking is both exact and fast, so both backends rank small scopes
+//! by looking at every row; above it the index answers.
+//!
+//! - **Exact, with the sign-bit first pass** (the default): the scope's rows are
+//!   ranked by Hamming distance between sign bits in an index-only scan of the
+//!   covering b-tree of migration `0007_binary_first_pass` (192 bytes a row at
+//!   1536-d instead of a 6 KB vector on its own heap page), and the best
+//!   `binary_rescore × k` are re-scored by exact cosine. One statement, one
+//!   round trip. Skipped for a query whose components are mostly of one sign
+//!   (the offline hash provider's sparse vectors): its bits say little.
+//! - **Exact, f32 only** (`binary_rescore = 0`, or such a query): a bitmap scan
+//!   of the scope and a top-N sort (index scans turned off for the statement, so
+//!   the planner cannot walk the HNSW index instead).
+//! - **HNSW** (a scope at or above the threshold): strict iterative scans with
+//!   `hnsw.max_scan_tuples` raised to the scope's size, so a selective filter
+//!   cannot stop the walk short of `top_k`; should it still come back short, the
+//!   exact ranking answers instead.
+//!
+//! A scope's size decides the strategy; it is counted (up to the threshold)
+//! and kept for [`SIZE_TTL`], so a search usually costs one round trip.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, PgPool};
@@ -17,6 +36,21 @@ use crate::memory::error::MemoryError;
 use crate::memory::filter::Filter;
 use crate::memory::kind::MemoryKind;
 use crate::memory::search_counts::SearchCounts;
+
+/// How long a counted scope size is trusted. A scope crossing the threshold
+/// meanwhile is ranked with the other strategy for at most this long; both
+/// give full, correct results.
+pub const SIZE_TTL: Duration = Duration::from_secs(30);
+
+/// (id, similarity, created_at micros).
+type Hit = (i64, f32, i64);
+
+/// The Postgres engine's own state: search counts, and scope sizes.
+#[derive(Default)]
+pub(crate) struct PgState {
+    pub searches: SearchCounts,
+    sizes: Mutex<HashMap<(MemoryKind, Scope), (i64, Instant)>>,
+}
 
 /// The scope as SQL, its values pushed onto `args`.
 fn scope_sql(kind: MemoryKind, scope: &Scope, args: &mut Args) -> String {
@@ -31,68 +65,238 @@ fn scope_sql(kind: MemoryKind, scope: &Scope, args: &mut Args) -> String {
     }
 }
 
-/// (id, similarity, created_at micros) of the `k` rows nearest `q`.
-///
-/// One transaction, two round trips: the first sets `hnsw.ef_search`, strict
-/// iterative scans and, for a scope under the threshold (counted up to it),
-/// `enable_indexscan = off`, which leaves the planner a bitmap scan of the
-/// scope's b-tree index and a top-N sort (an HNSW scan is an index scan; a
-/// bitmap scan cannot produce its order). The second ranks.
+/// Whether sign bits can tell this query's neighbours apart: a vector with
+/// nearly every component of one sign quantizes to nearly all-equal bits.
+fn bits_are_informative(q: &[f32]) -> bool {
+    let positive = q.iter().filter(|x| **x > 0.0).count();
+    let share = positive as f64 / q.len().max(1) as f64;
+    (0.25..=0.75).contains(&share)
+}
+
+/// The `k` rows of `kind` in `scope` passing `filter` nearest `q`.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn rank(
     pool: &PgPool,
-    searches: &SearchCounts,
+    state: &PgState,
     kind: MemoryKind,
     scope: &Scope,
     q: &[f32],
     k: usize,
     filter: &Filter,
     ranking: &Ranking<'_>,
-) -> Result<Vec<(i64, f32, i64)>, MemoryError> {
-    let table = kind.table();
-    let mut tx = pool.begin().await?;
-    let mut args = Args::new();
-    let ef = args.push(ranking.ef_search.clamp(1, 1000).to_string());
-    let threshold = args.push(i64::try_from(ranking.hnsw.threshold).unwrap_or(i64::MAX));
-    let in_scope = scope_sql(kind, scope, &mut args);
-    let settings = format!(
-        "SELECT set_config('hnsw.ef_search', {ef}, true), set_config('hnsw.iterative_scan', 'strict_order', true),
-                set_config('enable_indexscan', CASE WHEN
-                  (SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {in_scope} LIMIT {threshold}) s) < {threshold}
-                THEN 'off' ELSE 'on' END, true)"
-    );
-    let (_, _, index_scans): (String, String, String) =
-        sqlx::query_as_with(AssertSqlSafe(settings), args.postgres()?)
-            .fetch_one(&mut *tx)
-            .await?;
-    let exact = index_scans == "off";
-    searches.record(exact);
-    // An exact scan sorts anyway, so it breaks ties as SQLite mode does (newer
-    // first, then higher id) before LIMIT cuts them; an HNSW scan yields rows in
-    // distance order only, and a second sort key would stop the planner using it.
-    let tie_break = if exact {
-        ", created_at DESC, id DESC"
+) -> Result<Vec<Hit>, MemoryError> {
+    let threshold = i64::try_from(ranking.hnsw.threshold).unwrap_or(i64::MAX);
+    let size = scope_size(pool, state, kind, scope, threshold).await?;
+    if size >= threshold {
+        state.searches.record(false);
+        let hits = hnsw(pool, kind, scope, q, k, filter, ranking, size).await?;
+        if hits.len() >= k {
+            return Ok(hits);
+        }
+        // The walk came back short of k: the exact ranking knows better.
+    }
+    state.searches.record(true);
+    if ranking.pg_binary_rescore > 0 && bits_are_informative(q) {
+        let n = k.saturating_mul(ranking.pg_binary_rescore);
+        first_pass(pool, kind, scope, q, k, n, filter, ranking).await
     } else {
-        ""
-    };
+        exact(pool, kind, scope, q, k, filter, ranking).await
+    }
+}
+
+/// The scope's row count, up to `threshold` (exactly when at or above it), from
+/// the cache while it is fresh.
+async fn scope_size(
+    pool: &PgPool,
+    state: &PgState,
+    kind: MemoryKind,
+    scope: &Scope,
+    threshold: i64,
+) -> Result<i64, MemoryError> {
+    let key = (kind, scope.clone());
+    let cached = lock(&state.sizes).get(&key).copied();
+    if let Some((size, at)) = cached
+        && at.elapsed() < SIZE_TTL
+    {
+        return Ok(size);
+    }
+    let mut args = Args::new();
+    let in_scope = scope_sql(kind, scope, &mut args);
+    let limit = args.push(threshold);
+    let sql = format!(
+        "SELECT count(*) FROM (SELECT 1 FROM {} WHERE {in_scope} LIMIT {limit}) s",
+        kind.table()
+    );
+    let (mut size,): (i64,) = sqlx::query_as_with(AssertSqlSafe(sql), args.postgres()?)
+        .fetch_one(pool)
+        .await?;
+    if size >= threshold {
+        // Large: its whole size sets how far an HNSW walk may go.
+        let mut args = Args::new();
+        let sql = format!(
+            "SELECT count(*) FROM {} WHERE {}",
+            kind.table(),
+            scope_sql(kind, scope, &mut args)
+        );
+        (size,) = sqlx::query_as_with(AssertSqlSafe(sql), args.postgres()?)
+            .fetch_one(pool)
+            .await?;
+    }
+    let mut sizes = lock(&state.sizes);
+    if sizes.len() > 100_000 {
+        // A bound on a cache keyed by callers' NPC lists; refilled on demand.
+        sizes.clear();
+    }
+    sizes.insert(key, (size, Instant::now()));
+    Ok(size)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // The map holds only sizes to count again: a poisoned lock is safe to use.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The ranking's common `WHERE`: scope, model, filter; values onto `args`.
+fn passes(
+    kind: MemoryKind,
+    scope: &Scope,
+    filter: &Filter,
+    ranking: &Ranking<'_>,
+    args: &mut Args,
+) -> String {
+    let in_scope = scope_sql(kind, scope, args);
+    let model = args.push(ranking.model);
+    let filtered = filter.sql(Dialect(Backend::Postgres), args);
+    format!("{in_scope} AND embedding_model = {model} AND {filtered}")
+}
+
+/// Sign bits by Hamming distance in an index-only scan, then exact cosine over
+/// the best `n`; ties newer first, then the larger id, as SQLite mode orders them.
+#[allow(clippy::too_many_arguments)]
+async fn first_pass(
+    pool: &PgPool,
+    kind: MemoryKind,
+    scope: &Scope,
+    q: &[f32],
+    k: usize,
+    n: usize,
+    filter: &Filter,
+    ranking: &Ranking<'_>,
+) -> Result<Vec<Hit>, MemoryError> {
+    let table = kind.table();
     let mut args = Args::new();
     let query = args.push(SqlValue::Vector(Some(q.to_vec())));
-    let model = args.push(ranking.model);
-    let in_scope = scope_sql(kind, scope, &mut args);
-    let passes = filter.sql(Dialect(Backend::Postgres), &mut args);
+    let rows_passing = passes(kind, scope, filter, ranking, &mut args);
+    let candidates = args.push(i64::try_from(n).unwrap_or(i64::MAX));
     let limit = args.push(i64::try_from(k).unwrap_or(i64::MAX));
     let sql = format!(
-        "SELECT id, (1 - (embedding_vector <=> {query}))::REAL, created_at FROM {table}
-         WHERE {in_scope} AND embedding_model = {model} AND embedding_vector IS NOT NULL AND {passes}
-         ORDER BY embedding_vector <=> {query}{tie_break} LIMIT {limit}"
+        "WITH c AS MATERIALIZED (
+           SELECT id FROM {table} WHERE {rows_passing} AND embedding_bits IS NOT NULL
+           ORDER BY embedding_bits <~> binary_quantize({query}) LIMIT {candidates})
+         SELECT id, sim, created_at FROM (
+           SELECT id, (1 - (embedding_vector <=> {query}))::REAL AS sim, created_at FROM {table}
+           WHERE id IN (SELECT id FROM c)) r
+         ORDER BY sim DESC, created_at DESC, id DESC LIMIT {limit}"
     );
-    let rows: Vec<(i64, f32, DateTime<Utc>)> =
-        sqlx::query_as_with(AssertSqlSafe(sql), args.postgres()?)
-            .fetch_all(&mut *tx)
-            .await?;
+    fetch(pool, &sql, args).await
+}
+
+/// Every row of the scope by exact cosine: a bitmap scan and a top-N sort.
+async fn exact(
+    pool: &PgPool,
+    kind: MemoryKind,
+    scope: &Scope,
+    q: &[f32],
+    k: usize,
+    filter: &Filter,
+    ranking: &Ranking<'_>,
+) -> Result<Vec<Hit>, MemoryError> {
+    let mut tx = pool.begin().await?;
+    // An HNSW scan is an index scan; a bitmap scan cannot produce its order.
+    sqlx::query("SELECT set_config('enable_indexscan', 'off', true)")
+        .execute(&mut *tx)
+        .await?;
+    let mut args = Args::new();
+    let query = args.push(SqlValue::Vector(Some(q.to_vec())));
+    let rows_passing = passes(kind, scope, filter, ranking, &mut args);
+    let limit = args.push(i64::try_from(k).unwrap_or(i64::MAX));
+    let sql = format!(
+        "SELECT id, (1 - (embedding_vector <=> {query}))::REAL, created_at FROM {}
+         WHERE {rows_passing} AND embedding_vector IS NOT NULL
+         ORDER BY embedding_vector <=> {query}, created_at DESC, id DESC LIMIT {limit}",
+        kind.table()
+    );
+    let rows = fetch(&mut *tx, &sql, args).await?;
     tx.commit().await?;
+    Ok(rows)
+}
+
+/// The HNSW index with strict iterative scans, allowed to visit the whole scope.
+#[allow(clippy::too_many_arguments)]
+async fn hnsw(
+    pool: &PgPool,
+    kind: MemoryKind,
+    scope: &Scope,
+    q: &[f32],
+    k: usize,
+    filter: &Filter,
+    ranking: &Ranking<'_>,
+    size: i64,
+) -> Result<Vec<Hit>, MemoryError> {
+    let mut tx = pool.begin().await?;
+    // pgvector stops an iterative scan after max_scan_tuples (default 20,000)
+    // visited rows; a filter keeping 1 % of a 100,000-row scope needs ~100 x k.
+    let max_scan = size.max(20_000).to_string();
+    sqlx::query(
+        "SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'strict_order', true),
+                set_config('hnsw.max_scan_tuples', $2, true), set_config('hnsw.scan_mem_multiplier', '2', true)",
+    )
+    .bind(ranking.ef_search.clamp(1, 1000).to_string())
+    .bind(max_scan)
+    .execute(&mut *tx)
+    .await?;
+    let mut args = Args::new();
+    let query = args.push(SqlValue::Vector(Some(q.to_vec())));
+    let rows_passing = passes(kind, scope, filter, ranking, &mut args);
+    let limit = args.push(i64::try_from(k).unwrap_or(i64::MAX));
+    // Distance alone in ORDER BY: a second sort key would stop the planner using the index.
+    let sql = format!(
+        "SELECT id, (1 - (embedding_vector <=> {query}))::REAL, created_at FROM {}
+         WHERE {rows_passing} AND embedding_vector IS NOT NULL
+         ORDER BY embedding_vector <=> {query} LIMIT {limit}",
+        kind.table()
+    );
+    let rows = fetch(&mut *tx, &sql, args).await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+async fn fetch<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    sql: &str,
+    args: Args,
+) -> Result<Vec<Hit>, MemoryError> {
+    let rows: Vec<(i64, f32, DateTime<Utc>)> =
+        sqlx::query_as_with(AssertSqlSafe(sql.to_owned()), args.postgres()?)
+            .fetch_all(executor)
+            .await?;
     Ok(rows
         .into_iter()
         .map(|(id, s, t)| (id, s, t.timestamp_micros()))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bits_inform_only_dense_queries() {
+        assert!(bits_are_informative(&[0.5, -0.5, 0.1, -0.2]));
+        assert!(!bits_are_informative(&[0.5, 0.0, 0.0, 0.0, 0.0]), "sparse");
+        assert!(
+            !bits_are_informative(&[0.5, 0.1, 0.2, 0.3, 0.4]),
+            "one sign"
+        );
+    }
 }

@@ -10,7 +10,7 @@ use crate::memory::engine::Scope;
 use crate::memory::error::MemoryError;
 use crate::memory::filter::{Cond, Filter};
 use crate::memory::kind::{
-    KeyColumn, Kind, KindSpec, ListBy, MemoryKind, MetaColumn, MetaType, NewRow, Record,
+    KeyColumn, Kind, KindSpec, ListBy, MemoryKind, MetaColumn, NewRow, Record,
 };
 use crate::memory::model::Scored;
 use crate::memory::store::MemoryStore;
@@ -110,18 +110,9 @@ impl Kind for Combat {
         columns: "id, mob_type, mob_level, mob_name, party_composition, party_size, mob_tactics, enemy_tactics, rounds_survived, outcome, hp_remaining_pct, summary, metadata, created_at, embedding_model",
         partition: Some(KeyColumn::Text("mob_type")),
         meta: &[
-            MetaColumn {
-                name: "mob_name",
-                ty: MetaType::Text,
-            },
-            MetaColumn {
-                name: "outcome",
-                ty: MetaType::Text,
-            },
-            MetaColumn {
-                name: "party_size",
-                ty: MetaType::Int,
-            },
+            MetaColumn::text("mob_name"),
+            MetaColumn::text("outcome"),
+            MetaColumn::int("party_size"),
         ],
         hnsw_index: "combatmemory_embedding_hnsw",
         unique: &[],

@@ -13,9 +13,7 @@ use crate::db::{Alias, Args, now_micros};
 use crate::memory::engine::Scope;
 use crate::memory::error::MemoryError;
 use crate::memory::filter::{Cond, Filter};
-use crate::memory::kind::{
-    Kind, KindSpec, ListBy, MemoryKind, MetaColumn, MetaType, NewRow, Record,
-};
+use crate::memory::kind::{Kind, KindSpec, ListBy, MemoryKind, MetaColumn, NewRow, Record};
 use crate::memory::model::{Scored, Stored, UpsertOutcome};
 use crate::memory::store::MemoryStore;
 
@@ -76,10 +74,7 @@ impl Kind for Lore {
         text_column: "content",
         columns: "id, title, content, scope_level, scope_tags, source, created_at, updated_at, embedding_model",
         partition: None,
-        meta: &[MetaColumn {
-            name: "scope_tags",
-            ty: MetaType::Tags,
-        }],
+        meta: &[MetaColumn::tags("scope_tags")],
         hnsw_index: "lorememory_embedding_hnsw",
         unique: &UPSERT_KEY,
         noun: "lore entry",

@@ -12,7 +12,7 @@ use crate::memory::error::MemoryError;
 use crate::memory::filter::{Cond, Filter};
 use crate::memory::index::KeyValue;
 use crate::memory::kind::{
-    KeyColumn, Kind, KindSpec, ListBy, MemoryKind, MetaColumn, MetaType, NewRow, Record,
+    KeyColumn, Kind, KindSpec, ListBy, MemoryKind, MetaColumn, NewRow, Record,
 };
 use crate::memory::model::Scored;
 use crate::memory::search::{Weights, candidates};
@@ -109,14 +109,8 @@ impl Kind for Npc {
         columns: "id, npc_id, speaker_id, speaker_name, npc_name, user_message, assistant_message, summary, interaction_type, importance, metadata, created_at, embedding_model",
         partition: Some(KeyColumn::Int("npc_id")),
         meta: &[
-            MetaColumn {
-                name: "speaker_id",
-                ty: MetaType::Int,
-            },
-            MetaColumn {
-                name: "speaker_name",
-                ty: MetaType::Text,
-            },
+            MetaColumn::int("speaker_id"),
+            MetaColumn::text("speaker_name"),
         ],
         hnsw_index: "npcmemory_embedding_hnsw",
         unique: &[],

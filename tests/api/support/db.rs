@@ -67,6 +67,19 @@ impl TestDb {
         t
     }
 
+    /// A fresh database with every alias migrated but `alias`, which stops
+    /// after the migration `last` (to write rows as an older version would).
+    pub async fn migrated_until(backend: &str, alias: Alias, last: &str) -> Self {
+        let t = Self::empty(backend).await;
+        for a in Alias::ALL {
+            let to = (a == alias).then_some(last);
+            migrate::migrate(&t.db, &[a], &MigrateParams::default(), to)
+                .await
+                .expect("migrate");
+        }
+        t
+    }
+
     /// The `mnemo` binary with `args`, on this database (and no other
     /// DATABASE_URL from the environment), logging warnings only.
     pub fn mnemo(&self, args: &[&str]) -> std::process::Command {

@@ -128,6 +128,19 @@ impl Service {
     }
 }
 
+/// Create an account as admin; its id.
+pub async fn create_account(s: &Service, username: &str) -> i64 {
+    let (status, body) = s
+        .as_admin(
+            Method::POST,
+            "/v1/accounts",
+            Some(serde_json::json!({"username": username})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    body["id"].as_i64().expect("id")
+}
+
 /// Status and JSON body of a response (`Null` for an empty body).
 pub async fn status_json(res: Response) -> (u16, Value) {
     let status = res.status().as_u16();

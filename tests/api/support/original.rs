@@ -11,6 +11,7 @@ use std::sync::{Arc, OnceLock};
 
 use mnemo::db::Db;
 use mnemo::embed::{CachedEmbedder, HashEmbedder};
+use mnemo::memory::{MemorySettings, MemoryStore};
 use mnemo::original::{self, ImportError, ImportOptions, Quiet, Report, Source};
 
 /// The generator's vault: the wallet of every RESERVE row of the set.
@@ -90,7 +91,10 @@ pub async fn import_with(
     options: &ImportOptions,
 ) -> Result<Report, ImportError> {
     let embedder = Arc::new(CachedEmbedder::new(Arc::new(HashEmbedder::new(1536)), 0));
-    original::import(db, embedder, source, options, &Quiet).await
+    let store = MemoryStore::open_unchecked(db.clone(), embedder, MemorySettings::default())
+        .await
+        .expect("open the memory store");
+    original::import(&store, source, options, &Quiet).await
 }
 
 /// Import the set of `kind` into `db`; a failed row fails the test.

@@ -1,0 +1,425 @@
+//! Every setting of mnemo in one value, read once: each environment variable
+//! is named here once ([`vars`]), parsed here once ([`Settings::from_lookup`]),
+//! and a bad value is an error naming it. A command-line flag is the same
+//! variable from a source read first (`Cli::settings`). A test holds
+//! [`vars::ALL`] and the README's tables together.
+//!
+//! The value is put together here, above every layer, and each layer gets its
+//! part: the databases their [`DbSettings`], the embedder its [`EmbedSettings`]
+//! and guard, the stores their [`MemorySettings`], the server its [`HttpSettings`].
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::config::{DatabaseTarget, UnsupportedDatabaseUrl};
+use crate::db::DbSettings;
+use crate::db::migrate::DEFAULT_VAULT_ADDRESS;
+use crate::embed::{
+    BreakerSettings, Budget, EmbedSettings, GuardSettings, MINILM_MODEL, OpenAiSettings,
+};
+use crate::http::HttpSettings;
+use crate::memory::MemorySettings;
+
+/// The environment variables, each named once.
+pub mod vars {
+    pub const DATABASE_URL: &str = "DATABASE_URL";
+    pub const MNEMO_DATA_DIR: &str = "MNEMO_DATA_DIR";
+    pub const MNEMO_DB_ACQUIRE_TIMEOUT_MS: &str = "MNEMO_DB_ACQUIRE_TIMEOUT_MS";
+    pub const MNEMO_DB_STATEMENT_TIMEOUT_MS: &str = "MNEMO_DB_STATEMENT_TIMEOUT_MS";
+    pub const MNEMO_XRPL_VAULT_ADDRESS: &str = "MNEMO_XRPL_VAULT_ADDRESS";
+    pub const MNEMO_EMBEDDING_PROVIDER: &str = "MNEMO_EMBEDDING_PROVIDER";
+    pub const OPENAI_API_KEY: &str = "OPENAI_API_KEY";
+    pub const OPENAI_BASE_URL: &str = "OPENAI_BASE_URL";
+    pub const MNEMO_MODEL_DIR: &str = "MNEMO_MODEL_DIR";
+    pub const MNEMO_QUERY_CACHE_SIZE: &str = "MNEMO_QUERY_CACHE_SIZE";
+    pub const MNEMO_EMBED_REQUEST_BUDGET_MS: &str = "MNEMO_EMBED_REQUEST_BUDGET_MS";
+    pub const MNEMO_EMBED_BREAKER_FAILURES: &str = "MNEMO_EMBED_BREAKER_FAILURES";
+    pub const MNEMO_EMBED_BREAKER_COOLDOWN_MS: &str = "MNEMO_EMBED_BREAKER_COOLDOWN_MS";
+    pub const MNEMO_HNSW_THRESHOLD: &str = "MNEMO_HNSW_THRESHOLD";
+    pub const MNEMO_EF_SEARCH: &str = "MNEMO_EF_SEARCH";
+    pub const MNEMO_INT8_RESCORE: &str = "MNEMO_INT8_RESCORE";
+    pub const MNEMO_BINARY_RESCORE: &str = "MNEMO_BINARY_RESCORE";
+    pub const MNEMO_HNSW_BUILDS: &str = "MNEMO_HNSW_BUILDS";
+    pub const MNEMO_PG_BINARY_RESCORE: &str = "MNEMO_PG_BINARY_RESCORE";
+    pub const MNEMO_BIND: &str = "MNEMO_BIND";
+    pub const MNEMO_HTTP_WORKERS: &str = "MNEMO_HTTP_WORKERS";
+    pub const MNEMO_JSON_LIMIT_BYTES: &str = "MNEMO_JSON_LIMIT_BYTES";
+    pub const MNEMO_REQUEST_TIMEOUT_SECONDS: &str = "MNEMO_REQUEST_TIMEOUT_SECONDS";
+    pub const MNEMO_SHUTDOWN_TIMEOUT_SECONDS: &str = "MNEMO_SHUTDOWN_TIMEOUT_SECONDS";
+    pub const MNEMO_RATE_LIMIT_PER_SECOND: &str = "MNEMO_RATE_LIMIT_PER_SECOND";
+    pub const MNEMO_RATE_LIMIT_BURST: &str = "MNEMO_RATE_LIMIT_BURST";
+    pub const MNEMO_AUTH_CACHE_SECONDS: &str = "MNEMO_AUTH_CACHE_SECONDS";
+    pub const MNEMO_METRICS_TOKEN_REQUIRED: &str = "MNEMO_METRICS_TOKEN_REQUIRED";
+    /// Read by the logger as it starts (`tracing`'s filter syntax).
+    pub const MNEMO_LOG: &str = "MNEMO_LOG";
+
+    /// Every variable the service reads.
+    pub const ALL: &[&str] = &[
+        DATABASE_URL,
+        MNEMO_DATA_DIR,
+        MNEMO_DB_ACQUIRE_TIMEOUT_MS,
+        MNEMO_DB_STATEMENT_TIMEOUT_MS,
+        MNEMO_XRPL_VAULT_ADDRESS,
+        MNEMO_EMBEDDING_PROVIDER,
+        OPENAI_API_KEY,
+        OPENAI_BASE_URL,
+        MNEMO_MODEL_DIR,
+        MNEMO_QUERY_CACHE_SIZE,
+        MNEMO_EMBED_REQUEST_BUDGET_MS,
+        MNEMO_EMBED_BREAKER_FAILURES,
+        MNEMO_EMBED_BREAKER_COOLDOWN_MS,
+        MNEMO_HNSW_THRESHOLD,
+        MNEMO_EF_SEARCH,
+        MNEMO_INT8_RESCORE,
+        MNEMO_BINARY_RESCORE,
+        MNEMO_HNSW_BUILDS,
+        MNEMO_PG_BINARY_RESCORE,
+        MNEMO_BIND,
+        MNEMO_HTTP_WORKERS,
+        MNEMO_JSON_LIMIT_BYTES,
+        MNEMO_REQUEST_TIMEOUT_SECONDS,
+        MNEMO_SHUTDOWN_TIMEOUT_SECONDS,
+        MNEMO_RATE_LIMIT_PER_SECOND,
+        MNEMO_RATE_LIMIT_BURST,
+        MNEMO_AUTH_CACHE_SECONDS,
+        MNEMO_METRICS_TOKEN_REQUIRED,
+        MNEMO_LOG,
+    ];
+
+    /// Variables of the tools around the service (the test scripts, the bench,
+    /// the Python client), which the README's tables list too.
+    pub const TOOLING: &[&str] = &[
+        "TEST_DATABASE_URL",
+        "MNEMO_BIN",
+        "MNEMO_PY_VENV",
+        "MNEMO_URL",
+        "MNEMO_TOKEN",
+        "MNEMO_TIMEOUT",
+    ];
+}
+
+/// A variable with a value mnemo cannot use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SettingsError(pub String);
+
+impl From<UnsupportedDatabaseUrl> for SettingsError {
+    fn from(e: UnsupportedDatabaseUrl) -> Self {
+        SettingsError(e.to_string())
+    }
+}
+
+/// The embedding provider to build and how the request path treats it.
+#[derive(Debug, Clone)]
+pub struct EmbeddingSettings {
+    /// `hash`, `openai` or `minilm`.
+    pub provider: String,
+    pub provider_settings: EmbedSettings,
+    /// Entries in the LRU cache of query embeddings (0: off).
+    pub query_cache: usize,
+    pub guard: GuardSettings,
+}
+
+/// Everything mnemo is told from outside.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database: DatabaseTarget,
+    /// Pool settings; `statement_timeout` applies to `mnemo serve` only.
+    pub pool: DbSettings,
+    /// The vault wallet owning the seeded RESERVE balances (read at migrate time).
+    pub vault_address: String,
+    pub embedding: EmbeddingSettings,
+    pub memory: MemorySettings,
+    pub http: HttpSettings,
+}
+
+impl Settings {
+    /// From the process environment.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// From `lookup` (the environment, or a test's table). An empty value
+    /// counts as unset, as shells often export `VAR=`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        use vars::*;
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let data_dir = get(MNEMO_DATA_DIR).unwrap_or_else(|| "./data".into());
+        let database =
+            DatabaseTarget::from_env_values(get(DATABASE_URL).as_deref(), data_dir.into())?;
+        let statement_timeout = millis(&get, MNEMO_DB_STATEMENT_TIMEOUT_MS, 15_000)?;
+        let pool = DbSettings {
+            acquire_timeout: positive(
+                millis(&get, MNEMO_DB_ACQUIRE_TIMEOUT_MS, 2_000)?,
+                MNEMO_DB_ACQUIRE_TIMEOUT_MS,
+            )?,
+            statement_timeout: (!statement_timeout.is_zero()).then_some(statement_timeout),
+            ..DbSettings::default()
+        };
+        let embedding = EmbeddingSettings {
+            provider: get(MNEMO_EMBEDDING_PROVIDER).unwrap_or_else(|| "hash".into()),
+            provider_settings: EmbedSettings {
+                openai: OpenAiSettings {
+                    api_key: get(OPENAI_API_KEY).unwrap_or_default(),
+                    base_url: get(OPENAI_BASE_URL),
+                    ..OpenAiSettings::default()
+                },
+                model_dir: get(MNEMO_MODEL_DIR)
+                    .map(PathBuf::from)
+                    .or_else(|| default_model_dir(&lookup)),
+                ..EmbedSettings::default()
+            },
+            query_cache: number(&get, MNEMO_QUERY_CACHE_SIZE, 10_000)?,
+            guard: GuardSettings {
+                request: Budget {
+                    deadline: positive(
+                        millis(&get, MNEMO_EMBED_REQUEST_BUDGET_MS, 2_000)?,
+                        MNEMO_EMBED_REQUEST_BUDGET_MS,
+                    )?,
+                    attempts: Budget::REQUEST.attempts,
+                },
+                breaker: BreakerSettings {
+                    failures: number(&get, MNEMO_EMBED_BREAKER_FAILURES, 5)?,
+                    cooldown: millis(&get, MNEMO_EMBED_BREAKER_COOLDOWN_MS, 10_000)?,
+                },
+            },
+        };
+        let defaults = MemorySettings::default();
+        let ef_search = number(&get, MNEMO_EF_SEARCH, defaults.ef_search)?;
+        let memory = MemorySettings {
+            ef_search,
+            hnsw: crate::vector::HnswSettings {
+                threshold: number(&get, MNEMO_HNSW_THRESHOLD, 20_000usize)?.max(1),
+                ef_search,
+                // On for serving: on the real-text recall set it kept recall@10 at 1.000 at
+                // 384 and 1536 dimensions while scanning 2.5x and 5.6x faster (benches/results).
+                int8_rescore: number(&get, MNEMO_INT8_RESCORE, 4)?,
+                // Before it, the sign-bit pass: on the recall set recall@10 was 0.996 at 384
+                // dimensions (0.987 at 16) and 1.000 at 1536, with scans 2.6x faster than
+                // int8 alone at 1536 (`loadgen scan`).
+                binary_rescore: number(&get, MNEMO_BINARY_RESCORE, 32)?,
+                // Each build already uses every core: more at once only slows each.
+                build_pool: crate::vector::BuildPool::new(positive_count(
+                    number(&get, MNEMO_HNSW_BUILDS, 1)?,
+                    MNEMO_HNSW_BUILDS,
+                )?),
+                ..defaults.hnsw.clone()
+            },
+            // On 24,000 real-text rows in 5 partitions the sign bits kept recall@10
+            // at 0.995 with 4x k candidates and 0.9995 with 8x.
+            pg_binary_rescore: number(&get, MNEMO_PG_BINARY_RESCORE, 8)?,
+            ..defaults
+        };
+        let mut http = HttpSettings {
+            bind: get(MNEMO_BIND).unwrap_or_else(|| HttpSettings::default().bind),
+            ..HttpSettings::default()
+        };
+        if let Some(v) = get(MNEMO_HTTP_WORKERS) {
+            let n: usize = parse(MNEMO_HTTP_WORKERS, &v)?;
+            http.workers = Some(positive_count(n, MNEMO_HTTP_WORKERS)?);
+        }
+        http.json_limit = number(&get, MNEMO_JSON_LIMIT_BYTES, http.json_limit)?;
+        http.request_timeout = seconds(&get, MNEMO_REQUEST_TIMEOUT_SECONDS, http.request_timeout)?;
+        http.shutdown_timeout =
+            seconds(&get, MNEMO_SHUTDOWN_TIMEOUT_SECONDS, http.shutdown_timeout)?;
+        let rate: f64 = number(&get, MNEMO_RATE_LIMIT_PER_SECOND, http.rate_per_second)?;
+        if !rate.is_finite() || rate < 0.0 {
+            return Err(SettingsError(format!(
+                "{MNEMO_RATE_LIMIT_PER_SECOND} must be a number >= 0"
+            )));
+        }
+        http.rate_per_second = rate;
+        http.rate_burst = number(&get, MNEMO_RATE_LIMIT_BURST, http.rate_burst)?;
+        if http.rate_burst == 0 {
+            return Err(SettingsError(format!(
+                "{MNEMO_RATE_LIMIT_BURST} must be at least 1"
+            )));
+        }
+        http.auth_cache_ttl = seconds(&get, MNEMO_AUTH_CACHE_SECONDS, http.auth_cache_ttl)?;
+        if let Some(v) = get(MNEMO_METRICS_TOKEN_REQUIRED) {
+            http.metrics_token_required = boolean(MNEMO_METRICS_TOKEN_REQUIRED, &v)?;
+        }
+        Ok(Self {
+            database,
+            pool,
+            vault_address: get(MNEMO_XRPL_VAULT_ADDRESS)
+                .unwrap_or_else(|| DEFAULT_VAULT_ADDRESS.into()),
+            embedding,
+            memory,
+            http,
+        })
+    }
+
+    /// The pool settings of a command (no statement timeout: commands build
+    /// indexes and rewrite whole tables) or of `mnemo serve`.
+    pub fn pool_for(&self, serving: bool) -> DbSettings {
+        DbSettings {
+            statement_timeout: self.pool.statement_timeout.filter(|_| serving),
+            ..self.pool
+        }
+    }
+}
+
+/// `${XDG_CACHE_HOME:-$HOME/.cache}/mnemo/all-MiniLM-L6-v2`; `None` when neither is set.
+fn default_model_dir(lookup: &impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    let non_empty = |name: &str| lookup(name).filter(|v| !v.is_empty());
+    let cache = non_empty("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| non_empty("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(cache.join("mnemo").join(MINILM_MODEL))
+}
+
+fn parse<T: FromStr>(name: &str, value: &str) -> Result<T, SettingsError> {
+    value.trim().parse().map_err(|_| {
+        SettingsError(format!(
+            "{name} must be a non-negative number, got {value:?}"
+        ))
+    })
+}
+
+fn number<T: FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: T,
+) -> Result<T, SettingsError> {
+    get(name).map_or(Ok(default), |v| parse(name, &v))
+}
+
+fn millis(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: u64,
+) -> Result<Duration, SettingsError> {
+    number(get, name, default).map(Duration::from_millis)
+}
+
+fn seconds(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: Duration,
+) -> Result<Duration, SettingsError> {
+    let Some(v) = get(name) else {
+        return Ok(default);
+    };
+    let secs: f64 = parse(name, &v)?;
+    Duration::try_from_secs_f64(secs).map_err(|_| {
+        SettingsError(format!(
+            "{name} must be a number of seconds >= 0, got {v:?}"
+        ))
+    })
+}
+
+fn positive(d: Duration, name: &str) -> Result<Duration, SettingsError> {
+    if d.is_zero() {
+        return Err(SettingsError(format!("{name} must be above 0")));
+    }
+    Ok(d)
+}
+
+fn positive_count(n: usize, name: &str) -> Result<usize, SettingsError> {
+    if n == 0 {
+        return Err(SettingsError(format!("{name} must be at least 1")));
+    }
+    Ok(n)
+}
+
+fn boolean(name: &str, value: &str) -> Result<bool, SettingsError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(SettingsError(format!(
+            "{name} must be true or false, got {value:?}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn defaults_need_nothing_but_a_home() {
+        let s = with(&[("HOME", "/home/npc")]).unwrap();
+        assert_eq!(
+            s.database,
+            DatabaseTarget::Sqlite {
+                data_dir: "./data".into()
+            }
+        );
+        assert_eq!(s.embedding.provider, "hash");
+        assert_eq!(s.embedding.guard, GuardSettings::default());
+        assert_eq!(s.http, HttpSettings::default());
+        assert_eq!(s.memory.hnsw.int8_rescore, 4);
+        assert_eq!(s.memory.hnsw.binary_rescore, 32);
+        assert_eq!(s.memory.hnsw.build_pool.limit(), 1);
+        assert_eq!(s.pool_for(false).statement_timeout, None);
+        assert_eq!(
+            s.pool_for(true).statement_timeout,
+            Some(Duration::from_secs(15))
+        );
+        assert_eq!(
+            s.embedding.provider_settings.model_dir,
+            Some(PathBuf::from("/home/npc/.cache/mnemo/all-MiniLM-L6-v2"))
+        );
+    }
+
+    #[test]
+    fn values_are_read_and_empty_counts_as_unset() {
+        let s = with(&[
+            ("HOME", "/h"),
+            (vars::MNEMO_JSON_LIMIT_BYTES, "2048"),
+            (vars::MNEMO_RATE_LIMIT_PER_SECOND, "0"),
+            (vars::MNEMO_AUTH_CACHE_SECONDS, "0.5"),
+            (vars::MNEMO_METRICS_TOKEN_REQUIRED, "true"),
+            (vars::MNEMO_EMBED_REQUEST_BUDGET_MS, "750"),
+            (vars::MNEMO_DB_STATEMENT_TIMEOUT_MS, "0"),
+            (vars::DATABASE_URL, "  "),
+            (vars::MNEMO_INT8_RESCORE, "0"),
+            (vars::MNEMO_BINARY_RESCORE, "0"),
+            (vars::MNEMO_HNSW_BUILDS, "2"),
+        ])
+        .unwrap();
+        assert_eq!(s.http.json_limit, 2048);
+        assert_eq!(s.http.auth_cache_ttl, Duration::from_millis(500));
+        assert!(s.http.metrics_token_required);
+        assert_eq!(
+            s.embedding.guard.request.deadline,
+            Duration::from_millis(750)
+        );
+        assert_eq!(s.pool_for(true).statement_timeout, None);
+        assert!(matches!(s.database, DatabaseTarget::Sqlite { .. }));
+        assert_eq!(s.memory.hnsw.int8_rescore, 0);
+        assert_eq!(s.memory.hnsw.binary_rescore, 0);
+        assert_eq!(s.memory.hnsw.build_pool.limit(), 2);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (k, v) in [
+            (vars::MNEMO_JSON_LIMIT_BYTES, "lots"),
+            (vars::MNEMO_REQUEST_TIMEOUT_SECONDS, "-1"),
+            (vars::MNEMO_METRICS_TOKEN_REQUIRED, "maybe"),
+            (vars::MNEMO_HTTP_WORKERS, "0"),
+            (vars::MNEMO_EMBED_REQUEST_BUDGET_MS, "0"),
+            (vars::MNEMO_DB_ACQUIRE_TIMEOUT_MS, "soon"),
+            (vars::DATABASE_URL, "mysql://x"),
+        ] {
+            let err = with(&[("HOME", "/h"), (k, v)]).unwrap_err();
+            assert!(err.0.contains(k), "{k}: {err}");
+        }
+    }
+}
