@@ -452,25 +452,14 @@ async fn insert_rows(
     target: &Target,
     rows: Vec<(i64, Vec<SqlValue>)>,
 ) -> Result<(), sqlx::Error> {
-    let dialect = tx.dialect();
-    let per_statement = (MAX_PARAMS / (target.columns.len() + 1)).max(1);
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let mut args = Args::new();
-        let tuples: Vec<String> = rows
-            .by_ref()
-            .take(per_statement)
-            .map(|(id, values)| tuple(dialect, &mut args, id, values))
-            .collect();
-        let sql = format!(
-            "INSERT INTO {} (id, {}) VALUES {}",
-            target.table,
-            target.columns.join(", "),
-            tuples.join(", ")
-        );
-        tx.execute(&sql, args).await?;
-    }
-    Ok(())
+    let columns = target.columns.join(", ");
+    in_statements(tx, target, rows, |tuples| {
+        format!(
+            "INSERT INTO {} (id, {columns}) VALUES {tuples}",
+            target.table
+        )
+    })
+    .await
 }
 
 /// Multi-row `UPDATE … FROM (VALUES …)`: each existing row takes its source row's values.
@@ -479,14 +468,32 @@ async fn update_rows(
     target: &Target,
     rows: Vec<(i64, Vec<SqlValue>)>,
 ) -> Result<(), sqlx::Error> {
-    let dialect = tx.dialect();
-    let per_statement = (MAX_PARAMS / (target.columns.len() + 1)).max(1);
     let set: Vec<String> = target
         .columns
         .iter()
         .enumerate()
         .map(|(i, c)| format!("{c} = v.column{}", i + 2))
         .collect();
+    let set = set.join(", ");
+    in_statements(tx, target, rows, |tuples| {
+        format!(
+            "UPDATE {table} SET {set} FROM (VALUES {tuples}) AS v WHERE {table}.id = v.column1",
+            table = target.table
+        )
+    })
+    .await
+}
+
+/// Run `statement` (given the tuples of its rows) over `rows`, as many rows
+/// per statement as [`MAX_PARAMS`] allows.
+async fn in_statements(
+    tx: &mut Tx,
+    target: &Target,
+    rows: Vec<(i64, Vec<SqlValue>)>,
+    statement: impl Fn(&str) -> String,
+) -> Result<(), sqlx::Error> {
+    let dialect = tx.dialect();
+    let per_statement = (MAX_PARAMS / (target.columns.len() + 1)).max(1);
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let mut args = Args::new();
@@ -495,13 +502,7 @@ async fn update_rows(
             .take(per_statement)
             .map(|(id, values)| tuple(dialect, &mut args, id, values))
             .collect();
-        let sql = format!(
-            "UPDATE {table} SET {} FROM (VALUES {}) AS v WHERE {table}.id = v.column1",
-            set.join(", "),
-            tuples.join(", "),
-            table = target.table
-        );
-        tx.execute(&sql, args).await?;
+        tx.execute(&statement(&tuples.join(", ")), args).await?;
     }
     Ok(())
 }

@@ -267,7 +267,7 @@ impl Source {
                     .await
                     .map_err(read)?;
                 rows.iter()
-                    .map(|r| sqlite_row(r, columns))
+                    .map(|r| decode(r, columns))
                     .collect::<Result<Vec<_>, _>>()
             }
             Source::Postgres { pool, .. } => {
@@ -279,7 +279,7 @@ impl Source {
                     .await
                     .map_err(read)?;
                 rows.iter()
-                    .map(|r| postgres_row(r, columns))
+                    .map(|r| decode(r, columns))
                     .collect::<Result<Vec<_>, _>>()
             }
         }
@@ -341,52 +341,60 @@ enum Raw {
     Vector(Option<Vec<f32>>, Option<Vec<u8>>),
 }
 
-fn sqlite_row(row: &SqliteRow, columns: &[Column]) -> Result<SourceRow, sqlx::Error> {
-    let id: i64 = row.try_get(0)?;
-    let mut raws = Vec::with_capacity(columns.len());
-    let mut at = 1;
-    for c in columns {
-        if c.source.is_none() {
-            raws.push(None);
-            continue;
-        }
-        raws.push(Some(match c.ty {
-            ColType::Int | ColType::Ref(_) => Raw::Int(row.try_get(at)?),
-            ColType::Bool => Raw::Bool(row.try_get::<Option<i64>, _>(at)?.map(|b| b != 0)),
-            ColType::Float => Raw::Float(row.try_get(at)?),
-            ColType::Text | ColType::Time | ColType::Json | ColType::Decimal(_) => {
-                Raw::Text(row.try_get(at)?)
-            }
-            ColType::Vector => Raw::Vector(None, row.try_get(at)?),
-        }));
-        at += 1;
-    }
-    Ok(finish(id, columns, raws))
+/// A driver's row, read value by value as a [`ColType`] needs.
+trait RawRow: Row {
+    /// The value of a column of `ty` starting at `at`; moves `at` past it.
+    fn raw(&self, at: &mut usize, ty: ColType) -> Result<Raw, sqlx::Error>;
 }
 
-fn postgres_row(row: &PgRow, columns: &[Column]) -> Result<SourceRow, sqlx::Error> {
-    let id: i64 = row.try_get(0)?;
-    let mut raws = Vec::with_capacity(columns.len());
-    let mut at = 1;
-    for c in columns {
-        if c.source.is_none() {
-            raws.push(None);
-            continue;
-        }
-        raws.push(Some(match c.ty {
-            ColType::Int | ColType::Ref(_) => Raw::Int(row.try_get(at)?),
-            ColType::Bool => Raw::Bool(row.try_get(at)?),
-            ColType::Float => Raw::Float(row.try_get(at)?),
-            ColType::Time => Raw::Time(row.try_get(at)?),
-            ColType::Text | ColType::Json | ColType::Decimal(_) => Raw::Text(row.try_get(at)?),
-            ColType::Vector => {
-                let vector: Option<pgvector::Vector> = row.try_get(at)?;
-                at += 1;
-                Raw::Vector(vector.map(|v| v.to_vec()), row.try_get(at)?)
+impl RawRow for SqliteRow {
+    fn raw(&self, at: &mut usize, ty: ColType) -> Result<Raw, sqlx::Error> {
+        let i = *at;
+        *at += 1;
+        Ok(match ty {
+            ColType::Int | ColType::Ref(_) => Raw::Int(self.try_get(i)?),
+            ColType::Bool => Raw::Bool(self.try_get::<Option<i64>, _>(i)?.map(|b| b != 0)),
+            ColType::Float => Raw::Float(self.try_get(i)?),
+            ColType::Text | ColType::Time | ColType::Json | ColType::Decimal(_) => {
+                Raw::Text(self.try_get(i)?)
             }
-        }));
-        at += 1;
+            ColType::Vector => Raw::Vector(None, self.try_get(i)?),
+        })
     }
+}
+
+impl RawRow for PgRow {
+    fn raw(&self, at: &mut usize, ty: ColType) -> Result<Raw, sqlx::Error> {
+        let i = *at;
+        *at += 1;
+        Ok(match ty {
+            ColType::Int | ColType::Ref(_) => Raw::Int(self.try_get(i)?),
+            ColType::Bool => Raw::Bool(self.try_get(i)?),
+            ColType::Float => Raw::Float(self.try_get(i)?),
+            ColType::Time => Raw::Time(self.try_get(i)?),
+            ColType::Text | ColType::Json | ColType::Decimal(_) => Raw::Text(self.try_get(i)?),
+            // Two columns: the pgvector value, and the blob where it is NULL.
+            ColType::Vector => {
+                *at += 1;
+                let vector: Option<pgvector::Vector> = self.try_get(i)?;
+                Raw::Vector(vector.map(|v| v.to_vec()), self.try_get(i + 1)?)
+            }
+        })
+    }
+}
+
+/// A row read: the id, then each column that has a source.
+fn decode<R: RawRow>(row: &R, columns: &[Column]) -> Result<SourceRow, sqlx::Error>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let id: i64 = row.try_get(0)?;
+    let mut at = 1;
+    let raws = columns
+        .iter()
+        .map(|c| c.source.map(|_| row.raw(&mut at, c.ty)).transpose())
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(finish(id, columns, raws))
 }
 
