@@ -1,9 +1,11 @@
 //! `mnemo import original`: the original game's databases (FullCircleMUD's
 //! SQLite files or its Postgres database) into mnemo, in one command.
 //!
-//! - [`source`]: reading the original's tables, whatever its backend stored;
+//! - [`source`]: reading the original's tables, whatever its backend stored
+//!   (`source::values`: how each value is read);
 //! - [`run`]: the checks that refuse before anything is written, then every
-//!   table in order, a batch per transaction, resumable;
+//!   table in order (`run::steps`), each read in pages and written a batch per
+//!   transaction (`run::tables`), resumable;
 //! - [`report`]: what the import did, per table and row;
 //! - the memory tables' mapping is in `memories`; the economy's, the
 //!   subscriptions' and the accounts' are declared by their own modules
