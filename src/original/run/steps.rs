@@ -35,6 +35,13 @@ impl Run<'_> {
         })
         .await?;
         let account_ids = self.account_ids(&names).await?;
+        if account_ids.is_none() && self.source.has_table(PAYMENTS.source).await? {
+            self.report.notes.push(
+                "the original's accounts (evennia.db3) were not given: payments keep the account \
+                 ids the original wrote, pre-rebuild ones included"
+                    .into(),
+            );
+        }
         self.memories::<Npc>(NPC_TABLE, &memories::NPC_COLUMNS, memories::npc)
             .await?;
         self.memories::<Combat>(COMBAT_TABLE, &memories::COMBAT_COLUMNS, memories::combat)
