@@ -1,6 +1,7 @@
 //! Accounts and their characters (the `default` database). Memories and payments
 //! refer to them by id or key; there are no foreign keys across databases.
 
+pub mod import;
 pub mod tokens;
 
 use chrono::{DateTime, Utc};

@@ -3,6 +3,7 @@
 
 mod demo;
 mod economy;
+mod import;
 mod index;
 mod kind_arg;
 mod lore;
@@ -106,6 +107,8 @@ pub enum Command {
     Index(index::IndexArgs),
     /// The economy: hourly snapshot, a wallet's balances, the conservation audit.
     Economy(economy::EconomyArgs),
+    /// Bring another system's data in: `import original`, the original game's databases.
+    Import(import::ImportArgs),
 }
 
 /// A command's failure: printed on stderr, exit status 1.
@@ -189,6 +192,7 @@ async fn dispatch(settings: &Settings, command: &Command) -> Result<(), CliError
         Command::Lore(args) => lore::lore(settings, args).await,
         Command::Index(args) => index::index(settings, args).await,
         Command::Economy(args) => economy::economy(settings, args).await,
+        Command::Import(args) => import::import(settings, args).await,
     }
 }
 

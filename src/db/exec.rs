@@ -15,7 +15,7 @@ use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, FromRow, Postgres, Sqlite};
 
-use super::value::Args;
+use super::value::{Args, SqlValue};
 use super::{Backend, BackendPool as _, Pool, WriteTx};
 
 /// A row type both backends can decode.
@@ -76,6 +76,23 @@ impl Dialect {
         match self.0 {
             Backend::Sqlite => param.to_owned(),
             Backend::Postgres => format!("CAST({param} AS NUMERIC)"),
+        }
+    }
+
+    /// The SQL for a bound `value` whose placeholder is `param`: the
+    /// placeholder itself, but [`numeric`](Self::numeric) for a decimal.
+    pub fn param(self, value: &SqlValue, param: String) -> String {
+        match value {
+            SqlValue::Decimal(_) => self.numeric(&param),
+            _ => param,
+        }
+    }
+
+    /// `a` equals `b`, NULL equal to NULL.
+    pub fn null_safe_eq(self, a: &str, b: &str) -> String {
+        match self.0 {
+            Backend::Sqlite => format!("{a} IS {b}"),
+            Backend::Postgres => format!("{a} IS NOT DISTINCT FROM {b}"),
         }
     }
 

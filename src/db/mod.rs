@@ -3,6 +3,8 @@
 //! that runs on both (see [`with_pool!`](crate::with_pool)).
 
 mod alias;
+pub mod bulk;
+pub mod columns;
 mod exec;
 pub mod introspect;
 pub mod migrate;

@@ -35,6 +35,10 @@ pub enum SqlValue {
     Ints(Vec<i64>),
     /// A vector: pgvector's `vector` on Postgres, a little-endian f32 blob on SQLite.
     Vector(Option<Vec<f32>>),
+    /// An exact decimal as canonical text with its column's scale (`5.00`):
+    /// `NUMERIC` on Postgres, where the statement casts the parameter
+    /// ([`Dialect::param`](super::Dialect::param)), text on SQLite.
+    Decimal(Option<String>),
 }
 
 impl From<i64> for SqlValue {
@@ -146,6 +150,7 @@ impl Args {
                 SqlValue::Json(v) => out.add(Json(v)),
                 SqlValue::Ints(v) => out.add(ids_json(&v)),
                 SqlValue::Vector(v) => out.add(v.map(|v| encode_blob(&v))),
+                SqlValue::Decimal(v) => out.add(v),
             };
             added.map_err(sqlx::Error::Encode)?;
         }
@@ -165,6 +170,7 @@ impl Args {
                 SqlValue::Json(v) => out.add(Json(v)),
                 SqlValue::Ints(v) => out.add(v),
                 SqlValue::Vector(v) => out.add(v.map(pgvector::Vector::from)),
+                SqlValue::Decimal(v) => out.add(v),
             };
             added.map_err(sqlx::Error::Encode)?;
         }

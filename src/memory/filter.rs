@@ -217,6 +217,7 @@ mod tests {
             MetaColumn::tags("scope_tags"),
         ],
         hnsw_index: "t_hnsw",
+        unique: &[],
         noun: "test row",
     };
 

@@ -35,6 +35,9 @@ pub struct KindSpec {
     pub meta: &'static [MetaColumn],
     /// Its pgvector HNSW index.
     pub hnsw_index: &'static str,
+    /// The columns that identify a row besides its id (lore's source and
+    /// title): what an upsert or an import matches on. Empty: none.
+    pub unique: &'static [&'static str],
     /// How a missing record is named in a 404: "npc memory".
     pub noun: &'static str,
 }

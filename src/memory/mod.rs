@@ -9,13 +9,14 @@
 //!   [`reembed`]: switching providers; [`provider_check`]: refusing another
 //!   provider's vectors; [`pg_index`]: the Postgres HNSW indexes;
 //! - [`context`]: everything a reply needs in one call; [`housekeeping`]:
-//!   periodic upkeep.
+//!   periodic upkeep; [`import`]: memories brought in from another system.
 
 mod context;
 mod engine;
 mod error;
 mod filter;
 mod housekeeping;
+mod import;
 mod index;
 mod kind;
 mod kinds;
@@ -36,6 +37,7 @@ pub use engine::Scope;
 pub use error::MemoryError;
 pub use filter::{Cond, Filter};
 pub use housekeeping::{HOUSEKEEPING_EVERY, spawn_housekeeping};
+pub use import::{ImportedBatch, ImportedMemory, NO_VECTOR};
 pub use index::{MemoryIndex, READER_TTL};
 pub use kind::{Kind, KindSpec, ListBy, MemoryKind, NewRow, Record};
 pub use kinds::*;

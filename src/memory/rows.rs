@@ -30,13 +30,29 @@ pub(crate) async fn log_change(
     id: i64,
     op: &'static str,
 ) -> Result<(), sqlx::Error> {
-    if tx.dialect().0 == Backend::Sqlite {
+    log_changes(tx, kind, &[id], op).await
+}
+
+/// [`log_change`] for many rows, in statements of up to 1,000 rows.
+pub(crate) async fn log_changes(
+    tx: &mut Tx,
+    kind: MemoryKind,
+    ids: &[i64],
+    op: &'static str,
+) -> Result<(), sqlx::Error> {
+    if tx.dialect().0 != Backend::Sqlite {
+        return Ok(());
+    }
+    for chunk in ids.chunks(1000) {
         let mut args = Args::new();
+        let (kind, op) = (args.push(kind.name()), args.push(op));
+        let rows: Vec<String> = chunk
+            .iter()
+            .map(|&id| format!("({kind}, {}, {op})", args.push(id)))
+            .collect();
         let sql = format!(
-            "INSERT INTO ai_memory_changelog (kind, row_id, op) VALUES ({}, {}, {})",
-            args.push(kind.name()),
-            args.push(id),
-            args.push(op)
+            "INSERT INTO ai_memory_changelog (kind, row_id, op) VALUES {}",
+            rows.join(", ")
         );
         tx.execute(&sql, args).await?;
     }

@@ -9,6 +9,7 @@
 //! index. A payment must pay the plan's price in the plan's currency, as the
 //! original's on-chain check demanded before it extended anything.
 
+pub mod import;
 mod status;
 
 use chrono::{DateTime, Duration, Utc};

@@ -32,6 +32,7 @@ mod error;
 mod fungible;
 mod holder;
 mod idempotency;
+pub mod import;
 mod logs;
 mod measure;
 mod nft;

@@ -23,6 +23,8 @@ mod http_admin;
 mod http_auth;
 mod http_contract;
 mod http_memory;
+mod import_original;
+mod import_original_checks;
 mod memory_hnsw;
 mod memory_kinds;
 mod memory_npc;

@@ -115,6 +115,7 @@ impl Kind for Combat {
             MetaColumn::int("party_size"),
         ],
         hnsw_index: "combatmemory_embedding_hnsw",
+        unique: &[],
         noun: "combat memory",
     };
     const LIST_BY: &'static [ListBy] = &[ListBy::Text("mob_type"), ListBy::Text("mob_name")];

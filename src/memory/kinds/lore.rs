@@ -76,6 +76,7 @@ impl Kind for Lore {
         partition: None,
         meta: &[MetaColumn::tags("scope_tags")],
         hnsw_index: "lorememory_embedding_hnsw",
+        unique: &UPSERT_KEY,
         noun: "lore entry",
     };
     const LIST_BY: &'static [ListBy] = &[ListBy::Text("source")];

@@ -113,6 +113,7 @@ impl Kind for Npc {
             MetaColumn::text("speaker_name"),
         ],
         hnsw_index: "npcmemory_embedding_hnsw",
+        unique: &[],
         noun: "npc memory",
     };
     const LIST_BY: &'static [ListBy] = &[ListBy::Int("npc_id"), ListBy::Int("speaker_id")];

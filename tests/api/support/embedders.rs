@@ -97,3 +97,36 @@ impl Embedder for Scripted {
         })
     }
 }
+
+/// The offline hash provider under another model's name: a store that searches
+/// vectors recorded as that model's (imported ones) without calling it.
+pub struct Named {
+    hash: HashEmbedder,
+    model: &'static str,
+}
+
+impl Named {
+    pub fn new(model: &'static str) -> Arc<Self> {
+        Arc::new(Self {
+            hash: HashEmbedder::new(1536),
+            model,
+        })
+    }
+}
+
+impl Embedder for Named {
+    fn model(&self) -> &str {
+        self.model
+    }
+
+    fn dimension(&self) -> usize {
+        self.hash.dimension()
+    }
+
+    fn embed<'a>(
+        &'a self,
+        texts: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<Vec<f32>>, EmbedError>> {
+        self.hash.embed(texts)
+    }
+}
