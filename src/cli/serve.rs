@@ -1,6 +1,7 @@
 //! `mnemo serve`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Args;
 use tokio::sync::watch;
@@ -40,6 +41,16 @@ pub struct ServeArgs {
     /// (benches/results).
     #[arg(long, env = "MNEMO_INT8_RESCORE", default_value_t = 4)]
     pub int8_rescore: usize,
+    /// An NPC memory repeating one (same NPC, speaker and text, case and
+    /// whitespace aside) stored this many seconds ago or less adds no row; 0: off.
+    #[arg(long, env = "MNEMO_DEDUP_WINDOW_SECONDS", default_value_t = 600)]
+    pub dedup_window_seconds: u64,
+    /// Most unexpired memories an NPC without a policy of its own keeps; unset: unlimited.
+    #[arg(long, env = "MNEMO_NPC_MEMORY_BUDGET", value_parser = clap::value_parser!(u64).range(1..))]
+    pub npc_memory_budget: Option<u64>,
+    /// How long the forgotten log keeps each entry.
+    #[arg(long, env = "MNEMO_FORGOTTEN_RETENTION_HOURS", default_value_t = 720, value_parser = clap::value_parser!(u64).range(1..))]
+    pub forgotten_retention_hours: u64,
 }
 
 impl ServeArgs {
@@ -52,6 +63,11 @@ impl ServeArgs {
                 int8_rescore: self.int8_rescore,
                 ..crate::vector::HnswSettings::default()
             },
+            dedup_window: Duration::from_secs(self.dedup_window_seconds),
+            npc_budget: self.npc_memory_budget,
+            forgotten_retention: Duration::from_secs(
+                self.forgotten_retention_hours.saturating_mul(3600),
+            ),
             ..MemorySettings::default()
         }
     }
@@ -162,5 +178,37 @@ mod tests {
             .serve
             .memory_settings();
         assert_eq!(off.hnsw.int8_rescore, 0);
+    }
+
+    #[test]
+    fn lifecycle_defaults_and_overrides() {
+        let defaults = Wrapper::parse_from(["mnemo"]).serve.memory_settings();
+        assert_eq!(defaults.dedup_window, std::time::Duration::from_secs(600));
+        assert_eq!(defaults.npc_budget, None);
+        assert_eq!(
+            defaults.forgotten_retention,
+            std::time::Duration::from_secs(720 * 3600)
+        );
+        let set = Wrapper::parse_from([
+            "mnemo",
+            "--dedup-window-seconds",
+            "0",
+            "--npc-memory-budget",
+            "200",
+            "--forgotten-retention-hours",
+            "2",
+        ])
+        .serve
+        .memory_settings();
+        assert!(set.dedup_window.is_zero());
+        assert_eq!(set.npc_budget, Some(200));
+        assert_eq!(
+            set.forgotten_retention,
+            std::time::Duration::from_secs(7200)
+        );
+        assert!(
+            Wrapper::try_parse_from(["mnemo", "--npc-memory-budget", "0"]).is_err(),
+            "a budget of 0 would forget everything: refused"
+        );
     }
 }

@@ -11,6 +11,7 @@ use crate::vector::{decode_blob, normalize};
 
 use super::engine::Engine;
 use super::error::MemoryError;
+use super::forgotten::ForgetCounts;
 use super::index::MemoryIndex;
 use super::provider_check::check_models;
 use super::search_counts::SearchCounts;
@@ -26,6 +27,14 @@ pub struct MemorySettings {
     pub max_text_chars: usize,
     /// The in-memory HNSW layer of SQLite mode (threshold, m, ef).
     pub hnsw: crate::vector::HnswSettings,
+    /// A memory repeating one stored this recently adds no row
+    /// (`MNEMO_DEDUP_WINDOW_SECONDS`); zero turns deduplication off.
+    pub dedup_window: std::time::Duration,
+    /// The budget of an NPC without a policy of its own
+    /// (`MNEMO_NPC_MEMORY_BUDGET`); `None`: unlimited.
+    pub npc_budget: Option<u64>,
+    /// How long the forgotten log keeps an entry (`MNEMO_FORGOTTEN_RETENTION_HOURS`).
+    pub forgotten_retention: std::time::Duration,
 }
 
 impl Default for MemorySettings {
@@ -35,9 +44,20 @@ impl Default for MemorySettings {
             max_top_k: 100,
             max_text_chars: 16_000,
             hnsw: crate::vector::HnswSettings::default(),
+            dedup_window: DEFAULT_DEDUP_WINDOW,
+            npc_budget: None,
+            forgotten_retention: DEFAULT_FORGOTTEN_RETENTION,
         }
     }
 }
+
+/// Default dedup window: ten minutes, a conversation's span; a player saying
+/// the same thing later is remembered again.
+pub const DEFAULT_DEDUP_WINDOW: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Default retention of the forgotten log: 30 days.
+pub const DEFAULT_FORGOTTEN_RETENTION: std::time::Duration =
+    std::time::Duration::from_secs(30 * 24 * 3600);
 
 /// The three memory stores over one database and one embedder.
 pub struct MemoryStore {
@@ -45,6 +65,7 @@ pub struct MemoryStore {
     pub(crate) embedder: Arc<CachedEmbedder>,
     pub(crate) engine: Engine,
     pub(crate) settings: MemorySettings,
+    pub(crate) forgets: ForgetCounts,
 }
 
 /// Vectors for rows about to be written, and why some are missing.
@@ -91,6 +112,7 @@ impl MemoryStore {
             embedder,
             engine,
             settings,
+            forgets: ForgetCounts::default(),
         })
     }
 

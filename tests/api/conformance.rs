@@ -87,10 +87,10 @@ async fn world(db: &Db) -> MemoryStore {
 /// Ids and similarities, in rank order.
 type Ranked = Vec<(i64, f32)>;
 
-fn ranked<T: mnemo::memory::Record>(results: Vec<mnemo::memory::Scored<T>>) -> Ranked {
+fn ranked<T: mnemo::memory::Record>(results: mnemo::memory::SearchResults<T>) -> Ranked {
     results
         .into_iter()
-        .map(|r| (r.memory.id(), r.similarity))
+        .map(|r| (r.memory.id(), r.similarity.expect("vector search")))
         .collect()
 }
 

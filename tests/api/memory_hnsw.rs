@@ -158,6 +158,9 @@ async fn int8_first_pass_finds_the_same_best_match() {
         };
         let found = store.search_npc(&s).await.unwrap();
         assert_eq!(found[0].memory.id, stored[probe].memory.id);
-        assert!((found[0].similarity - 1.0).abs() < 1e-5, "rescored in f32");
+        assert!(
+            (found[0].similarity.unwrap() - 1.0).abs() < 1e-5,
+            "rescored in f32"
+        );
     }
 }

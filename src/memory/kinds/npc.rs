@@ -6,18 +6,19 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 
-use crate::db::{Alias, Args, SqlValue};
+use crate::db::{Alias, Args, SqlValue, now_micros};
 use crate::memory::engine::Scope;
 use crate::memory::error::MemoryError;
+use crate::memory::expiry::Lifecycle;
 use crate::memory::filter::{Cond, Filter};
 use crate::memory::index::KeyValue;
 use crate::memory::kind::{
     KeyColumn, Kind, KindSpec, ListBy, MemoryKind, MetaColumn, MetaType, NewRow, Record,
 };
-use crate::memory::model::Scored;
-use crate::memory::search::{Weights, candidates};
+use crate::memory::model::Aged;
+use crate::memory::modes::{Embedded, Query, SearchMode};
+use crate::memory::search::{Clock, SearchResults, Shape, Weights, candidates};
 use crate::memory::store::MemoryStore;
-use crate::memory::time_ago::time_ago;
 
 pub struct Npc;
 
@@ -38,6 +39,14 @@ pub struct NpcMemory {
     pub created_at: DateTime<Utc>,
     /// `None` while the embedding is pending.
     pub embedding_model: Option<String>,
+    /// When it is forgotten; `None`: never.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The game world's clock when it was made.
+    pub game_time: Option<DateTime<Utc>>,
+    /// How often it was stored within the dedup window (1: once).
+    pub repeat_count: i32,
+    /// When it was last stored again (its `created_at` until repeated).
+    pub last_seen_at: DateTime<Utc>,
 }
 
 /// A new NPC memory. `summary` defaults to the original's
@@ -70,6 +79,15 @@ pub struct NewNpcMemory {
     /// The same vector as base64 of little-endian f32 (not with `embedding`).
     #[serde(default)]
     pub embedding_b64: Option<String>,
+    /// When to forget it (RFC 3339, wall clock); not with `ttl_seconds`.
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    /// Forget it this many seconds after storing it.
+    #[serde(default)]
+    pub ttl_seconds: Option<i64>,
+    /// The game world's clock now (RFC 3339).
+    #[serde(default)]
+    pub game_time: Option<String>,
 }
 
 impl NewNpcMemory {
@@ -98,6 +116,9 @@ impl Record for NpcMemory {
     fn importance(&self) -> f32 {
         self.importance.unwrap_or(0.0) as f32
     }
+    fn game_time(&self) -> Option<DateTime<Utc>> {
+        self.game_time
+    }
 }
 
 impl Kind for Npc {
@@ -106,7 +127,7 @@ impl Kind for Npc {
         name: "npc",
         table: "ai_memory_npcmemory",
         text_column: "summary",
-        columns: "id, npc_id, speaker_id, speaker_name, npc_name, user_message, assistant_message, summary, interaction_type, importance, metadata, created_at, embedding_model",
+        columns: "id, npc_id, speaker_id, speaker_name, npc_name, user_message, assistant_message, summary, interaction_type, importance, metadata, created_at, embedding_model, expires_at, game_time, repeat_count, COALESCE(last_seen_at, created_at) AS last_seen_at",
         partition: Some(KeyColumn::Int("npc_id")),
         meta: &[
             MetaColumn {
@@ -120,6 +141,8 @@ impl Kind for Npc {
         ],
         hnsw_index: "npcmemory_embedding_hnsw",
         noun: "npc memory",
+        npc_column: Some("npc_id"),
+        dedup_by: &["npc_id", "speaker_id"],
     };
     const LIST_BY: &'static [ListBy] = &[ListBy::Int("npc_id"), ListBy::Int("speaker_id")];
     type Record = NpcMemory;
@@ -158,6 +181,12 @@ impl Kind for Npc {
         }
         let summary = m.effective_summary();
         store.check_text("summary", &summary, true)?;
+        let lifecycle = Lifecycle {
+            expires_at: m.expires_at.as_deref(),
+            ttl_seconds: m.ttl_seconds,
+            game_time: m.game_time.as_deref(),
+        }
+        .values(now_micros())?;
         Ok(NewRow {
             values: vec![
                 ("npc_id", m.npc_id.into()),
@@ -170,7 +199,10 @@ impl Kind for Npc {
                 ("interaction_type", interaction.into()),
                 ("importance", m.importance.into()),
                 ("metadata", metadata.into()),
-            ],
+            ]
+            .into_iter()
+            .chain(lifecycle)
+            .collect(),
             text: summary,
             embedding: m.embedding,
             embedding_b64: m.embedding_b64,
@@ -180,7 +212,7 @@ impl Kind for Npc {
     fn search(
         store: &MemoryStore,
         search: &NpcSearch,
-    ) -> impl Future<Output = Result<Vec<Scored<NpcMemory>>, MemoryError>> + Send {
+    ) -> impl Future<Output = Result<SearchResults<NpcMemory>, MemoryError>> + Send {
         store.search_npc(search)
     }
 }
@@ -227,16 +259,39 @@ pub struct NpcSearch {
     pub until: Option<DateTime<Utc>>,
     #[serde(default)]
     pub weights: Option<Weights>,
+    #[serde(default)]
+    pub mode: SearchMode,
+    /// The game world's clock now (RFC 3339): ages (`time_ago`, recency) of
+    /// memories with a `game_time` are measured on it.
+    #[serde(default)]
+    pub game_now: Option<String>,
 }
 
 fn default_top_k() -> usize {
     5
 }
 
+impl NpcSearch {
+    fn query(&self) -> Query<'_> {
+        Query {
+            text: self.query.as_deref(),
+            embedding: &self.embedding,
+            embedding_b64: &self.embedding_b64,
+            mode: self.mode,
+            top_k: self.top_k,
+        }
+    }
+}
+
 /// The newest memory between an NPC and a speaker.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct LastInteraction {
     pub created_at: DateTime<Utc>,
+    /// The game world's clock then, when the game gave it.
+    pub game_time: Option<DateTime<Utc>>,
+    /// How long ago, on the game clock when `game_now` was given and the
+    /// memory has a `game_time`.
+    #[sqlx(skip)]
     pub time_ago: String,
 }
 
@@ -308,24 +363,23 @@ impl MemoryStore {
         })
     }
 
-    /// Semantic search over one NPC's memories (most similar first).
-    pub async fn search_npc(&self, s: &NpcSearch) -> Result<Vec<Scored<NpcMemory>>, MemoryError> {
-        self.check_top_k(s.top_k)?;
-        if let Some(w) = &s.weights {
-            w.validate()?;
-        }
-        let q = self
-            .query_vector(s.query.as_deref(), &s.embedding, &s.embedding_b64)
-            .await?;
-        self.search_npc_with_vector(s, &q).await
+    /// Search one NPC's memories in the request's mode (best first).
+    pub async fn search_npc(&self, s: &NpcSearch) -> Result<SearchResults<NpcMemory>, MemoryError> {
+        let query = s.query();
+        self.check_query(&query, s.weights.as_ref(), s.min_similarity)?;
+        let clock = Clock::parse(s.game_now.as_deref())?;
+        let q = self.embed_query_for(&query).await?;
+        self.search_npc_embedded(s, &q, clock).await
     }
 
-    /// [`search_npc`](Self::search_npc) with the query already embedded.
-    pub(crate) async fn search_npc_with_vector(
+    /// [`search_npc`](Self::search_npc) with the query already embedded (or not,
+    /// for keyword search).
+    pub(crate) async fn search_npc_embedded(
         &self,
         s: &NpcSearch,
-        q: &[f32],
-    ) -> Result<Vec<Scored<NpcMemory>>, MemoryError> {
+        q: &Embedded,
+        clock: Clock,
+    ) -> Result<SearchResults<NpcMemory>, MemoryError> {
         let npc_ids = self.resolve_npcs(s.npc_id, s.npc_name.as_deref()).await?;
         let speaker = self
             .speaker_cond(&npc_ids, s.speaker_id, s.speaker_name.as_deref())
@@ -335,11 +389,27 @@ impl MemoryStore {
             .and_some(s.since.map(|t| Cond::AtLeast("created_at", t.into())))
             .and_some(s.until.map(|t| Cond::Below("created_at", t.into())));
         let k = candidates(s.top_k, &s.weights);
-        let hits = self
-            .rank(MemoryKind::Npc, &Scope::Ints(npc_ids), q, k, &filter)
+        let scope = Scope::Ints(npc_ids);
+        let text = s.query.as_deref();
+        let found = self
+            .find(
+                MemoryKind::Npc,
+                &scope,
+                &filter,
+                s.mode,
+                text,
+                q,
+                k,
+                s.top_k,
+            )
             .await?;
-        self.results::<NpcMemory>(MemoryKind::Npc, hits, s.top_k, s.min_similarity, s.weights)
-            .await
+        let shape = Shape {
+            top_k: s.top_k,
+            min_similarity: s.min_similarity,
+            weights: s.weights,
+            clock,
+        };
+        self.answer(MemoryKind::Npc, found, shape).await
     }
 
     /// The newest `limit` memories of an NPC (optionally with one speaker),
@@ -350,7 +420,8 @@ impl MemoryStore {
         limit: i64,
         speaker_id: Option<i64>,
         npc_name: Option<&str>,
-    ) -> Result<Vec<NpcMemory>, MemoryError> {
+        clock: Clock,
+    ) -> Result<Vec<Aged<NpcMemory>>, MemoryError> {
         if !(1..=100).contains(&limit) {
             return Err(MemoryError::invalid("limit", "must be between 1 and 100"));
         }
@@ -362,21 +433,31 @@ impl MemoryStore {
             Some(id) => format!("AND speaker_id = {}", args.push(id)),
             None => String::new(),
         };
+        let live = format!(
+            "AND (expires_at IS NULL OR expires_at > {})",
+            args.push(now_micros())
+        );
         // Pick the ids first, then read the rows: sorting whole rows would read
         // every matching row's columns, and on SQLite those stored after the
         // vector blob sit in overflow pages (5,000 rows: ~5 ms).
         let sql = format!(
             "SELECT {} FROM ai_memory_npcmemory WHERE id IN (
-               SELECT id FROM ai_memory_npcmemory WHERE {} {speaker}
+               SELECT id FROM ai_memory_npcmemory WHERE {} {speaker} {live}
                ORDER BY created_at DESC, id DESC LIMIT {})
              ORDER BY created_at DESC, id DESC",
             Npc::SPEC.columns,
             pool.dialect().in_list("npc_id", &npcs),
             args.push(limit)
         );
-        let mut rows: Vec<NpcMemory> = pool.fetch_all(&sql, args).await?;
-        rows.reverse();
-        Ok(rows)
+        let rows: Vec<NpcMemory> = pool.fetch_all(&sql, args).await?;
+        Ok(rows
+            .into_iter()
+            .rev()
+            .map(|memory| Aged {
+                time_ago: clock.time_ago(memory.created_at, memory.game_time),
+                memory,
+            })
+            .collect())
     }
 
     /// When this NPC last talked with this speaker.
@@ -384,22 +465,25 @@ impl MemoryStore {
         &self,
         npc_id: i64,
         speaker_id: i64,
+        clock: Clock,
     ) -> Result<Option<LastInteraction>, MemoryError> {
         let mut args = Args::new();
         let sql = format!(
-            "SELECT created_at FROM ai_memory_npcmemory WHERE npc_id = {} AND speaker_id = {}
+            "SELECT created_at, game_time FROM ai_memory_npcmemory WHERE npc_id = {} AND speaker_id = {}
+               AND (expires_at IS NULL OR expires_at > {})
              ORDER BY created_at DESC, id DESC LIMIT 1",
             args.push(npc_id),
-            args.push(speaker_id)
+            args.push(speaker_id),
+            args.push(now_micros())
         );
-        let newest: Option<(DateTime<Utc>,)> = self
+        let newest: Option<LastInteraction> = self
             .db
             .pool(Alias::AiMemory)
             .fetch_optional(&sql, args)
             .await?;
-        Ok(newest.map(|(created_at,)| LastInteraction {
-            time_ago: time_ago(created_at, Utc::now()),
-            created_at,
+        Ok(newest.map(|last| LastInteraction {
+            time_ago: clock.time_ago(last.created_at, last.game_time),
+            ..last
         }))
     }
 
