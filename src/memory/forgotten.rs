@@ -95,7 +95,9 @@ impl MemoryStore {
             spec.npc_column.unwrap_or("CAST(NULL AS BIGINT)"),
             spec.text_column
         );
-        let gone: Vec<Gone> = tx.fetch_all(&sql, args).await?;
+        let mut gone: Vec<Gone> = tx.fetch_all(&sql, args).await?;
+        // Logged in id order: `RETURNING` promises none.
+        gone.sort_unstable_by_key(|g| g.0);
         let now = now_micros();
         for chunk in gone.chunks(LOG_CHUNK) {
             let mut args = Args::new();

@@ -28,7 +28,7 @@ use super::store::MemoryStore;
 pub const RRF_K: f32 = 60.0;
 
 /// How a search finds its rows.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SearchMode {
     /// Cosine similarity of the embedded query.
@@ -38,6 +38,21 @@ pub enum SearchMode {
     Keyword,
     /// Both lists, fused by reciprocal rank.
     Hybrid,
+}
+
+/// Read from the `mode` field; an unknown mode is an error naming the field
+/// (serde's own "unknown variant" names none).
+impl<'de> Deserialize<'de> for SearchMode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match String::deserialize(d)?.as_str() {
+            "vector" => Ok(SearchMode::Vector),
+            "keyword" => Ok(SearchMode::Keyword),
+            "hybrid" => Ok(SearchMode::Hybrid),
+            _ => Err(serde::de::Error::custom(
+                "invalid field `mode`: must be vector, keyword or hybrid",
+            )),
+        }
+    }
 }
 
 /// How deep each list of a hybrid search goes for `k` results: twice `k`,

@@ -16,6 +16,7 @@ mod http_admin;
 mod http_auth;
 mod http_contract;
 mod http_memory;
+mod lifecycle;
 mod memory_hnsw;
 mod memory_kinds;
 mod memory_npc;
