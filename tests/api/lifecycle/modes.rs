@@ -286,3 +286,50 @@ on_both_backends!(
     mode_options_are_checked,
     every_kind_searches_in_every_mode,
 );
+
+/// Rows written before the keyword indexes existed are found by keywords
+/// once the migration ran.
+async fn the_migration_indexes_existing_rows_for_keywords(backend: &str) {
+    use mnemo::db::migrate::{self, MigrateParams};
+    use mnemo::db::{Alias, Args};
+    let t = crate::support::db::TestDb::empty(backend).await;
+    let params = MigrateParams::default();
+    migrate::migrate(
+        &t.db,
+        &[Alias::AiMemory],
+        &params,
+        Some("0006_changelog_readers"),
+    )
+    .await
+    .expect("migrate to 0006");
+    let mut args = Args::new();
+    let sql = format!(
+        "INSERT INTO ai_memory_npcmemory (npc_id, speaker_id, summary, created_at)
+         VALUES (1, 1, 'Vexmoor was here before the index', {})",
+        args.push(mnemo::db::now_micros())
+    );
+    t.db.pool(Alias::AiMemory)
+        .execute(&sql, args)
+        .await
+        .unwrap();
+    migrate::migrate(&t.db, &Alias::ALL, &params, None)
+        .await
+        .expect("migrate the rest");
+    let store = crate::support::db::memory_store(&t.db).await;
+
+    let found = store
+        .search_npc(&mnemo::memory::NpcSearch {
+            npc_id: 1,
+            query: Some("vexmoor".into()),
+            mode: mnemo::memory::SearchMode::Keyword,
+            top_k: 5,
+            ..mnemo::memory::NpcSearch::default()
+        })
+        .await
+        .unwrap();
+
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].memory.summary, "Vexmoor was here before the index");
+}
+
+on_both_backends!(the_migration_indexes_existing_rows_for_keywords);
