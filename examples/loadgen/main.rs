@@ -8,7 +8,8 @@
 //! loadgen scan    --dir D [--rescore 4]           # exact, int8 and HNSW in process
 //! loadgen load    --dir D --url U --token T [--concurrency 4]
 //! loadgen wait-index --dir D --url U --token T [--expect 1]
-//! loadgen run     --dir D --url U --token T --workload search|search_text|store|store_batch|context
+//! loadgen run     --dir D --url U --token T --workload search|search_text|search_keyword|search_hybrid
+//!                 |store|store_unique|store_repeat|store_full|store_batch|context
 //!                 --concurrency C --seconds S [--rate R]
 //! ```
 //! `prepare` writes synthetic NPC dialogue, its vectors (the offline hash

@@ -76,9 +76,13 @@ pub fn query_terms(text: &str) -> Vec<String> {
 /// A matching row: id, creation time, text.
 type Matched = (i64, DateTime<Utc>, String);
 
+/// A matching row as BM25 sees it: id, creation time, the count of each query
+/// term in it, its length in words.
+type Doc<'t> = (i64, DateTime<Utc>, HashMap<&'t str, f64>, f64);
+
 /// The rows ranked by BM25 over themselves, best `k` first.
 fn bm25(terms: &[String], rows: Vec<Matched>, k: usize) -> Vec<Hit> {
-    let docs: Vec<(i64, DateTime<Utc>, HashMap<&str, f64>, f64)> = rows
+    let docs: Vec<Doc<'_>> = rows
         .iter()
         .map(|(id, at, text)| {
             let words = words(text);
