@@ -8,15 +8,15 @@
 //!
 //! The identity is a hash (`dedup_key`) of those column values and the
 //! normalised text, indexed with `created_at`. The check runs inside the write
-//! transaction, after the rows before it in the same batch were inserted (so a
-//! batch deduplicates within itself), and under a lock that serialises writers
-//! of the same key: SQLite's write transactions are serialised already (the
-//! write gate, then `BEGIN IMMEDIATE`); Postgres takes a transaction-scoped
-//! advisory lock per key, so two identical stores at once make one row.
-//! Before embedding, a lock-free look finds the obvious repeats so they cost no
-//! provider call.
+//! transaction, one statement for all the keys of a batch (a row repeating an
+//! earlier row of its batch repeats that one), under a lock that serialises
+//! writers of the same key: SQLite's write transactions are serialised already
+//! (the write gate, then `BEGIN IMMEDIATE`); Postgres takes a
+//! transaction-scoped advisory lock per key, so two identical stores at once
+//! make one row. Before embedding, a lock-free look finds the obvious repeats
+//! so they cost no provider call.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
@@ -91,37 +91,60 @@ impl MemoryStore {
         kind: MemoryKind,
         keys: &[Option<String>],
     ) -> Result<Vec<bool>, MemoryError> {
-        let mut seen = HashSet::new();
-        let mut out = Vec::with_capacity(keys.len());
-        let now = crate::db::now_micros();
-        for key in keys {
-            let repeat = match key {
-                None => false,
-                Some(k) if !seen.insert(k.as_str()) => true,
-                Some(k) => {
-                    let pool = self.db.pool(Alias::AiMemory);
-                    let (sql, args) = self.repeat_query(kind, k, now);
-                    pool.fetch_optional::<(i64,)>(&sql, args).await?.is_some()
-                }
-            };
-            out.push(repeat);
-        }
-        Ok(out)
+        let Some((sql, args)) = self.repeats_query(kind, keys, crate::db::now_micros()) else {
+            return Ok(vec![false; keys.len()]);
+        };
+        let stored: Vec<(String, i64)> =
+            self.db.pool(Alias::AiMemory).fetch_all(&sql, args).await?;
+        let mut seen: HashSet<&str> = stored.iter().map(|(k, _)| k.as_str()).collect();
+        Ok(keys
+            .iter()
+            .map(|key| key.as_deref().is_some_and(|k| !seen.insert(k)))
+            .collect())
     }
 
-    /// The newest unexpired memory stored with `key` within the window.
-    fn repeat_query(&self, kind: MemoryKind, key: &str, now: DateTime<Utc>) -> (String, Args) {
+    /// The unexpired memories stored with any of `keys` within the window at
+    /// `now`: (key, id), oldest first, in one statement. `None` without keys.
+    fn repeats_query(
+        &self,
+        kind: MemoryKind,
+        keys: &[Option<String>],
+        now: DateTime<Utc>,
+    ) -> Option<(String, Args)> {
+        let mut distinct: Vec<&str> = keys.iter().flatten().map(String::as_str).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.is_empty() {
+            return None;
+        }
         let mut args = Args::new();
+        let list: Vec<String> = distinct.into_iter().map(|k| args.push(k)).collect();
         let sql = format!(
-            "SELECT id FROM {} WHERE dedup_key = {} AND created_at >= {}
+            "SELECT dedup_key, id FROM {} WHERE dedup_key IN ({}) AND created_at >= {}
                AND (expires_at IS NULL OR expires_at > {})
-             ORDER BY created_at DESC, id DESC LIMIT 1",
+             ORDER BY created_at, id",
             kind.table(),
-            args.push(key),
+            list.join(", "),
             args.push(self.window_start(now)),
             args.push(now)
         );
-        (sql, args)
+        Some((sql, args))
+    }
+
+    /// Inside `tx` (holding the keys' locks): the memory each key would repeat
+    /// at `now`, the newest when several.
+    pub(crate) async fn repeatable(
+        &self,
+        tx: &mut Tx,
+        kind: MemoryKind,
+        keys: &[Option<String>],
+        now: DateTime<Utc>,
+    ) -> Result<HashMap<String, i64>, MemoryError> {
+        let Some((sql, args)) = self.repeats_query(kind, keys, now) else {
+            return Ok(HashMap::new());
+        };
+        let found: Vec<(String, i64)> = tx.fetch_all(&sql, args).await?;
+        Ok(found.into_iter().collect())
     }
 
     /// Postgres: serialise the writers of these keys until `tx` ends (SQLite's
@@ -146,21 +169,17 @@ impl MemoryStore {
         Ok(())
     }
 
-    /// Inside `tx` (holding the key's lock): the memory `key` repeats, made a
-    /// repeat at `now` (its count up, `last_seen_at` now, its expiry the later
-    /// of its own and `expires_at`). `None` when there is none to repeat.
+    /// Inside `tx`: make memory `id` a repeat at `now` (its count up,
+    /// `last_seen_at` now, its expiry the later of its own and `expires_at`,
+    /// none winning).
     pub(crate) async fn repeat<R: Record>(
         &self,
         tx: &mut Tx,
         kind: MemoryKind,
-        key: &str,
+        id: i64,
         now: DateTime<Utc>,
         expires_at: Option<DateTime<Utc>>,
-    ) -> Result<Option<R>, MemoryError> {
-        let (sql, args) = self.repeat_query(kind, key, now);
-        let Some((id,)) = tx.fetch_optional::<(i64,)>(&sql, args).await? else {
-            return Ok(None);
-        };
+    ) -> Result<R, MemoryError> {
         let later = tx.dialect().pick("MAX", "GREATEST");
         let mut args = Args::new();
         let at = args.push(expires_at);
@@ -174,7 +193,7 @@ impl MemoryStore {
             args.push(id),
             kind.spec().columns
         );
-        Ok(Some(tx.fetch_one(&sql, args).await?))
+        Ok(tx.fetch_one(&sql, args).await?)
     }
 }
 

@@ -102,21 +102,20 @@ impl MemoryStore {
         for &npc in &npcs {
             self.lock_npc(&mut tx, K::ID, npc).await?;
         }
+        let mut repeatable = self.repeatable(&mut tx, K::ID, &keys, now).await?;
         let mut stored = Vec::with_capacity(rows.len());
         for ((row, vector), key) in rows.into_iter().zip(vectors.vectors).zip(keys) {
-            if let Some(key) = &key {
+            if let Some(&id) = key.as_ref().and_then(|k| repeatable.get(k)) {
                 let expires_at = row.values.iter().find_map(|(c, v)| match (*c, v) {
                     ("expires_at", SqlValue::Time(t)) => Some(*t),
                     _ => None,
                 });
-                let repeated = self
-                    .repeat::<K::Record>(&mut tx, K::ID, key, now, expires_at.flatten())
+                let record: K::Record = self
+                    .repeat(&mut tx, K::ID, id, now, expires_at.flatten())
                     .await?;
-                if let Some(record) = repeated {
-                    log_change(&mut tx, K::ID, record.id(), "upsert").await?;
-                    stored.push(Stored::repeat(record));
-                    continue;
-                }
+                log_change(&mut tx, K::ID, record.id(), "upsert").await?;
+                stored.push(Stored::repeat(record));
+                continue;
             }
             let model = vector.as_ref().map(|_| self.model().to_owned());
             let error = vector.is_none().then(|| vectors.error.clone()).flatten();
@@ -130,8 +129,8 @@ impl MemoryStore {
                 ("embedding_model", SqlValue::Text(model)),
                 ("embedding_error", SqlValue::Text(error.clone())),
             ];
-            if let Some(key) = key {
-                extra.push(("dedup_key", SqlValue::Text(Some(key))));
+            if let Some(key) = &key {
+                extra.push(("dedup_key", SqlValue::Text(Some(key.clone()))));
             }
             for (column, value) in extra {
                 columns.push(column);
@@ -162,6 +161,10 @@ impl MemoryStore {
             );
             let record: K::Record = tx.fetch_one(&sql, args).await?;
             log_change(&mut tx, K::ID, record.id(), "upsert").await?;
+            if let Some(key) = key {
+                // A later row of this batch with the same key repeats this one.
+                repeatable.insert(key, record.id());
+            }
             stored.push(Stored::of(record, error));
         }
         let evicted = self.evict_inline(&mut tx, K::ID, &npcs).await?;
