@@ -22,7 +22,7 @@ def prompt_from(context):
     if context.last_interaction:
         lines.append(f"[you last spoke {context.last_interaction.time_ago}]")
     lines += [f"[recent] {m.summary}" for m in context.recent]
-    lines += [f"[memory {m.similarity:.2f}] {m.summary}" for m in context.memories]
+    lines += [f"[memory {m.score:.2f}] {m.summary}" for m in context.memories]
     return "\n".join(lines)
 
 

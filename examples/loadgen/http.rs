@@ -235,6 +235,12 @@ impl Workload {
                 "/v1/memories/npc/search".into(),
                 json!({"npc_id": npc, "top_k": 10, "query": self.texts[q]}),
             ),
+            // The same query text, matched by its words, or both lists fused.
+            "search_keyword" | "search_hybrid" => (
+                "/v1/memories/npc/search".into(),
+                json!({"npc_id": npc, "top_k": 10, "query": self.texts[q],
+                       "mode": self.kind.trim_start_matches("search_")}),
+            ),
             "context" => (
                 format!("/v1/npcs/{npc}/context"),
                 json!({"speaker_id": 1, "message": self.texts[q]}),
@@ -242,6 +248,22 @@ impl Workload {
             "store" => (
                 "/v1/memories/npc".into(),
                 json!({"npc_id": 1000 + npc, "speaker_id": 2, "user_message": self.texts[q], "assistant_message": "noted"}),
+            ),
+            // Lifecycle costs: every text new (a dedup look-up that finds
+            // nothing), every text said before (a repeat after the first round
+            // of queries), and new texts into the loaded NPCs themselves (with
+            // MNEMO_NPC_MEMORY_BUDGET at their size, each store evicts one).
+            "store_unique" => (
+                "/v1/memories/npc".into(),
+                json!({"npc_id": 1000 + npc, "speaker_id": 2, "user_message": format!("{} {i}", self.texts[q]), "assistant_message": "noted"}),
+            ),
+            "store_repeat" => (
+                "/v1/memories/npc".into(),
+                json!({"npc_id": 1000 + npc, "speaker_id": 3, "user_message": self.texts[q], "assistant_message": "again"}),
+            ),
+            "store_full" => (
+                "/v1/memories/npc".into(),
+                json!({"npc_id": npc, "speaker_id": 2, "user_message": format!("{} {i}", self.texts[q]), "assistant_message": "noted", "importance": 0.5}),
             ),
             "store_batch" => {
                 let memories: Vec<Value> = (0..16)

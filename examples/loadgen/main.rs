@@ -9,7 +9,8 @@
 //!                                                 # exact, first passes and HNSW in process
 //! loadgen load    --dir D --url U --token T [--concurrency 4]
 //! loadgen wait-index --dir D --url U --token T [--expect 1]
-//! loadgen run     --dir D --url U --token T --workload search|search_text|store|store_batch|context
+//! loadgen run     --dir D --url U --token T --workload search|search_text|search_keyword|search_hybrid
+//!                 |store|store_unique|store_repeat|store_full|store_batch|context
 //!                 --concurrency C --seconds S [--rate R]
 //! loadgen economy --url U --token T [--concurrency 1] [--seconds 10] [--wallets 64]
 //! loadgen bodies  --dir D --out FILE             # search bodies for wrk (benches/wrk/search.lua)

@@ -242,8 +242,7 @@ pub async fn demo(settings: &Settings, args: &DemoArgs) -> Result<(), CliError> 
                     scope_level: e.scope_level,
                     scope_tags: e.scope_tags,
                     source: file.source.clone(),
-                    embedding: None,
-                    embedding_b64: None,
+                    ..NewLoreMemory::default()
                 })
                 .await
                 .map_err(|err| CliError(format!("lore {:?} ({title}): {err}", file.source)))?;
@@ -378,10 +377,10 @@ async fn sample_searches(store: &MemoryStore) -> Result<(), CliError> {
             ..LoreSearch::default()
         })
         .await?;
-    for hit in &lore {
+    for hit in &lore.items {
         println!(
             "  {:.3}  {}: {}",
-            hit.similarity,
+            hit.score,
             hit.memory.title,
             preview(&hit.memory.content, 70)
         );
@@ -396,12 +395,8 @@ async fn sample_searches(store: &MemoryStore) -> Result<(), CliError> {
             ..NpcSearch::default()
         })
         .await?;
-    for hit in &npc {
-        println!(
-            "  {:.3}  {}",
-            hit.similarity,
-            preview(&hit.memory.summary, 90)
-        );
+    for hit in &npc.items {
+        println!("  {:.3}  {}", hit.score, preview(&hit.memory.summary, 90));
     }
     Ok(())
 }

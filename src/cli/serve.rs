@@ -44,12 +44,25 @@ pub struct ServeArgs {
     /// MNEMO_HNSW_BUILDS: SQLite mode's HNSW index builds that may run at once.
     #[arg(long)]
     pub hnsw_builds: Option<usize>,
+    /// MNEMO_DEDUP_WINDOW_SECONDS: an NPC memory repeating one (same NPC, speaker
+    /// and text, case and whitespace aside) stored this many seconds ago or less
+    /// adds no row; 0: off.
+    #[arg(long)]
+    pub dedup_window_seconds: Option<u64>,
+    /// MNEMO_NPC_MEMORY_BUDGET: most unexpired memories an NPC without a policy of
+    /// its own keeps; unset: unlimited.
+    #[arg(long)]
+    pub npc_memory_budget: Option<u64>,
+    /// MNEMO_FORGOTTEN_RETENTION_HOURS: how long the forgotten log keeps each entry.
+    #[arg(long)]
+    pub forgotten_retention_hours: Option<u64>,
 }
 
 impl ServeArgs {
     /// The flags given, as (variable, value).
     pub(super) fn given(&self) -> Vec<(&'static str, String)> {
         let number = |n: Option<usize>| n.map(|n| n.to_string());
+        let long = |n: Option<u64>| n.map(|n| n.to_string());
         [
             (vars::MNEMO_BIND, self.bind.clone()),
             (vars::MNEMO_HNSW_THRESHOLD, number(self.hnsw_threshold)),
@@ -57,6 +70,15 @@ impl ServeArgs {
             (vars::MNEMO_INT8_RESCORE, number(self.int8_rescore)),
             (vars::MNEMO_BINARY_RESCORE, number(self.binary_rescore)),
             (vars::MNEMO_HNSW_BUILDS, number(self.hnsw_builds)),
+            (
+                vars::MNEMO_DEDUP_WINDOW_SECONDS,
+                long(self.dedup_window_seconds),
+            ),
+            (vars::MNEMO_NPC_MEMORY_BUDGET, long(self.npc_memory_budget)),
+            (
+                vars::MNEMO_FORGOTTEN_RETENTION_HOURS,
+                long(self.forgotten_retention_hours),
+            ),
         ]
         .into_iter()
         .filter_map(|(name, value)| Some((name, value?)))

@@ -42,6 +42,9 @@ pub mod vars {
     pub const MNEMO_BINARY_RESCORE: &str = "MNEMO_BINARY_RESCORE";
     pub const MNEMO_HNSW_BUILDS: &str = "MNEMO_HNSW_BUILDS";
     pub const MNEMO_PG_BINARY_RESCORE: &str = "MNEMO_PG_BINARY_RESCORE";
+    pub const MNEMO_DEDUP_WINDOW_SECONDS: &str = "MNEMO_DEDUP_WINDOW_SECONDS";
+    pub const MNEMO_NPC_MEMORY_BUDGET: &str = "MNEMO_NPC_MEMORY_BUDGET";
+    pub const MNEMO_FORGOTTEN_RETENTION_HOURS: &str = "MNEMO_FORGOTTEN_RETENTION_HOURS";
     pub const MNEMO_BIND: &str = "MNEMO_BIND";
     pub const MNEMO_HTTP_WORKERS: &str = "MNEMO_HTTP_WORKERS";
     pub const MNEMO_JSON_LIMIT_BYTES: &str = "MNEMO_JSON_LIMIT_BYTES";
@@ -75,6 +78,9 @@ pub mod vars {
         MNEMO_BINARY_RESCORE,
         MNEMO_HNSW_BUILDS,
         MNEMO_PG_BINARY_RESCORE,
+        MNEMO_DEDUP_WINDOW_SECONDS,
+        MNEMO_NPC_MEMORY_BUDGET,
+        MNEMO_FORGOTTEN_RETENTION_HOURS,
         MNEMO_BIND,
         MNEMO_HTTP_WORKERS,
         MNEMO_JSON_LIMIT_BYTES,
@@ -209,6 +215,30 @@ impl Settings {
             // On 24,000 real-text rows in 5 partitions the sign bits kept recall@10
             // at 0.995 with 4x k candidates and 0.9995 with 8x.
             pg_binary_rescore: number(&get, MNEMO_PG_BINARY_RESCORE, 8)?,
+            dedup_window: Duration::from_secs(number(
+                &get,
+                MNEMO_DEDUP_WINDOW_SECONDS,
+                defaults.dedup_window.as_secs(),
+            )?),
+            npc_budget: match get(MNEMO_NPC_MEMORY_BUDGET) {
+                // A budget of 0 would forget every memory as it is stored.
+                Some(v) => Some(positive_count(
+                    parse(MNEMO_NPC_MEMORY_BUDGET, &v)?,
+                    MNEMO_NPC_MEMORY_BUDGET,
+                )? as u64),
+                None => defaults.npc_budget,
+            },
+            forgotten_retention: Duration::from_secs(
+                positive_count(
+                    number(
+                        &get,
+                        MNEMO_FORGOTTEN_RETENTION_HOURS,
+                        (defaults.forgotten_retention.as_secs() / 3600) as usize,
+                    )?,
+                    MNEMO_FORGOTTEN_RETENTION_HOURS,
+                )?
+                .saturating_mul(3600) as u64,
+            ),
             ..defaults
         };
         let mut http = HttpSettings {
@@ -366,6 +396,12 @@ mod tests {
         assert_eq!(s.memory.hnsw.int8_rescore, 4);
         assert_eq!(s.memory.hnsw.binary_rescore, 32);
         assert_eq!(s.memory.hnsw.build_pool.limit(), 1);
+        assert_eq!(s.memory.dedup_window, Duration::from_secs(600));
+        assert_eq!(s.memory.npc_budget, None);
+        assert_eq!(
+            s.memory.forgotten_retention,
+            Duration::from_secs(720 * 3600)
+        );
         assert_eq!(s.pool_for(false).statement_timeout, None);
         assert_eq!(
             s.pool_for(true).statement_timeout,
@@ -391,6 +427,9 @@ mod tests {
             (vars::MNEMO_INT8_RESCORE, "0"),
             (vars::MNEMO_BINARY_RESCORE, "0"),
             (vars::MNEMO_HNSW_BUILDS, "2"),
+            (vars::MNEMO_DEDUP_WINDOW_SECONDS, "0"),
+            (vars::MNEMO_NPC_MEMORY_BUDGET, "200"),
+            (vars::MNEMO_FORGOTTEN_RETENTION_HOURS, "2"),
         ])
         .unwrap();
         assert_eq!(s.http.json_limit, 2048);
@@ -405,6 +444,9 @@ mod tests {
         assert_eq!(s.memory.hnsw.int8_rescore, 0);
         assert_eq!(s.memory.hnsw.binary_rescore, 0);
         assert_eq!(s.memory.hnsw.build_pool.limit(), 2);
+        assert!(s.memory.dedup_window.is_zero());
+        assert_eq!(s.memory.npc_budget, Some(200));
+        assert_eq!(s.memory.forgotten_retention, Duration::from_secs(7200));
     }
 
     #[test]
@@ -416,6 +458,9 @@ mod tests {
             (vars::MNEMO_HTTP_WORKERS, "0"),
             (vars::MNEMO_EMBED_REQUEST_BUDGET_MS, "0"),
             (vars::MNEMO_DB_ACQUIRE_TIMEOUT_MS, "soon"),
+            // A budget of 0 would forget everything.
+            (vars::MNEMO_NPC_MEMORY_BUDGET, "0"),
+            (vars::MNEMO_FORGOTTEN_RETENTION_HOURS, "0"),
             (vars::DATABASE_URL, "mysql://x"),
         ] {
             let err = with(&[("HOME", "/h"), (k, v)]).unwrap_err();

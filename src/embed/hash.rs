@@ -143,8 +143,14 @@ fn feature_hash(parts: &[&[u8]]) -> u64 {
     h
 }
 
+/// Whether `word` (lowercase) is one of the English function words that carry
+/// little meaning ("the", "of", ...). Keyword search leaves them out of queries.
+pub fn is_stopword(word: &str) -> bool {
+    STOPWORDS.binary_search(&word).is_ok()
+}
+
 fn word_weight(word: &str) -> f32 {
-    if STOPWORDS.binary_search(&word).is_ok() {
+    if is_stopword(word) {
         STOPWORD_WEIGHT
     } else {
         1.0

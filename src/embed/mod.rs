@@ -29,7 +29,7 @@ use futures_util::future::BoxFuture;
 pub use breaker::{Breaker, BreakerSettings, BreakerState};
 pub use cache::{CachedEmbedder, GuardSettings};
 pub use error::EmbedError;
-pub use hash::{HASH_MODEL, HashEmbedder};
+pub use hash::{HASH_MODEL, HashEmbedder, is_stopword};
 #[cfg(feature = "minilm")]
 pub use minilm::MiniLmEmbedder;
 pub use minilm::{MINILM_DIMENSION, MINILM_MODEL};

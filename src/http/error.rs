@@ -360,9 +360,15 @@ impl From<MemoryError> for ApiError {
 }
 
 /// The field serde names in a data error (`missing field `x``, `unknown field `x``,
-/// `duplicate field `x``), if any.
+/// `duplicate field `x``, and `invalid field `x`` from mnemo's own deserializers),
+/// if any.
 fn serde_field(message: &str) -> Option<String> {
-    for prefix in ["missing field `", "unknown field `", "duplicate field `"] {
+    for prefix in [
+        "missing field `",
+        "unknown field `",
+        "duplicate field `",
+        "invalid field `",
+    ] {
         if let Some(rest) = message.split(prefix).nth(1) {
             return rest.split('`').next().map(str::to_owned);
         }
@@ -484,6 +490,10 @@ mod tests {
             Some("foo")
         );
         assert_eq!(serde_field("invalid type: string"), None);
+        assert_eq!(
+            serde_field("invalid field `mode`: must be vector, keyword or hybrid").as_deref(),
+            Some("mode")
+        );
         assert_eq!(trim_position("x at line 1 column 2"), "x");
     }
 

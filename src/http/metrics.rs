@@ -21,7 +21,7 @@ use prometheus::{
 };
 
 use super::{AppState, MemorySlot};
-use crate::memory::MemoryKind;
+use crate::memory::{MemoryKind, Reason};
 
 /// Label used for requests that matched no route, so that scanners probing random
 /// paths cannot blow up the number of series.
@@ -213,6 +213,7 @@ struct MemoryCollector {
     indexed: IntGaugeVec,
     breaker: IntGauge,
     breaker_opened: IntCounter,
+    forgotten: IntCounterVec,
 }
 
 impl MemoryCollector {
@@ -263,6 +264,14 @@ impl MemoryCollector {
                 "mnemo_embedding_breaker_opened_total",
                 "Times the embedding provider circuit breaker opened",
             ),
+            forgotten: IntCounterVec::new(
+                Opts::new(
+                    "mnemo_memories_forgotten_total",
+                    "Memories this process forgot, by reason: expired (purged after their expiry), budget (evicted over an NPC's budget), deleted (through the API)",
+                ),
+                &["reason"],
+            )
+            .unwrap_or_else(|e| unreachable!("static metric: {e}")),
         }
     }
 }
@@ -277,6 +286,7 @@ impl Collector for MemoryCollector {
         d.extend(self.indexed.desc());
         d.extend(self.breaker.desc());
         d.extend(self.breaker_opened.desc());
+        d.extend(self.forgotten.desc());
         d
     }
 
@@ -300,11 +310,17 @@ impl Collector for MemoryCollector {
         self.breaker.set(cache.breaker().state().gauge());
         self.breaker_opened.reset();
         self.breaker_opened.inc_by(cache.breaker().opened_total());
+        for reason in Reason::ALL {
+            let counter = self.forgotten.with_label_values(&[reason.name()]);
+            counter.reset();
+            counter.inc_by(store.forget_counts().get(reason));
+        }
         let mut out = self.hits.collect();
         out.extend(self.misses.collect());
         out.extend(self.breaker.collect());
         out.extend(self.breaker_opened.collect());
         out.extend(self.searches.collect());
+        out.extend(self.forgotten.collect());
         if let Some(index) = store.index() {
             for (kind, rows, parts) in index.sizes() {
                 self.rows.with_label_values(&[kind.name()]).set(rows as i64);

@@ -10,12 +10,24 @@ use super::kind::{KindSpec, MetaType};
 use crate::db::{Args, Dialect, SqlValue};
 
 /// The in-memory copy of a row's filterable columns (the kind's
-/// [`KindSpec::meta`], in that order) and its creation time.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// [`KindSpec::meta`], in that order), its creation and expiry times.
+#[derive(Debug, Clone, PartialEq)]
 pub struct MetaRow {
     /// Unix microseconds.
     pub created_at: i64,
+    /// Unix microseconds; `i64::MAX` for a memory that never expires.
+    pub expires_at: i64,
     pub values: Box<[MetaValue]>,
+}
+
+impl Default for MetaRow {
+    fn default() -> Self {
+        Self {
+            created_at: 0,
+            expires_at: i64::MAX,
+            values: Box::default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +52,8 @@ pub enum Cond {
     TagsWithin(&'static str, Vec<String>),
     /// The row's id is none of these.
     NotIds(Vec<i64>),
+    /// The row has not expired at this time (`expires_at` is null or later).
+    Unexpired(SqlValue),
 }
 
 /// Conditions that must all hold; empty matches every row.
@@ -87,6 +101,12 @@ impl Filter {
                     let param = args.push(SqlValue::Ints(ids.clone()));
                     format!("NOT ({})", dialect.in_list("id", &param))
                 }
+                Cond::Unexpired(at) => {
+                    format!(
+                        "(expires_at IS NULL OR expires_at > {})",
+                        args.push(at.clone())
+                    )
+                }
             })
             .collect();
         parts.join(" AND ")
@@ -124,6 +144,7 @@ enum Test {
     CreatedBelow(i64),
     TagsWithin(usize, Vec<String>),
     NotIds(Vec<i64>),
+    Unexpired(i64),
 }
 
 impl Test {
@@ -138,13 +159,14 @@ impl Test {
                     column: name.to_owned(),
                 })
         };
-        let created = |v: &SqlValue| match v {
+        let micros = |column: &str, v: &SqlValue| match v {
             SqlValue::Time(Some(t)) => Ok(t.timestamp_micros()),
             other => Err(MemoryError::Unfilterable {
                 kind: spec.name,
-                column: format!("created_at compared with {other:?}"),
+                column: format!("{column} compared with {other:?}"),
             }),
         };
+        let created = |v: &SqlValue| micros("created_at", v);
         let int = |v: &SqlValue| match v {
             SqlValue::Int(Some(i)) => Some(*i),
             SqlValue::Int32(Some(i)) => Some(i64::from(*i)),
@@ -176,6 +198,7 @@ impl Test {
                 _ => return Err(unsupported(c)),
             },
             Cond::NotIds(ids) => Test::NotIds(ids.clone()),
+            Cond::Unexpired(v) => Test::Unexpired(micros("expires_at", v)?),
         })
     }
 
@@ -195,6 +218,7 @@ impl Test {
                 _ => false,
             },
             Test::NotIds(ids) => !ids.contains(&id),
+            Test::Unexpired(now) => row.expires_at > *now,
         }
     }
 }
@@ -219,11 +243,14 @@ mod tests {
         hnsw_index: "t_hnsw",
         unique: &[],
         noun: "test row",
+        npc_column: None,
+        dedup_by: &[],
     };
 
     fn row(speaker: i64, name: &str, tags: &[&str], created_at: i64) -> MetaRow {
         MetaRow {
             created_at,
+            expires_at: 300,
             values: vec![
                 MetaValue::Int(speaker),
                 MetaValue::Text(name.into()),
@@ -242,7 +269,8 @@ mod tests {
             .and(Cond::AtLeast("created_at", t(100).into()))
             .and(Cond::Below("created_at", t(200).into()))
             .and(Cond::TagsWithin("scope_tags", vec!["a".into(), "b".into()]))
-            .and(Cond::NotIds(vec![3]));
+            .and(Cond::NotIds(vec![3]))
+            .and(Cond::Unexpired(t(250).into()));
         let p = filter.compile(&SPEC).unwrap();
         assert!(p.matches(1, &row(7, "Ana", &["a"], 150)));
         assert!(p.matches(1, &row(7, "Ana", &[], 100)));
@@ -257,15 +285,20 @@ mod tests {
             !p.matches(1, &row(7, "Ana", &["a"], 200)),
             "until is exclusive"
         );
+        let expired = MetaRow {
+            expires_at: 250,
+            ..row(7, "Ana", &["a"], 150)
+        };
+        assert!(!p.matches(1, &expired), "expired at the time asked");
 
         let mut args = Args::new();
         let sql = filter.sql(Dialect(Backend::Postgres), &mut args);
         assert_eq!(
             sql,
             "speaker_id = $1 AND speaker_name = $2 AND created_at >= $3 AND created_at < $4 \
-             AND scope_tags <@ $5 AND NOT (id = ANY($6))"
+             AND scope_tags <@ $5 AND NOT (id = ANY($6)) AND (expires_at IS NULL OR expires_at > $7)"
         );
-        assert_eq!(args.len(), 6);
+        assert_eq!(args.len(), 7);
         assert_eq!(
             Filter::all().sql(Dialect(Backend::Sqlite), &mut args),
             "TRUE"

@@ -1,18 +1,68 @@
-//! Periodic upkeep of a serving process: SQLite mode's change log is pruned of
-//! what every live reader has replayed (see `index`), so it stays bounded by
-//! the write rate over a few minutes instead of growing by a row per write
-//! forever (about 300 MB a day at 100 writes a second).
+//! Periodic upkeep of a serving process:
+//! - SQLite mode's change log is pruned of what every live reader has replayed
+//!   (see `index`), so it stays bounded by the write rate over a few minutes
+//!   instead of growing by a row per write forever (about 300 MB a day at 100
+//!   writes a second);
+//! - expired memories are purged (reads leave them out from their expiry on;
+//!   this frees their rows and records them in the forgotten log);
+//! - NPCs over their memory budget (by more than a write evicts itself) are
+//!   brought back to it;
+//! - the forgotten log is pruned of entries past its retention.
+//!
+//! Each task's failure is logged and retried at the next run; one failing
+//! never stops the others.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 
+use super::error::MemoryError;
 use super::store::MemoryStore;
 
 /// How often upkeep runs. Each run is a handful of small statements; a minute
-/// keeps the change log to about a minute of writes when every reader keeps up.
+/// keeps the change log to about a minute of writes when every reader keeps up,
+/// and expired memories to about a minute past their expiry on disk.
 pub const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(60);
+
+/// What one run of upkeep did, per task.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Upkeep {
+    pub changelog_pruned: u64,
+    pub expired: u64,
+    pub evicted: u64,
+    pub forgotten_pruned: u64,
+}
+
+impl MemoryStore {
+    /// One run of upkeep: every task, each independent of the others' failure
+    /// (the first error is returned after all ran).
+    pub async fn housekeeping(&self) -> Result<Upkeep, MemoryError> {
+        let mut first_error = None;
+        let mut keep = |result: Result<u64, MemoryError>, task: &str| match result {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, task, "housekeeping task failed; will retry");
+                first_error.get_or_insert(e);
+                0
+            }
+        };
+        let changelog_pruned = keep(self.prune_changelog().await, "change log pruning");
+        let expired = keep(self.purge_expired().await, "expiry purge");
+        let evicted = keep(self.enforce_budgets().await, "budget enforcement");
+        let forgotten_pruned = keep(self.prune_forgotten().await, "forgotten log pruning");
+        let done = Upkeep {
+            changelog_pruned,
+            expired,
+            evicted,
+            forgotten_pruned,
+        };
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(done),
+        }
+    }
+}
 
 /// Run upkeep every `every` until `shutdown` turns true.
 pub fn spawn_housekeeping(
@@ -29,10 +79,10 @@ pub fn spawn_housekeeping(
             if *shutdown.borrow() {
                 return;
             }
-            match store.prune_changelog().await {
-                Ok(0) => {}
-                Ok(rows) => tracing::debug!(rows, "change log pruned"),
-                Err(e) => tracing::warn!(error = %e, "change log pruning failed; will retry"),
+            if let Ok(done) = store.housekeeping().await
+                && done != Upkeep::default()
+            {
+                tracing::debug!(?done, "housekeeping");
             }
         }
     })

@@ -103,13 +103,13 @@ struct LoadedRow {
 }
 
 /// What the index reads of a row: id, partition value (as text), the kind's
-/// filterable columns, creation time, vector and model.
+/// filterable columns, creation and expiry times, vector and model.
 fn row_select(kind: MemoryKind) -> String {
     let spec = kind.spec();
     let key = spec.partition.map_or("NULL", KeyColumn::name);
     let meta: Vec<&str> = spec.meta.iter().map(|m| m.name).collect();
     format!(
-        "SELECT id, CAST({key} AS TEXT) AS partition_key, {}{}created_at, embedding, embedding_model FROM {}",
+        "SELECT id, CAST({key} AS TEXT) AS partition_key, {}{}created_at, expires_at, embedding, embedding_model FROM {}",
         meta.join(", "),
         if meta.is_empty() { "" } else { ", " },
         spec.table
@@ -302,8 +302,10 @@ impl MemoryIndex {
                 })
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let expires_at: Option<DateTime<Utc>> = r.try_get("expires_at")?;
         let meta = MetaRow {
             created_at: created_at.timestamp_micros(),
+            expires_at: expires_at.map_or(i64::MAX, |t| t.timestamp_micros()),
             values: values.into(),
         };
         Ok(LoadedRow {

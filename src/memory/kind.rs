@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 
 use super::error::MemoryError;
 use super::kinds::{Combat, Lore, Npc};
-use super::model::Scored;
+use super::search::SearchResults;
 use super::store::MemoryStore;
 use crate::db::{FromBothRows, SqlValue};
 
@@ -40,6 +40,13 @@ pub struct KindSpec {
     pub unique: &'static [&'static str],
     /// How a missing record is named in a 404: "npc memory".
     pub noun: &'static str,
+    /// The column naming the NPC a memory belongs to: per-NPC budgets and the
+    /// forgotten log's `npc_id`. `None` for kinds no NPC owns.
+    pub npc_column: Option<&'static str>,
+    /// Columns which, with the normalised text, make a repeated memory (stored
+    /// again within the dedup window, it grows the first one's `repeat_count`
+    /// instead of adding a row). Empty: the kind is never deduplicated.
+    pub dedup_by: &'static [&'static str],
 }
 
 /// The partition column and its type.
@@ -115,6 +122,8 @@ pub trait Record: FromBothRows + Serialize + Clone {
     fn importance(&self) -> f32 {
         0.0
     }
+    /// The game world's clock when the memory was made, when the game gave it.
+    fn game_time(&self) -> Option<chrono::DateTime<chrono::Utc>>;
 }
 
 /// A memory kind: its spec, its types, and how an input becomes a row.
@@ -134,7 +143,7 @@ pub trait Kind: Send + Sync + 'static {
     fn search(
         store: &MemoryStore,
         search: &Self::Search,
-    ) -> impl Future<Output = Result<Vec<Scored<Self::Record>>, MemoryError>> + Send;
+    ) -> impl Future<Output = Result<SearchResults<Self::Record>, MemoryError>> + Send;
 }
 
 /// A column a listing may be narrowed by, named as the column.

@@ -33,6 +33,9 @@ pub struct Stored<T> {
     /// Why the embedding is pending, when it is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub embedding_error: Option<String>,
+    /// True when the memory repeated one stored within the dedup window: no
+    /// row was added, `memory` is that one (its `repeat_count` grown).
+    pub deduplicated: bool,
 }
 
 impl<T: Record> Stored<T> {
@@ -47,18 +50,46 @@ impl<T: Record> Stored<T> {
                 EmbeddingState::Ready
             },
             embedding_error: if pending { error } else { None },
+            deduplicated: false,
+        }
+    }
+
+    /// An existing memory a store repeated.
+    pub fn repeat(memory: T) -> Self {
+        Stored {
+            deduplicated: true,
+            ..Self::of(memory, None)
         }
     }
 }
 
-/// One search result: the record, its cosine similarity to the query and the
-/// original's wording of its age.
+/// One search result: the record, its cosine similarity to the query (`None`
+/// when only keyword search found it), its score and the original's wording
+/// of its age.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Scored<T> {
     #[serde(flatten)]
     pub memory: T,
-    pub similarity: f32,
-    /// The blended score when weights were given, else equal to `similarity`.
+    pub similarity: Option<f32>,
+    /// By mode: the similarity, or the blended score when weights were given
+    /// (vector); BM25 (keyword); the reciprocal rank fusion score (hybrid).
     pub score: f32,
     pub time_ago: String,
+}
+
+/// A memory with the original's wording of its age (recent memories).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Aged<T> {
+    #[serde(flatten)]
+    pub memory: T,
+    pub time_ago: String,
+}
+
+/// The memory itself.
+impl<T> std::ops::Deref for Aged<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.memory
+    }
 }

@@ -1,17 +1,20 @@
 //! The operations every kind shares, written once over [`Kind`]: store and
 //! batch store (one provider call, one transaction, the rows answered from the
-//! INSERT itself), get, list by id, delete one or by filter. Every write logs
-//! its rows in the change log within its transaction (SQLite mode: that is how
-//! other processes' in-memory indexes learn of it) and then brings this
-//! process's engine up to date.
+//! INSERT itself, repeats deduplicated, budgets held), get, list by id, delete
+//! one or by filter (recorded in the forgotten log). Reads leave expired rows
+//! out. Every write logs its rows in the change log within its transaction
+//! (SQLite mode: that is how other processes' in-memory indexes learn of it)
+//! and then brings this process's engine up to date.
 
 use std::collections::HashMap;
 
 use super::error::MemoryError;
+use super::expiry::{live, unexpired};
 use super::filter::Filter;
-use super::kind::{Kind, MemoryKind, NewRow, Record};
+use super::forgotten::Reason;
+use super::kind::{Kind, KindSpec, MemoryKind, NewRow, Record};
 use super::model::Stored;
-use super::store::MemoryStore;
+use super::store::{MemoryStore, WriteVectors};
 use crate::db::{Alias, Args, Backend, SqlValue, Tx, now_micros};
 
 /// Page sizes of the list operations: 1 to 500.
@@ -89,37 +92,63 @@ impl MemoryStore {
     /// Write `rows` with their vectors (the caller's, else one provider call on
     /// the request path; pending when it fails) in one transaction. With
     /// `upsert_on`, a row whose values in those columns exist already updates
-    /// it instead (its `created_at` kept). The records come back from the
-    /// statement itself: reading them again after the commit could find one
-    /// already deleted by a concurrent forget.
+    /// it instead (its `created_at` kept). A row repeating a memory within the
+    /// dedup window (`dedup`) updates that memory instead of adding a row; the
+    /// NPCs written to are then held to their budgets (`budget`). The records
+    /// come back from the statements themselves: reading them again after the
+    /// commit could find one already deleted by a concurrent forget.
     pub(crate) async fn insert<K: Kind>(
         &self,
         rows: Vec<NewRow>,
         upsert_on: Option<&[&str]>,
     ) -> Result<Vec<Stored<K::Record>>, MemoryError> {
+        let keys = self.dedup_keys(&K::SPEC, &rows);
         let given = rows
             .iter()
             .map(|r| self.caller_vector(&r.embedding, &r.embedding_b64))
             .collect::<Result<Vec<_>, _>>()?;
-        let texts: Vec<String> = rows.iter().map(|r| r.text.clone()).collect();
-        let vectors = self.vectors_for_write(&texts, given).await?;
+        let vectors = self
+            .vectors_except_repeats(K::ID, &rows, &keys, given)
+            .await?;
+        let npcs = owners(&K::SPEC, &rows);
         let pool = self.db.pool(Alias::AiMemory);
         let now = now_micros();
         let mut tx = pool.begin().await?;
+        self.lock_keys(&mut tx, &keys).await?;
+        for &npc in &npcs {
+            self.lock_npc(&mut tx, K::ID, npc).await?;
+        }
+        let mut repeatable = self.repeatable(&mut tx, K::ID, &keys, now).await?;
         let mut stored = Vec::with_capacity(rows.len());
-        for (row, vector) in rows.into_iter().zip(vectors.vectors) {
+        for ((row, vector), key) in rows.into_iter().zip(vectors.vectors).zip(keys) {
+            if let Some(&id) = key.as_ref().and_then(|k| repeatable.get(k)) {
+                let expires_at = row.values.iter().find_map(|(c, v)| match (*c, v) {
+                    ("expires_at", SqlValue::Time(t)) => Some(*t),
+                    _ => None,
+                });
+                let record: K::Record = self
+                    .repeat(&mut tx, K::ID, id, now, expires_at.flatten())
+                    .await?;
+                log_change(&mut tx, K::ID, record.id(), "upsert").await?;
+                stored.push(Stored::repeat(record));
+                continue;
+            }
             let model = vector.as_ref().map(|_| self.model().to_owned());
             let error = vector.is_none().then(|| vectors.error.clone()).flatten();
             let mut columns: Vec<&str> = row.values.iter().map(|(c, _)| *c).collect();
             let mut args = Args::new();
             let mut params: Vec<String> =
                 row.values.into_iter().map(|(_, v)| args.push(v)).collect();
-            for (column, value) in [
+            let mut extra = vec![
                 ("created_at", SqlValue::Time(Some(now))),
                 (tx.dialect().vector_column(), SqlValue::Vector(vector)),
                 ("embedding_model", SqlValue::Text(model)),
                 ("embedding_error", SqlValue::Text(error.clone())),
-            ] {
+            ];
+            if let Some(key) = &key {
+                extra.push(("dedup_key", SqlValue::Text(Some(key.clone()))));
+            }
+            for (column, value) in extra {
                 columns.push(column);
                 params.push(args.push(value));
             }
@@ -148,11 +177,47 @@ impl MemoryStore {
             );
             let record: K::Record = tx.fetch_one(&sql, args).await?;
             log_change(&mut tx, K::ID, record.id(), "upsert").await?;
+            if let Some(key) = key {
+                // A later row of this batch with the same key repeats this one.
+                repeatable.insert(key, record.id());
+            }
             stored.push(Stored::of(record, error));
         }
+        let evicted = self.evict_inline(&mut tx, K::ID, &npcs).await?;
         tx.commit().await?;
+        self.forgets.add(Reason::Budget, evicted);
         self.engine.sync().await?;
         Ok(stored)
+    }
+
+    /// Vectors for the rows that are not obvious repeats (a repeat keeps its
+    /// memory's vector, so it costs no provider call).
+    async fn vectors_except_repeats(
+        &self,
+        kind: MemoryKind,
+        rows: &[NewRow],
+        keys: &[Option<String>],
+        given: Vec<Option<Vec<f32>>>,
+    ) -> Result<WriteVectors, MemoryError> {
+        let repeats = self.known_repeats(kind, keys).await?;
+        let (mut texts, mut wanted) = (Vec::new(), Vec::new());
+        let mut slots = Vec::new();
+        for (i, (row, vector)) in rows.iter().zip(given).enumerate() {
+            if !repeats[i] {
+                texts.push(row.text.clone());
+                wanted.push(vector);
+                slots.push(i);
+            }
+        }
+        let made = self.vectors_for_write(&texts, wanted).await?;
+        let mut vectors = vec![None; rows.len()];
+        for (slot, v) in slots.into_iter().zip(made.vectors) {
+            vectors[slot] = v;
+        }
+        Ok(WriteVectors {
+            vectors,
+            error: made.error,
+        })
     }
 
     pub async fn get<K: Kind>(&self, id: i64) -> Result<K::Record, MemoryError> {
@@ -162,7 +227,8 @@ impl MemoryStore {
             .ok_or(MemoryError::NotFound(K::SPEC.noun))
     }
 
-    /// Records of `kind` with the given ids (any order; missing ids are skipped).
+    /// Unexpired records of `kind` with the given ids (any order; missing and
+    /// expired ids are skipped).
     pub(crate) async fn fetch<R: Record>(
         &self,
         kind: MemoryKind,
@@ -174,17 +240,19 @@ impl MemoryStore {
         let pool = self.db.pool(Alias::AiMemory);
         let mut args = Args::new();
         let ids_param = args.push(SqlValue::Ints(ids.to_vec()));
+        let live = Filter::all().and(unexpired(now_micros()));
         let sql = format!(
-            "SELECT {} FROM {} WHERE {}",
+            "SELECT {} FROM {} WHERE {} AND {}",
             kind.spec().columns,
             kind.table(),
-            pool.dialect().in_list("id", &ids_param)
+            pool.dialect().in_list("id", &ids_param),
+            live.sql(pool.dialect(), &mut args)
         );
         let rows: Vec<R> = pool.fetch_all(&sql, args).await?;
         Ok(rows.into_iter().map(|r| (r.id(), r)).collect())
     }
 
-    /// Records with id greater than `after` passing `filter`, by id.
+    /// Unexpired records with id greater than `after` passing `filter`, by id.
     pub async fn list<K: Kind>(
         &self,
         filter: &Filter,
@@ -195,7 +263,7 @@ impl MemoryStore {
         let pool = self.db.pool(Alias::AiMemory);
         let mut args = Args::new();
         let after = args.push(after);
-        let passes = filter.sql(pool.dialect(), &mut args);
+        let passes = live(filter).sql(pool.dialect(), &mut args);
         let sql = format!(
             "SELECT {} FROM {} WHERE id > {after} AND {passes} ORDER BY id LIMIT {}",
             K::SPEC.columns,
@@ -224,8 +292,9 @@ impl MemoryStore {
         }
     }
 
-    /// Delete the rows of `kind` passing `filter`, logging each deleted id in
-    /// the same transaction. Returns how many went.
+    /// Delete the rows of `kind` passing `filter`, each recorded in the
+    /// forgotten log (reason `deleted`) and the change log in the same
+    /// transaction. Returns how many went.
     pub(crate) async fn delete_where(
         &self,
         kind: MemoryKind,
@@ -234,14 +303,33 @@ impl MemoryStore {
         let pool = self.db.pool(Alias::AiMemory);
         let mut args = Args::new();
         let passes = filter.sql(pool.dialect(), &mut args);
-        let sql = format!("DELETE FROM {} WHERE {passes} RETURNING id", kind.table());
         let mut tx = pool.begin().await?;
-        let ids: Vec<(i64,)> = tx.fetch_all(&sql, args).await?;
-        for (id,) in &ids {
-            log_change(&mut tx, kind, *id, "delete").await?;
-        }
+        let gone = self
+            .forget_rows(&mut tx, kind, &passes, args, Reason::Deleted)
+            .await?;
         tx.commit().await?;
+        self.forgets.add(Reason::Deleted, gone);
         self.engine.sync().await?;
-        Ok(ids.len() as u64)
+        Ok(gone as u64)
     }
+}
+
+/// The distinct NPCs `rows` of `spec` belong to, in order (empty for kinds no
+/// NPC owns).
+fn owners(spec: &KindSpec, rows: &[NewRow]) -> Vec<i64> {
+    let Some(column) = spec.npc_column else {
+        return Vec::new();
+    };
+    let mut npcs: Vec<i64> = rows
+        .iter()
+        .filter_map(|r| {
+            r.values.iter().find_map(|(c, v)| match v {
+                SqlValue::Int(Some(id)) if *c == column => Some(*id),
+                _ => None,
+            })
+        })
+        .collect();
+    npcs.sort_unstable();
+    npcs.dedup();
+    npcs
 }

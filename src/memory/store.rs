@@ -11,6 +11,7 @@ use crate::vector::{decode_blob, normalize};
 
 use super::engine::Engine;
 use super::error::MemoryError;
+use super::forgotten::ForgetCounts;
 use super::index::MemoryIndex;
 use super::provider_check::check_models;
 use super::search_counts::SearchCounts;
@@ -30,6 +31,14 @@ pub struct MemorySettings {
     /// search keeps for exact re-scoring; 0 ranks the whole scope by exact
     /// cosine (the default here; `mnemo serve` turns it on).
     pub pg_binary_rescore: usize,
+    /// A memory repeating one stored this recently adds no row
+    /// (`MNEMO_DEDUP_WINDOW_SECONDS`); zero turns deduplication off.
+    pub dedup_window: std::time::Duration,
+    /// The budget of an NPC without a policy of its own
+    /// (`MNEMO_NPC_MEMORY_BUDGET`); `None`: unlimited.
+    pub npc_budget: Option<u64>,
+    /// How long the forgotten log keeps an entry (`MNEMO_FORGOTTEN_RETENTION_HOURS`).
+    pub forgotten_retention: std::time::Duration,
 }
 
 impl Default for MemorySettings {
@@ -40,9 +49,20 @@ impl Default for MemorySettings {
             max_text_chars: 16_000,
             hnsw: crate::vector::HnswSettings::default(),
             pg_binary_rescore: 0,
+            dedup_window: DEFAULT_DEDUP_WINDOW,
+            npc_budget: None,
+            forgotten_retention: DEFAULT_FORGOTTEN_RETENTION,
         }
     }
 }
+
+/// Default dedup window: ten minutes, a conversation's span; a player saying
+/// the same thing later is remembered again.
+pub const DEFAULT_DEDUP_WINDOW: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Default retention of the forgotten log: 30 days.
+pub const DEFAULT_FORGOTTEN_RETENTION: std::time::Duration =
+    std::time::Duration::from_secs(30 * 24 * 3600);
 
 /// The three memory stores over one database and one embedder.
 pub struct MemoryStore {
@@ -50,6 +70,7 @@ pub struct MemoryStore {
     pub(crate) embedder: Arc<CachedEmbedder>,
     pub(crate) engine: Engine,
     pub(crate) settings: MemorySettings,
+    pub(crate) forgets: ForgetCounts,
 }
 
 /// Vectors for rows about to be written, and why some are missing.
@@ -96,6 +117,7 @@ impl MemoryStore {
             embedder,
             engine,
             settings,
+            forgets: ForgetCounts::default(),
         })
     }
 

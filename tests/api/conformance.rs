@@ -1,13 +1,15 @@
 //! The two engines agree: the same rows, the same filters, the same query on
 //! SQLite's in-memory engine and on pgvector give the same ids in the same
 //! order with the same similarities (exact ranking on both below the HNSW
-//! threshold). Every filter a kind has is a row of the tables below.
+//! threshold). Every filter a kind has is a row of the tables below; every
+//! search mode (vector, keyword, hybrid) too; and neither engine returns a row
+//! past its expiry (one row in seven of the world has expired).
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use mnemo::db::{Alias, Args, Db};
 use mnemo::memory::{
     Combat, CombatScope, CombatSearch, MemoryKind, MemoryStore, NewCombatMemory, NewLoreMemory,
-    NewNpcMemory, Npc, NpcSearch,
+    NewNpcMemory, Npc, NpcSearch, SearchMode,
 };
 
 use crate::support::db::{TestDb, memory_store, random_vector};
@@ -20,7 +22,8 @@ fn at(minutes: i64) -> DateTime<Utc> {
 
 /// 300 NPC memories over 3 NPCs and 5 speakers, 120 encounters over 2 mob
 /// types, 60 lore entries with tag sets; every row its own vector and a
-/// creation time of its own (set after the write, before the stores load).
+/// creation time of its own, and every row whose id is a multiple of 7
+/// expired (set after the write, before the stores load).
 async fn world(db: &Db) -> MemoryStore {
     let store = memory_store(db).await;
     let npc: Vec<NewNpcMemory> = (0..300u64)
@@ -71,10 +74,12 @@ async fn world(db: &Db) -> MemoryStore {
             .unwrap();
         for (id,) in ids {
             let mut args = Args::new();
+            let expired = (id % 7 == 0).then(|| Utc::now() - Duration::minutes(1));
             let sql = format!(
-                "UPDATE {} SET created_at = {} WHERE id = {}",
+                "UPDATE {} SET created_at = {}, expires_at = {} WHERE id = {}",
                 kind.table(),
                 args.push(at(id)),
+                args.push(expired),
                 args.push(id)
             );
             pool.execute(&sql, args).await.unwrap();
@@ -87,16 +92,28 @@ async fn world(db: &Db) -> MemoryStore {
 /// Ids and similarities, in rank order.
 type Ranked = Vec<(i64, f32)>;
 
-fn ranked<T: mnemo::memory::Record>(results: Vec<mnemo::memory::Scored<T>>) -> Ranked {
+fn ranked<T: mnemo::memory::Record>(results: mnemo::memory::SearchResults<T>) -> Ranked {
     results
         .into_iter()
-        .map(|r| (r.memory.id(), r.similarity))
+        .map(|r| (r.memory.id(), r.similarity.unwrap_or(r.score)))
+        .collect()
+}
+
+/// Ids and scores (BM25, fused rank) of a keyword or hybrid search.
+fn scored<T: mnemo::memory::Record>(results: mnemo::memory::SearchResults<T>) -> Ranked {
+    results
+        .into_iter()
+        .map(|r| (r.memory.id(), r.score))
         .collect()
 }
 
 #[track_caller]
 fn assert_agree(case: &str, lite: &Ranked, pg: &Ranked) {
     assert!(!lite.is_empty(), "{case}: found something");
+    assert!(
+        lite.iter().all(|(id, _)| id % 7 != 0),
+        "{case}: no expired row"
+    );
     let ids = |r: &Ranked| r.iter().map(|(id, _)| *id).collect::<Vec<_>>();
     assert_eq!(ids(lite), ids(pg), "{case}: same rows in the same order");
     for ((_, a), (_, b)) in lite.iter().zip(pg) {
@@ -235,5 +252,73 @@ async fn both_engines_rank_every_filter_alike() {
     let lite_list = ids(lite.list::<Combat>(&boars, 0, 500).await.unwrap());
     let pg_list = ids(pg.list::<Combat>(&boars, 0, 500).await.unwrap());
     assert_eq!(lite_list, pg_list);
-    assert_eq!(lite_list.len(), 60);
+    assert_eq!(lite_list.len(), 60 - 8, "the unexpired boars");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_engines_agree_in_keyword_and_hybrid_modes() {
+    let (lite_db, pg_db) = (
+        TestDb::migrated("sqlite").await,
+        TestDb::migrated("postgres").await,
+    );
+    let (lite, pg) = (world(&lite_db.db).await, world(&pg_db.db).await);
+    for mode in [SearchMode::Keyword, SearchMode::Hybrid] {
+        let npc = |seed: u64, query: &str| NpcSearch {
+            npc_id: 1,
+            query: Some(query.into()),
+            embedding: Some(random_vector(seed, DIM)),
+            top_k: 10,
+            mode,
+            ..NpcSearch::default()
+        };
+        let npc_cases = [
+            ("npc", npc(1, "m1 m4 m10 Speaker2 said")),
+            (
+                "npc, speaker id",
+                NpcSearch {
+                    speaker_id: Some(2),
+                    ..npc(2, "m7 m22 m52 Speaker2")
+                },
+            ),
+            (
+                "npc, since and until",
+                NpcSearch {
+                    since: Some(at(30)),
+                    until: Some(at(200)),
+                    ..npc(3, "m31 m40 replied")
+                },
+            ),
+        ];
+        for (case, search) in npc_cases {
+            let case = format!("{case} ({mode:?})");
+            let lite_hits = scored(lite.search_npc(&search).await.unwrap());
+            let pg_hits = scored(pg.search_npc(&search).await.unwrap());
+            assert_agree(&case, &lite_hits, &pg_hits);
+        }
+        let combat = CombatSearch {
+            mob_type: "wolf".into(),
+            query: Some("fight 12 14 16".into()),
+            embedding: Some(random_vector(40, DIM)),
+            outcome: Some("fled".into()),
+            top_k: 8,
+            mode,
+            ..CombatSearch::default()
+        };
+        let case = format!("combat, outcome ({mode:?})");
+        let lite_hits = scored(lite.search_combat(&combat).await.unwrap());
+        let pg_hits = scored(pg.search_combat(&combat).await.unwrap());
+        assert_agree(&case, &lite_hits, &pg_hits);
+        let lore = mnemo::memory::LoreSearch {
+            query: Some("lore 1 5 9 13".into()),
+            embedding: Some(random_vector(41, DIM)),
+            npc_tags: vec!["a".into()],
+            top_k: 10,
+            mode,
+            ..mnemo::memory::LoreSearch::default()
+        };
+        let case = format!("lore, one tag ({mode:?})");
+        let lite_hits = scored(lite.search_lore(&lore).await.unwrap());
+        let pg_hits = scored(pg.search_lore(&lore).await.unwrap());
+        assert_agree(&case, &lite_hits, &pg_hits);
+    }
 }

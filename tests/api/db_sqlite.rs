@@ -149,7 +149,10 @@ async fn concurrent_sqlite_batches_all_land() {
         stored += w.await.expect("writer task").expect("batch stored");
     }
     assert_eq!(stored, 16 * 20);
-    let recent = store.recent_npc(1, 100, None, None).await.unwrap();
+    let recent = store
+        .recent_npc(1, 100, None, None, mnemo::memory::Clock::now())
+        .await
+        .unwrap();
     assert_eq!(recent.len(), 100);
 }
 

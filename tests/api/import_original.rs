@@ -194,7 +194,11 @@ async fn imported_memories_are_found_by_their_own_vectors(backend: &str) {
         .await
         .unwrap();
     assert_eq!(hits[0].memory.id, npc_here);
-    assert!(hits[0].similarity > 0.9999, "{}", hits[0].similarity);
+    assert!(
+        hits[0].similarity.is_some_and(|s| s > 0.9999),
+        "{:?}",
+        hits[0].similarity
+    );
 
     let combat_here = target_of(&t.db, Alias::AiMemory, "ai_memory_combatmemory", 3).await;
     let combat = store

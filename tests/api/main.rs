@@ -25,6 +25,7 @@ mod http_contract;
 mod http_memory;
 mod import_original;
 mod import_original_checks;
+mod lifecycle;
 mod memory_hnsw;
 mod memory_kinds;
 mod memory_npc;

@@ -44,12 +44,14 @@ async fn large_partitions_are_searched_through_hnsw_with_high_recall() {
     let centers: Vec<Vec<f32>> = (0..20).map(|c| random_vector(c, DIM)).collect();
     let vectors: Vec<Vec<f32>> = (0..3_000).map(|i| clustered(i, &centers)).collect();
     let mut ids = Vec::new();
-    for chunk in vectors.chunks(250) {
+    for (c, chunk) in vectors.chunks(250).enumerate() {
         let batch = chunk
             .iter()
-            .map(|v| NewNpcMemory {
+            .enumerate()
+            .map(|(i, v)| NewNpcMemory {
                 npc_id: 1,
-                user_message: "x".into(),
+                // Distinct texts: equal ones would be one repeated memory.
+                user_message: format!("x{c}.{i}"),
                 embedding: Some(v.clone()),
                 ..NewNpcMemory::default()
             })
@@ -158,6 +160,9 @@ async fn int8_first_pass_finds_the_same_best_match() {
         };
         let found = store.search_npc(&s).await.unwrap();
         assert_eq!(found[0].memory.id, stored[probe].memory.id);
-        assert!((found[0].similarity - 1.0).abs() < 1e-5, "rescored in f32");
+        assert!(
+            (found[0].similarity.unwrap() - 1.0).abs() < 1e-5,
+            "rescored in f32"
+        );
     }
 }

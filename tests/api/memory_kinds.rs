@@ -99,7 +99,7 @@ async fn combat_scopes_and_filters(backend: &str) {
         top_k: 5,
         ..CombatSearch::default()
     };
-    let ids = |r: Vec<mnemo::memory::Scored<mnemo::memory::CombatMemory>>| {
+    let ids = |r: mnemo::memory::SearchResults<mnemo::memory::CombatMemory>| {
         r.iter().map(|x| x.memory.id).collect::<Vec<_>>()
     };
     let all = ids(store.search_combat(&base).await.unwrap());
@@ -410,7 +410,7 @@ async fn pending_rows_are_embedded_by_the_worker(backend: &str) {
     );
     let mut found = Vec::new();
     for _ in 0..200 {
-        found = up.search_npc(&search).await.unwrap();
+        found = up.search_npc(&search).await.unwrap().items;
         if !found.is_empty() {
             break;
         }

@@ -27,12 +27,14 @@ async fn fill(store: &MemoryStore) -> Vec<(i64, Vec<f32>)> {
         let vectors: Vec<Vec<f32>> = (0..PER_NPC)
             .map(|i| random_vector(npc_id as u64 * 100_000 + i, DIM))
             .collect();
-        for chunk in vectors.chunks(200) {
+        for (c, chunk) in vectors.chunks(200).enumerate() {
             let batch = chunk
                 .iter()
-                .map(|v| NewNpcMemory {
+                .enumerate()
+                .map(|(i, v)| NewNpcMemory {
                     npc_id,
-                    user_message: "x".into(),
+                    // Distinct texts: equal ones would be one repeated memory.
+                    user_message: format!("x{c}.{i}"),
                     embedding: Some(v.clone()),
                     ..NewNpcMemory::default()
                 })
@@ -142,11 +144,12 @@ async fn exact_ties_keep_the_newest(backend: &str) {
     let store = store_with(&t, MemorySettings::default()).await;
     let v = random_vector(42, DIM);
     let mut ids = Vec::new();
-    for _ in 0..6 {
+    for i in 0..6 {
         let stored = store
             .store_batch::<Npc>(vec![NewNpcMemory {
                 npc_id: 1,
-                user_message: "again".into(),
+                // Distinct texts: equal ones would be one repeated memory.
+                user_message: format!("again {i}"),
                 embedding: Some(v.clone()),
                 ..NewNpcMemory::default()
             }])
@@ -193,7 +196,7 @@ async fn postgres_sign_bits_rescore_exactly() {
     for r in &found {
         let exact = cosine(by_id[&r.memory.id], &rows[7].1);
         assert!(
-            (f64::from(r.similarity) - exact).abs() < 1e-5,
+            (f64::from(r.similarity.expect("a vector search scores")) - exact).abs() < 1e-5,
             "re-scored exactly"
         );
     }

@@ -317,3 +317,103 @@ fn matches_an_independent_float64_reference() {
         assert!((got - sum).abs() < 1e-3, "{text:?}: sum {got} vs {sum}");
     }
 }
+
+/// NPC 1's memories on `backend`, embedded by the local model: talk of the
+/// town's harvest, a blacksmith, and a caravan guide with a rare name.
+async fn gossip(backend: &str) -> (crate::support::db::TestDb, mnemo::memory::MemoryStore) {
+    use mnemo::db::migrate::{self, MigrateParams};
+    let t = crate::support::db::TestDb::empty(backend).await;
+    let params = MigrateParams {
+        embedding_dim: 384,
+        ..MigrateParams::default()
+    };
+    migrate::migrate(&t.db, &mnemo::db::Alias::ALL, &params, None)
+        .await
+        .expect("migrate at 384 dimensions");
+    let settings = EmbedSettings {
+        model_dir: Some(model_dir()),
+        ..EmbedSettings::default()
+    };
+    let provider = embed::build("minilm", &settings).expect("builds");
+    let store = crate::support::db::memory_store_with(&t.db, provider).await;
+    let said = [
+        "People in town fear the harvest will be poor this year",
+        "The town expects a late harvest after the rains",
+        "Town folk pray for a good harvest",
+        "The harvest in town was the best in years",
+        "The blacksmith forges swords and axes for the garrison",
+        "The caravan guide Qorvath charges too much",
+    ];
+    for summary in said {
+        store
+            .store::<mnemo::memory::Npc>(mnemo::memory::NewNpcMemory {
+                npc_id: 1,
+                summary: Some(summary.into()),
+                ..mnemo::memory::NewNpcMemory::default()
+            })
+            .await
+            .expect("store");
+    }
+    (t, store)
+}
+
+async fn summaries(
+    store: &mnemo::memory::MemoryStore,
+    query: &str,
+    mode: mnemo::memory::SearchMode,
+    top_k: usize,
+) -> Vec<String> {
+    let found = store
+        .search_npc(&mnemo::memory::NpcSearch {
+            npc_id: 1,
+            query: Some(query.into()),
+            mode,
+            top_k,
+            ..mnemo::memory::NpcSearch::default()
+        })
+        .await
+        .expect("search");
+    found.into_iter().map(|r| r.memory.summary).collect()
+}
+
+/// Where each search mode wins with a real model: a rare name the vectors rank
+/// low but keywords find first; a paraphrase only the vectors find; hybrid
+/// finding both.
+async fn each_search_mode_wins_where_it_should(backend: &str) {
+    use mnemo::memory::SearchMode::{Hybrid, Keyword, Vector};
+    let (_t, store) = gossip(backend).await;
+    let guide = "The caravan guide Qorvath charges too much".to_owned();
+    let smith = "The blacksmith forges swords and axes for the garrison".to_owned();
+
+    let name = "what did Qorvath say about the town harvest";
+    let by_vector = summaries(&store, name, Vector, 6).await;
+    let rank = by_vector.iter().position(|s| *s == guide).expect("ranked");
+    assert!(
+        rank >= 2,
+        "the model ranks the rare name low: {by_vector:#?}"
+    );
+    assert_eq!(
+        summaries(&store, name, Keyword, 1).await,
+        vec![guide.clone()]
+    );
+
+    let paraphrase = "who makes weapons around here";
+    assert_eq!(
+        summaries(&store, paraphrase, Vector, 1).await,
+        vec![smith.clone()]
+    );
+    assert!(summaries(&store, paraphrase, Keyword, 3).await.is_empty());
+
+    let both = "who makes weapons, and what of Qorvath";
+    let by_vector = summaries(&store, both, Vector, 2).await;
+    let by_words = summaries(&store, both, Keyword, 2).await;
+    let fused = summaries(&store, both, Hybrid, 2).await;
+    assert!(!by_words.contains(&smith), "{by_words:?}");
+    assert!(by_vector.contains(&smith), "{by_vector:?}");
+    assert!(
+        fused.contains(&guide) && fused.contains(&smith),
+        "{fused:#?}"
+    );
+}
+
+on_both_backends!(each_search_mode_wins_where_it_should);

@@ -19,11 +19,15 @@ from .models import (
     CombatMemory,
     Context,
     FailedEmbedding,
+    Forgotten,
+    Hits,
     ImportReport,
     LastInteraction,
     LoreMemory,
+    MemoryPolicy,
     NpcMemory,
     Page,
+    RecentNpcMemory,
     ScoredCombatMemory,
     ScoredLoreMemory,
     ScoredNpcMemory,
@@ -32,6 +36,7 @@ from .models import (
     UpsertedLore,
     build,
     build_all,
+    build_hits,
 )
 from .transport import Transport
 
@@ -88,10 +93,16 @@ class Client:
         importance: Optional[float] = None,
         metadata: Optional[Mapping[str, Any]] = None,
         embedding: Optional[Sequence[float]] = None,
+        expires_at: Optional[datetime] = None,
+        ttl_seconds: Optional[int] = None,
+        game_time: Optional[datetime] = None,
     ) -> StoredNpcMemory:
         """Store one exchange. ``embedding_state`` is ``"pending"`` when the
         provider failed: the memory is stored and becomes searchable later.
-        The summary defaults to ``{speaker} said: "{user}" | {npc} replied: "{assistant}"``."""
+        The summary defaults to ``{speaker} said: "{user}" | {npc} replied: "{assistant}"``.
+        ``expires_at`` or ``ttl_seconds`` make it expire; ``game_time`` is the
+        game's clock now. Saying the same thing again within the dedup window
+        answers the first memory with ``deduplicated`` true."""
         body = _body(
             npc_id=npc_id,
             speaker_id=speaker_id,
@@ -104,6 +115,9 @@ class Client:
             importance=importance,
             metadata=metadata,
             embedding_b64=_vector(embedding),
+            expires_at=_timestamp("expires_at", expires_at),
+            ttl_seconds=ttl_seconds,
+            game_time=_timestamp("game_time", game_time),
         )
         return build(StoredNpcMemory, self._http.request("POST", "/v1/memories/npc", json_body=body))
 
@@ -133,10 +147,16 @@ class Client:
         since: Optional[datetime] = None,
         until: Optional[datetime] = None,
         weights: Optional[Mapping[str, float]] = None,
-    ) -> List[ScoredNpcMemory]:
+        mode: Optional[str] = None,
+        game_now: Optional[datetime] = None,
+    ) -> Hits:
         """One NPC's memories most similar to ``query`` (or to ``embedding``),
         best first. ``npc_name``/``speaker_name`` are used when the ids have no
-        memories (ids change when a game world is rebuilt)."""
+        memories (ids change when a game world is rebuilt). ``mode``:
+        ``vector`` (default), ``keyword`` or ``hybrid``; ``game_now`` ages
+        memories that have a ``game_time`` on the game clock. The result is a
+        list of :class:`ScoredNpcMemory` with ``requested``, ``returned`` and
+        ``exhausted`` (see :class:`Hits`)."""
         body = _body(
             npc_id=npc_id,
             query=query,
@@ -149,9 +169,11 @@ class Client:
             since=_timestamp("since", since),
             until=_timestamp("until", until),
             weights=weights,
+            mode=mode,
+            game_now=_timestamp("game_now", game_now),
         )
         out = self._http.request("POST", "/v1/memories/npc/search", json_body=body, read=True)
-        return build_all(ScoredNpcMemory, out["items"])
+        return build_hits(ScoredNpcMemory, out)
 
     def recent(
         self,
@@ -160,16 +182,25 @@ class Client:
         *,
         speaker_id: Optional[int] = None,
         npc_name: Optional[str] = None,
-    ) -> List[NpcMemory]:
+        game_now: Optional[datetime] = None,
+    ) -> List[RecentNpcMemory]:
         """The newest ``limit`` (1 to 100, default 10) memories of an NPC,
         oldest first, pending ones included; ``npc_name`` when ``npc_id`` has none."""
-        query = {"npc_id": npc_id, "limit": limit, "speaker_id": speaker_id, "npc_name": npc_name}
+        query = {
+            "npc_id": npc_id,
+            "limit": limit,
+            "speaker_id": speaker_id,
+            "npc_name": npc_name,
+            "game_now": _timestamp("game_now", game_now),
+        }
         out = self._http.request("GET", "/v1/memories/npc/recent", query=query, read=True)
-        return build_all(NpcMemory, out["items"])
+        return build_all(RecentNpcMemory, out["items"])
 
-    def last_interaction(self, npc_id: int, speaker_id: int) -> Optional[LastInteraction]:
+    def last_interaction(
+        self, npc_id: int, speaker_id: int, *, game_now: Optional[datetime] = None
+    ) -> Optional[LastInteraction]:
         """When the NPC last talked with the speaker, or ``None`` if never."""
-        query = {"npc_id": npc_id, "speaker_id": speaker_id}
+        query = {"npc_id": npc_id, "speaker_id": speaker_id, "game_now": _timestamp("game_now", game_now)}
         out = self._http.request("GET", "/v1/memories/npc/last-interaction", query=query, read=True)
         last = out["last_interaction"]
         return build(LastInteraction, last) if last else None
@@ -183,6 +214,8 @@ class Client:
         lore_tags: Iterable[str] = (),
         npc_name: Optional[str] = None,
         speaker_name: Optional[str] = None,
+        mode: Optional[str] = None,
+        game_now: Optional[datetime] = None,
     ) -> Context:
         """Before the NPC replies: lore, recent exchanges with this speaker,
         the last interaction and similar memories, with one embedding call."""
@@ -192,6 +225,8 @@ class Client:
             lore_tags=list(lore_tags),
             npc_name=npc_name,
             speaker_name=speaker_name,
+            mode=mode,
+            game_now=_timestamp("game_now", game_now),
         )
         out = self._http.request("POST", f"/v1/npcs/{int(npc_id)}/context", json_body=body, read=True)
         return Context.from_json(out)
@@ -224,6 +259,32 @@ class Client:
         out = self._http.request("DELETE", f"/v1/speakers/{int(speaker_id)}/memories")
         return int(out["deleted"])
 
+    def memory_policy(self, npc_id: int) -> MemoryPolicy:
+        """The NPC's memory policy and what is in force (``budget``)."""
+        out = self._http.request("GET", f"/v1/npcs/{int(npc_id)}/memory-policy", read=True)
+        return build(MemoryPolicy, out)
+
+    def set_memory_policy(
+        self,
+        npc_id: int,
+        *,
+        max_memories: Optional[int] = None,
+        half_life_hours: Optional[float] = None,
+        keep_newest: Optional[int] = None,
+    ) -> MemoryPolicy:
+        """Replace the NPC's policy: at most ``max_memories`` memories (``None``:
+        the service default, 0: unlimited); over it, those of lowest
+        ``importance × 0.5^(age / half_life_hours)`` are forgotten, never the
+        newest ``keep_newest``."""
+        body = _body(max_memories=max_memories, half_life_hours=half_life_hours, keep_newest=keep_newest)
+        out = self._http.request("PUT", f"/v1/npcs/{int(npc_id)}/memory-policy", json_body=body)
+        return build(MemoryPolicy, out)
+
+    def forgotten(self, npc_id: int, *, after: Optional[int] = None, limit: Optional[int] = None) -> Page:
+        """One page of what the NPC forgot, oldest first, as :class:`Forgotten`
+        items (``next_after`` continues by ``seq``)."""
+        return self._page(Forgotten, f"/v1/npcs/{int(npc_id)}/forgotten", {"after": after, "limit": limit})
+
     # ── combat ──────────────────────────────────────────────────────────
 
     def store_combat(
@@ -242,6 +303,9 @@ class Client:
         hp_remaining_pct: Optional[float] = None,
         metadata: Optional[Mapping[str, Any]] = None,
         embedding: Optional[Sequence[float]] = None,
+        expires_at: Optional[datetime] = None,
+        ttl_seconds: Optional[int] = None,
+        game_time: Optional[datetime] = None,
     ) -> StoredCombatMemory:
         """Record a fight; ``outcome`` is ``win``, ``loss``, ``fled`` or ``draw``
         from the mob's side, ``summary`` the text searched later."""
@@ -259,6 +323,9 @@ class Client:
             hp_remaining_pct=hp_remaining_pct,
             metadata=metadata,
             embedding_b64=_vector(embedding),
+            expires_at=_timestamp("expires_at", expires_at),
+            ttl_seconds=ttl_seconds,
+            game_time=_timestamp("game_time", game_time),
         )
         out = self._http.request("POST", "/v1/memories/combat", json_body=body)
         return build(StoredCombatMemory, out)
@@ -276,7 +343,9 @@ class Client:
         party_size_max: Optional[int] = None,
         outcome: Optional[str] = None,
         decisiveness_weight: Optional[float] = None,
-    ) -> List[ScoredCombatMemory]:
+        mode: Optional[str] = None,
+        game_now: Optional[datetime] = None,
+    ) -> Hits:
         """Similar past fights. ``scope``: ``per_type`` (default),
         ``per_instance`` or ``hybrid`` (both need ``mob_name``)."""
         body = _body(
@@ -290,9 +359,11 @@ class Client:
             party_size_max=party_size_max,
             outcome=outcome,
             decisiveness_weight=decisiveness_weight,
+            mode=mode,
+            game_now=_timestamp("game_now", game_now),
         )
         out = self._http.request("POST", "/v1/memories/combat/search", json_body=body, read=True)
-        return build_all(ScoredCombatMemory, out["items"])
+        return build_hits(ScoredCombatMemory, out)
 
     def get_combat(self, memory_id: int) -> CombatMemory:
         return build(CombatMemory, self._http.request("GET", f"/v1/memories/combat/{int(memory_id)}", read=True))
@@ -322,6 +393,9 @@ class Client:
         source: str = "",
         *,
         embedding: Optional[Sequence[float]] = None,
+        expires_at: Optional[datetime] = None,
+        ttl_seconds: Optional[int] = None,
+        game_time: Optional[datetime] = None,
     ) -> UpsertedLore:
         """Create or update the entry ``(source, title)``; ``outcome`` says
         which, or ``"unchanged"`` (no embedding call) when content, level and
@@ -335,6 +409,9 @@ class Client:
             scope_tags=list(scope_tags),
             source=source,
             embedding_b64=_vector(embedding),
+            expires_at=_timestamp("expires_at", expires_at),
+            ttl_seconds=ttl_seconds,
+            game_time=_timestamp("game_time", game_time),
         )
         return build(UpsertedLore, self._http.request("PUT", "/v1/memories/lore", json_body=body))
 
@@ -345,12 +422,21 @@ class Client:
         *,
         embedding: Optional[Sequence[float]] = None,
         top_k: Optional[int] = None,
-    ) -> List[ScoredLoreMemory]:
+        mode: Optional[str] = None,
+        game_now: Optional[datetime] = None,
+    ) -> Hits:
         """Lore an NPC with ``npc_tags`` may read (an entry's tags must all be
         among them; untagged entries are for everyone), most similar first."""
-        body = _body(query=query, npc_tags=list(npc_tags), embedding_b64=_vector(embedding), top_k=top_k)
+        body = _body(
+            query=query,
+            npc_tags=list(npc_tags),
+            embedding_b64=_vector(embedding),
+            top_k=top_k,
+            mode=mode,
+            game_now=_timestamp("game_now", game_now),
+        )
         out = self._http.request("POST", "/v1/memories/lore/search", json_body=body, read=True)
-        return build_all(ScoredLoreMemory, out["items"])
+        return build_hits(ScoredLoreMemory, out)
 
     def import_lore(
         self,

@@ -41,7 +41,9 @@ def parse_datetime(text: str) -> datetime:
     return datetime(year, month, day, hour, minute, second, micros, tzinfo=tz)
 
 
-_DATETIME_FIELDS = frozenset({"created_at", "updated_at", "failed_at"})
+_DATETIME_FIELDS = frozenset(
+    {"created_at", "updated_at", "failed_at", "expires_at", "game_time", "last_seen_at", "forgotten_at"}
+)
 
 
 def build(cls: Type[T], data: Dict[str, Any]) -> T:
@@ -80,24 +82,44 @@ class NpcMemory:
     created_at: datetime
     #: ``None`` while the embedding is pending (stored, not yet searchable).
     embedding_model: Optional[str]
+    #: When the memory is forgotten (wall clock); ``None``: never.
+    expires_at: Optional[datetime]
+    #: The game world's clock when it was made, when the game gave it.
+    game_time: Optional[datetime]
+    #: How often it was stored within the dedup window (1: once).
+    repeat_count: int
+    #: When it was last stored again (its ``created_at`` until repeated).
+    last_seen_at: datetime
 
 
 @dataclasses.dataclass
 class StoredNpcMemory(NpcMemory):
     """A memory just stored: ``embedding_state`` is ``"ready"`` (searchable) or
-    ``"pending"`` (the provider failed; the service embeds it later)."""
+    ``"pending"`` (the provider failed; the service embeds it later).
+    ``deduplicated`` is true when it repeated a memory stored within the dedup
+    window: no row was added, this is that memory."""
 
     embedding_state: str
     embedding_error: Optional[str] = None
+    deduplicated: bool = False
 
 
 @dataclasses.dataclass
 class ScoredNpcMemory(NpcMemory):
-    """A search hit: cosine ``similarity``, ``score`` (the blended score when
-    weights were given, else the similarity) and the age in words."""
+    """A search hit: cosine ``similarity`` (``None`` when only keyword search
+    found it), ``score`` (what results sort by: the similarity, the blended
+    score with weights, BM25 for keyword search, the fused rank for hybrid)
+    and the age in words."""
 
-    similarity: float
+    similarity: Optional[float]
     score: float
+    time_ago: str
+
+
+@dataclasses.dataclass
+class RecentNpcMemory(NpcMemory):
+    """A recent memory with its age in words."""
+
     time_ago: str
 
 
@@ -120,17 +142,20 @@ class CombatMemory:
     metadata: Dict[str, Any]
     created_at: datetime
     embedding_model: Optional[str]
+    expires_at: Optional[datetime]
+    game_time: Optional[datetime]
 
 
 @dataclasses.dataclass
 class StoredCombatMemory(CombatMemory):
     embedding_state: str
     embedding_error: Optional[str] = None
+    deduplicated: bool = False
 
 
 @dataclasses.dataclass
 class ScoredCombatMemory(CombatMemory):
-    similarity: float
+    similarity: Optional[float]
     score: float
     time_ago: str
 
@@ -149,11 +174,13 @@ class LoreMemory:
     created_at: datetime
     updated_at: datetime
     embedding_model: Optional[str]
+    expires_at: Optional[datetime]
+    game_time: Optional[datetime]
 
 
 @dataclasses.dataclass
 class ScoredLoreMemory(LoreMemory):
-    similarity: float
+    similarity: Optional[float]
     score: float
     time_ago: str
 
@@ -184,6 +211,8 @@ class FailedEmbedding:
 class LastInteraction:
     created_at: datetime
     time_ago: str
+    #: The game world's clock then, when the game gave it.
+    game_time: Optional[datetime] = None
 
 
 @dataclasses.dataclass
@@ -191,11 +220,11 @@ class Context:
     """Everything the prompt needs before an NPC replies."""
 
     lore: List[ScoredLoreMemory]
-    recent: List[NpcMemory]
+    recent: List[RecentNpcMemory]
     last_interaction: Optional[LastInteraction]
     memories: List[ScoredNpcMemory]
     #: True when the message could not be embedded: ``lore`` and ``memories``
-    #: are then empty and ``degraded_reason`` says why.
+    #: then come from keyword search and ``degraded_reason`` says why.
     degraded: bool
     degraded_reason: Optional[str] = None
 
@@ -204,7 +233,7 @@ class Context:
         last = data.get("last_interaction")
         return cls(
             lore=build_all(ScoredLoreMemory, data["lore"]),
-            recent=build_all(NpcMemory, data["recent"]),
+            recent=build_all(RecentNpcMemory, data["recent"]),
             last_interaction=build(LastInteraction, last) if last else None,
             memories=build_all(ScoredNpcMemory, data["memories"]),
             degraded=data["degraded"],
@@ -246,3 +275,52 @@ class Page:
 
     items: List[Any]
     next_after: Optional[int]
+
+
+class Hits(list):  # type: ignore[type-arg]
+    """A search's results (a list, best first) and its account of itself:
+    ``requested`` (top_k), ``returned``, ``exhausted`` (fewer than
+    ``requested`` memories of the searched scope passed the filters: all were
+    considered), ``mode``, and ``degraded`` (a hybrid search that could not
+    embed its query answered from keywords; ``degraded_reason`` says why)."""
+
+    def __init__(self, items: List[Any], data: Dict[str, Any]) -> None:
+        super().__init__(items)
+        self.requested: int = data["requested"]
+        self.returned: int = data["returned"]
+        self.exhausted: bool = data["exhausted"]
+        self.mode: str = data["mode"]
+        self.degraded: bool = data["degraded"]
+        self.degraded_reason: Optional[str] = data.get("degraded_reason")
+
+
+def build_hits(cls: Type[T], data: Dict[str, Any]) -> Hits:
+    return Hits(build_all(cls, data["items"]), data)
+
+
+@dataclasses.dataclass
+class MemoryPolicy:
+    """An NPC's memory policy: its own settings (``None``: the service's) and
+    what is in force, ``budget`` (``None``: unlimited) and
+    ``effective_half_life_hours``."""
+
+    npc_id: int
+    max_memories: Optional[int]
+    half_life_hours: Optional[float]
+    keep_newest: int
+    updated_at: Optional[datetime]
+    budget: Optional[int]
+    effective_half_life_hours: float
+
+
+@dataclasses.dataclass
+class Forgotten:
+    """A memory an NPC forgot: its ``id``, ``summary`` and why (``reason``:
+    ``expired``, ``budget`` or ``deleted``); ``seq`` is the log's cursor."""
+
+    seq: int
+    id: int
+    summary: str
+    reason: str
+    created_at: datetime
+    forgotten_at: datetime

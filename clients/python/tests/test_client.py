@@ -41,7 +41,7 @@ def test_store_returns_the_typed_memory(client, new_id):
     assert m.created_at.tzinfo is not None
     assert abs(datetime.now(timezone.utc) - m.created_at) < timedelta(minutes=5)
     assert client.get_npc(m.id) == NpcMemory(**{k: v for k, v in vars(m).items()
-                                                 if k not in ("embedding_state", "embedding_error")})
+                                                 if k not in ("embedding_state", "embedding_error", "deduplicated")})
 
 
 def test_search_by_own_vector_and_by_text(client, new_id):

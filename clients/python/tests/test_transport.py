@@ -22,9 +22,10 @@ NPC = {
     "id": 1, "npc_id": 7, "speaker_id": 2, "speaker_name": "Tim", "npc_name": "Mira",
     "user_message": "hi", "assistant_message": "hello", "summary": "s", "interaction_type": "say",
     "importance": None, "metadata": {}, "created_at": "2026-01-01T12:00:00.123456789Z",
-    "embedding_model": "mnemo-hash-v1",
+    "embedding_model": "mnemo-hash-v1", "expires_at": None, "game_time": None, "repeat_count": 1,
+    "last_seen_at": "2026-01-01T12:00:00.123456789Z",
 }
-RECENT = json_reply(200, {"items": [NPC]})
+RECENT = json_reply(200, {"items": [{**NPC, "time_ago": "a few minutes ago"}]})
 STORED = json_reply(201, {**NPC, "embedding_state": "ready"})
 
 

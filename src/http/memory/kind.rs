@@ -73,7 +73,9 @@ async fn store<K: Kind>(
     Ok(stored(K::SPEC.name, s))
 }
 
-/// 201 when every memory is searchable, 202 when any embedding is pending.
+/// 201 when every memory is searchable, 202 when any embedding is pending
+/// (memories that repeated one stored within the dedup window say
+/// `deduplicated`, as searchable as the memory they repeated).
 async fn store_batch<K: Kind>(
     state: web::Data<AppState>,
     body: web::Json<BatchBody<K::New>>,
@@ -101,8 +103,8 @@ async fn search<K: Kind>(
     body: web::Json<K::Search>,
 ) -> Result<HttpResponse, ApiError> {
     let store = super::store(&state)?;
-    let items = timed(&state, &store, K::SPEC.name, K::search(&store, &body)).await?;
-    Ok(HttpResponse::Ok().json(Items { items }))
+    let results = timed(&state, &store, K::SPEC.name, K::search(&store, &body)).await?;
+    Ok(HttpResponse::Ok().json(results))
 }
 
 /// Records by id, narrowed by the kind's list columns (`?npc_id=3`).

@@ -1,7 +1,8 @@
 //! Memory routes (scopes `memory:read` / `memory:write`; `admin` implies both):
 //! every kind's own routes written once ([`kind`]), what is NPC dialogue's alone
-//! ([`npc`]: recent memories, last interaction, forgetting) and lore's alone
-//! ([`lore`]: upsert, import), and the composed context before an NPC replies.
+//! ([`npc`]: recent memories, last interaction, forgetting; [`lifecycle`]: an
+//! NPC's memory policy and forgotten log) and lore's alone ([`lore`]: upsert,
+//! import), and the composed context before an NPC replies.
 //!
 //! Handlers are thin: parse, call one domain function of
 //! [`MemoryStore`](crate::memory::MemoryStore), map the result. Request bodies
@@ -10,6 +11,7 @@
 //! little-endian f32); responses never carry vectors.
 
 mod kind;
+mod lifecycle;
 mod lore;
 mod npc;
 
@@ -27,7 +29,8 @@ use super::params::after_and_limit;
 use super::{AppState, Endpoint};
 use crate::accounts::tokens::Scope;
 use crate::memory::{
-    Combat, ContextRequest, EmbeddingState, Lore, MemoryKind, MemoryStore, Npc, Record, Stored,
+    Combat, ContextRequest, EmbeddingState, Lore, MemoryKind, MemoryStore, Npc, Record, SearchMode,
+    Stored,
 };
 
 pub use kind::MAX_BATCH;
@@ -45,6 +48,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     all.extend(kind::endpoints::<Lore>(kind::Writes::Own));
     all.extend(npc::endpoints());
     all.extend(lore::endpoints());
+    all.extend(lifecycle::endpoints());
     all.push(Endpoint::new(
         M::POST,
         "/v1/npcs/{npc_id}/context",
@@ -115,11 +119,13 @@ struct Deleted {
 }
 
 /// 201 with `Location` when the memory is searchable, 202 when its embedding
-/// is pending (the background worker embeds it later).
+/// is pending (the background worker embeds it later), 200 when it repeated a
+/// memory stored within the dedup window (`deduplicated`: no row was added).
 fn stored<T: Record>(kind: &str, s: Stored<T>) -> HttpResponse {
-    let mut res = match s.embedding_state {
-        EmbeddingState::Ready => HttpResponse::Created(),
-        EmbeddingState::Pending => HttpResponse::Accepted(),
+    let mut res = match (s.deduplicated, s.embedding_state) {
+        (true, _) => HttpResponse::Ok(),
+        (false, EmbeddingState::Ready) => HttpResponse::Created(),
+        (false, EmbeddingState::Pending) => HttpResponse::Accepted(),
     };
     let location = format!("/v1/memories/{kind}/{}", s.memory.id());
     res.insert_header((header::LOCATION, location)).json(s)
@@ -163,6 +169,10 @@ struct ContextBody {
     npc_name: Option<String>,
     #[serde(default)]
     speaker_name: Option<String>,
+    #[serde(default)]
+    mode: SearchMode,
+    #[serde(default)]
+    game_now: Option<String>,
 }
 
 /// Everything the prompt needs before the NPC replies, with one embedding call.
@@ -180,6 +190,8 @@ async fn context(
         lore_tags: b.lore_tags,
         npc_name: b.npc_name,
         speaker_name: b.speaker_name,
+        mode: b.mode,
+        game_now: b.game_now,
     };
     let context = timed(&state, &store, "context", store.context(&request)).await?;
     Ok(HttpResponse::Ok().json(context))

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::{Deleted, Items, READ, WRITE};
 use crate::http::params::{int_param, required_int};
 use crate::http::{ApiError, AppState, Endpoint};
-use crate::memory::LastInteraction;
+use crate::memory::{Clock, LastInteraction};
 
 /// Memories `GET /v1/memories/npc/recent` returns when `limit` is not given.
 pub const DEFAULT_RECENT: i64 = 10;
@@ -41,6 +41,7 @@ struct RecentQuery {
     limit: Option<String>,
     speaker_id: Option<String>,
     npc_name: Option<String>,
+    game_now: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -48,6 +49,7 @@ struct RecentQuery {
 struct PairQuery {
     npc_id: Option<String>,
     speaker_id: Option<String>,
+    game_now: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -72,8 +74,9 @@ async fn recent(
     let npc_id = required_int("npc_id", query.npc_id.as_deref())?;
     let limit = int_param("limit", query.limit.as_deref())?.unwrap_or(DEFAULT_RECENT);
     let speaker_id = int_param("speaker_id", query.speaker_id.as_deref())?;
+    let clock = Clock::parse(query.game_now.as_deref())?;
     let items = store
-        .recent_npc(npc_id, limit, speaker_id, query.npc_name.as_deref())
+        .recent_npc(npc_id, limit, speaker_id, query.npc_name.as_deref(), clock)
         .await?;
     Ok(HttpResponse::Ok().json(Items { items }))
 }
@@ -87,7 +90,8 @@ async fn last_interaction(
     let store = super::store(&state)?;
     let npc_id = required_int("npc_id", query.npc_id.as_deref())?;
     let speaker_id = required_int("speaker_id", query.speaker_id.as_deref())?;
-    let last = store.last_interaction(npc_id, speaker_id).await?;
+    let clock = Clock::parse(query.game_now.as_deref())?;
+    let last = store.last_interaction(npc_id, speaker_id, clock).await?;
     Ok(HttpResponse::Ok().json(LastOut {
         npc_id,
         speaker_id,

@@ -15,7 +15,7 @@ use super::filter::Filter;
 use super::index::{KeyValue, MemoryIndex, PartitionKey};
 use super::kind::MemoryKind;
 use super::search_counts::SearchCounts;
-use crate::db::{Alias, Db, Pool};
+use crate::db::{Alias, Args, Db, Dialect, Pool, SqlValue};
 use crate::vector::HnswSettings;
 
 /// The rows one search ranks: values of the kind's partition column (some
@@ -28,6 +28,19 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// The scope as SQL over `kind`'s table, its values pushed onto `args`.
+    pub(crate) fn sql(&self, kind: MemoryKind, dialect: Dialect, args: &mut Args) -> String {
+        let column = kind.spec().partition.map(|c| c.name());
+        match (self, column) {
+            (Scope::Ints(ids), Some(c)) => {
+                let param = args.push(SqlValue::Ints(ids.clone()));
+                dialect.in_list(c, &param)
+            }
+            (Scope::Text(v), Some(c)) => format!("{c} = {}", args.push(v.as_str())),
+            _ => "TRUE".into(),
+        }
+    }
+
     fn keys(&self, kind: MemoryKind) -> Vec<PartitionKey> {
         let key = |value| PartitionKey { kind, value };
         match self {

@@ -52,18 +52,7 @@ pub(crate) struct PgState {
     sizes: Mutex<HashMap<(MemoryKind, Scope), (i64, Instant)>>,
 }
 
-/// The scope as SQL, its values pushed onto `args`.
-fn scope_sql(kind: MemoryKind, scope: &Scope, args: &mut Args) -> String {
-    let column = kind.spec().partition.map(|c| c.name());
-    match (scope, column) {
-        (Scope::Ints(ids), Some(c)) => {
-            let param = args.push(SqlValue::Ints(ids.clone()));
-            Dialect(Backend::Postgres).in_list(c, &param)
-        }
-        (Scope::Text(v), Some(c)) => format!("{c} = {}", args.push(v.as_str())),
-        _ => "TRUE".into(),
-    }
-}
+const PG: Dialect = Dialect(Backend::Postgres);
 
 /// Whether sign bits can tell this query's neighbours apart: a vector with
 /// nearly every component of one sign quantizes to nearly all-equal bits.
@@ -121,7 +110,7 @@ async fn scope_size(
         return Ok(size);
     }
     let mut args = Args::new();
-    let in_scope = scope_sql(kind, scope, &mut args);
+    let in_scope = scope.sql(kind, PG, &mut args);
     let limit = args.push(threshold);
     let sql = format!(
         "SELECT count(*) FROM (SELECT 1 FROM {} WHERE {in_scope} LIMIT {limit}) s",
@@ -136,7 +125,7 @@ async fn scope_size(
         let sql = format!(
             "SELECT count(*) FROM {} WHERE {}",
             kind.table(),
-            scope_sql(kind, scope, &mut args)
+            scope.sql(kind, PG, &mut args)
         );
         (size,) = sqlx::query_as_with(AssertSqlSafe(sql), args.postgres()?)
             .fetch_one(pool)
@@ -164,9 +153,9 @@ fn passes(
     ranking: &Ranking<'_>,
     args: &mut Args,
 ) -> String {
-    let in_scope = scope_sql(kind, scope, args);
+    let in_scope = scope.sql(kind, PG, args);
     let model = args.push(ranking.model);
-    let filtered = filter.sql(Dialect(Backend::Postgres), args);
+    let filtered = filter.sql(PG, args);
     format!("{in_scope} AND embedding_model = {model} AND {filtered}")
 }
 

@@ -6,13 +6,16 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 
+use crate::db::now_micros;
 use crate::memory::engine::Scope;
 use crate::memory::error::MemoryError;
+use crate::memory::expiry::Lifecycle;
 use crate::memory::filter::{Cond, Filter};
 use crate::memory::kind::{
     KeyColumn, Kind, KindSpec, ListBy, MemoryKind, MetaColumn, NewRow, Record,
 };
-use crate::memory::model::Scored;
+use crate::memory::modes::{Query, SearchMode};
+use crate::memory::search::{Clock, SearchResults, Shape};
 use crate::memory::store::MemoryStore;
 
 use super::npc::object_or_empty;
@@ -40,6 +43,10 @@ pub struct CombatMemory {
     pub metadata: Json<serde_json::Value>,
     pub created_at: DateTime<Utc>,
     pub embedding_model: Option<String>,
+    /// When it is forgotten; `None`: never.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The game world's clock when it was made.
+    pub game_time: Option<DateTime<Utc>>,
 }
 
 /// A new combat encounter record.
@@ -72,6 +79,15 @@ pub struct NewCombatMemory {
     /// The same vector as base64 of little-endian f32 (not with `embedding`).
     #[serde(default)]
     pub embedding_b64: Option<String>,
+    /// When to forget it (RFC 3339, wall clock); not with `ttl_seconds`.
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    /// Forget it this many seconds after storing it.
+    #[serde(default)]
+    pub ttl_seconds: Option<i64>,
+    /// The game world's clock now (RFC 3339).
+    #[serde(default)]
+    pub game_time: Option<String>,
 }
 
 fn one() -> i32 {
@@ -87,6 +103,9 @@ impl Record for CombatMemory {
     }
     fn is_embedded(&self) -> bool {
         self.embedding_model.is_some()
+    }
+    fn game_time(&self) -> Option<DateTime<Utc>> {
+        self.game_time
     }
 }
 
@@ -107,7 +126,7 @@ impl Kind for Combat {
         name: "combat",
         table: "ai_memory_combatmemory",
         text_column: "summary",
-        columns: "id, mob_type, mob_level, mob_name, party_composition, party_size, mob_tactics, enemy_tactics, rounds_survived, outcome, hp_remaining_pct, summary, metadata, created_at, embedding_model",
+        columns: "id, mob_type, mob_level, mob_name, party_composition, party_size, mob_tactics, enemy_tactics, rounds_survived, outcome, hp_remaining_pct, summary, metadata, created_at, embedding_model, expires_at, game_time",
         partition: Some(KeyColumn::Text("mob_type")),
         meta: &[
             MetaColumn::text("mob_name"),
@@ -117,6 +136,8 @@ impl Kind for Combat {
         hnsw_index: "combatmemory_embedding_hnsw",
         unique: &[],
         noun: "combat memory",
+        npc_column: None,
+        dedup_by: &[],
     };
     const LIST_BY: &'static [ListBy] = &[ListBy::Text("mob_type"), ListBy::Text("mob_name")];
     type Record = CombatMemory;
@@ -160,6 +181,12 @@ impl Kind for Combat {
         let party_size = m
             .party_size
             .unwrap_or_else(|| composition.as_array().map_or(0, |a| a.len() as i32));
+        let lifecycle = Lifecycle {
+            expires_at: m.expires_at.as_deref(),
+            ttl_seconds: m.ttl_seconds,
+            game_time: m.game_time.as_deref(),
+        }
+        .values(now_micros())?;
         Ok(NewRow {
             values: vec![
                 ("mob_type", m.mob_type.into()),
@@ -174,7 +201,10 @@ impl Kind for Combat {
                 ("hp_remaining_pct", m.hp_remaining_pct.into()),
                 ("summary", m.summary.clone().into()),
                 ("metadata", metadata.into()),
-            ],
+            ]
+            .into_iter()
+            .chain(lifecycle)
+            .collect(),
             text: m.summary,
             embedding: m.embedding,
             embedding_b64: m.embedding_b64,
@@ -184,7 +214,7 @@ impl Kind for Combat {
     fn search(
         store: &MemoryStore,
         search: &CombatSearch,
-    ) -> impl Future<Output = Result<Vec<Scored<CombatMemory>>, MemoryError>> + Send {
+    ) -> impl Future<Output = Result<SearchResults<CombatMemory>, MemoryError>> + Send {
         store.search_combat(search)
     }
 }
@@ -229,6 +259,11 @@ pub struct CombatSearch {
     /// `score = similarity + decisiveness_weight · hp_remaining_pct / 100`; 0 (default) ranks by similarity.
     #[serde(default)]
     pub decisiveness_weight: f32,
+    #[serde(default)]
+    pub mode: SearchMode,
+    /// The game world's clock now (RFC 3339), for `time_ago`.
+    #[serde(default)]
+    pub game_now: Option<String>,
 }
 
 fn default_top_k() -> usize {
@@ -236,12 +271,20 @@ fn default_top_k() -> usize {
 }
 
 impl MemoryStore {
-    /// Encounters similar to the query, scoped and filtered as asked.
+    /// Encounters like the query, scoped and filtered as asked, in the
+    /// request's mode.
     pub async fn search_combat(
         &self,
         s: &CombatSearch,
-    ) -> Result<Vec<Scored<CombatMemory>>, MemoryError> {
-        self.check_top_k(s.top_k)?;
+    ) -> Result<SearchResults<CombatMemory>, MemoryError> {
+        let query = Query {
+            text: s.query.as_deref(),
+            embedding: &s.embedding,
+            embedding_b64: &s.embedding_b64,
+            mode: s.mode,
+            top_k: s.top_k,
+        };
+        self.check_query(&query, None, None)?;
         self.check_text("mob_type", &s.mob_type, true)?;
         if let Some(o) = &s.outcome {
             check_outcome(o)?;
@@ -250,6 +293,12 @@ impl MemoryStore {
             return Err(MemoryError::invalid(
                 "decisiveness_weight",
                 "must be finite and not negative",
+            ));
+        }
+        if s.decisiveness_weight > 0.0 && s.mode != SearchMode::Vector {
+            return Err(MemoryError::invalid(
+                "decisiveness_weight",
+                "adds to the similarity: only with mode vector",
             ));
         }
         let mob_name = match (s.scope, s.mob_name.as_deref()) {
@@ -262,9 +311,8 @@ impl MemoryStore {
                 ));
             }
         };
-        let q = self
-            .query_vector(s.query.as_deref(), &s.embedding, &s.embedding_b64)
-            .await?;
+        let clock = Clock::parse(s.game_now.as_deref())?;
+        let q = self.embed_query_for(&query).await?;
         let k = if s.decisiveness_weight > 0.0 {
             (s.top_k * 4).max(50)
         } else {
@@ -284,30 +332,52 @@ impl MemoryStore {
         let named = filter
             .clone()
             .and_some(mob_name.map(|n| Cond::Eq("mob_name", n.into())));
-        let mut hits = self.rank(MemoryKind::Combat, &scope, &q, k, &named).await?;
-        if s.scope == CombatScope::Hybrid && hits.len() < k {
-            let have = hits.iter().map(|h| h.0).collect();
-            let rest = filter.and(Cond::NotIds(have));
-            let more = self
-                .rank(MemoryKind::Combat, &scope, &q, k - hits.len(), &rest)
-                .await?;
-            hits.extend(more);
+        let find = |filter: Filter, k: usize| {
+            let (scope, q) = (&scope, &q);
+            async move {
+                self.find(
+                    MemoryKind::Combat,
+                    scope,
+                    &filter,
+                    s.mode,
+                    query.text,
+                    q,
+                    k,
+                    k,
+                )
+                .await
+            }
+        };
+        let mut found = find(named, k).await?;
+        if s.scope == CombatScope::Hybrid && found.hits.len() < k {
+            let have = found.hits.iter().map(|h| h.id).collect();
+            let more = find(filter.and(Cond::NotIds(have)), k - found.hits.len()).await?;
+            found.hits.extend(more.hits);
         }
+        found.exhausted = found.hits.len() < s.top_k;
+        let shape = Shape {
+            top_k: k,
+            min_similarity: None,
+            weights: None,
+            clock,
+        };
         let mut results = self
-            .results::<CombatMemory>(MemoryKind::Combat, hits, k, None, None)
+            .answer::<CombatMemory>(MemoryKind::Combat, found, shape)
             .await?;
         if s.decisiveness_weight > 0.0 {
-            for r in &mut results {
-                r.score = r.similarity
+            for r in &mut results.items {
+                r.score = r.similarity.unwrap_or_default()
                     + s.decisiveness_weight * (r.memory.hp_remaining_pct as f32 / 100.0);
             }
-            results.sort_by(|a, b| {
+            results.items.sort_by(|a, b| {
                 b.score
                     .total_cmp(&a.score)
                     .then(b.memory.id.cmp(&a.memory.id))
             });
         }
-        results.truncate(s.top_k);
+        results.items.truncate(s.top_k);
+        results.requested = s.top_k;
+        results.returned = results.items.len();
         Ok(results)
     }
 }

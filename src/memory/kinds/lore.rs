@@ -9,12 +9,15 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 
-use crate::db::{Alias, Args, now_micros};
+use crate::db::{Alias, Args, SqlValue, now_micros};
 use crate::memory::engine::Scope;
 use crate::memory::error::MemoryError;
+use crate::memory::expiry::Lifecycle;
 use crate::memory::filter::{Cond, Filter};
 use crate::memory::kind::{Kind, KindSpec, ListBy, MemoryKind, MetaColumn, NewRow, Record};
-use crate::memory::model::{Scored, Stored, UpsertOutcome};
+use crate::memory::model::{Stored, UpsertOutcome};
+use crate::memory::modes::{Embedded, Query, SearchMode};
+use crate::memory::search::{Clock, SearchResults, Shape};
 use crate::memory::store::MemoryStore;
 
 pub struct Lore;
@@ -34,6 +37,10 @@ pub struct LoreMemory {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub embedding_model: Option<String>,
+    /// When it is forgotten; `None`: never.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The game world's clock when it was written.
+    pub game_time: Option<DateTime<Utc>>,
 }
 
 /// A lore entry to upsert by (source, title).
@@ -52,6 +59,15 @@ pub struct NewLoreMemory {
     /// The same vector as base64 of little-endian f32 (not with `embedding`).
     #[serde(default)]
     pub embedding_b64: Option<String>,
+    /// When to forget it (RFC 3339, wall clock); not with `ttl_seconds`.
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    /// Forget it this many seconds after writing it.
+    #[serde(default)]
+    pub ttl_seconds: Option<i64>,
+    /// The game world's clock now (RFC 3339).
+    #[serde(default)]
+    pub game_time: Option<String>,
 }
 
 impl Record for LoreMemory {
@@ -64,6 +80,9 @@ impl Record for LoreMemory {
     fn is_embedded(&self) -> bool {
         self.embedding_model.is_some()
     }
+    fn game_time(&self) -> Option<DateTime<Utc>> {
+        self.game_time
+    }
 }
 
 impl Kind for Lore {
@@ -72,12 +91,14 @@ impl Kind for Lore {
         name: "lore",
         table: "ai_memory_lorememory",
         text_column: "content",
-        columns: "id, title, content, scope_level, scope_tags, source, created_at, updated_at, embedding_model",
+        columns: "id, title, content, scope_level, scope_tags, source, created_at, updated_at, embedding_model, expires_at, game_time",
         partition: None,
         meta: &[MetaColumn::tags("scope_tags")],
         hnsw_index: "lorememory_embedding_hnsw",
         unique: &UPSERT_KEY,
         noun: "lore entry",
+        npc_column: None,
+        dedup_by: &[],
     };
     const LIST_BY: &'static [ListBy] = &[ListBy::Text("source")];
     type Record = LoreMemory;
@@ -85,7 +106,7 @@ impl Kind for Lore {
     type New = NewLoreMemory;
 
     fn prepare(store: &MemoryStore, m: NewLoreMemory) -> Result<NewRow, MemoryError> {
-        let tags = check_new_lore(store, &m)?;
+        let (tags, lifecycle) = check_new_lore(store, &m)?;
         Ok(NewRow {
             values: vec![
                 ("source", m.source.into()),
@@ -94,7 +115,10 @@ impl Kind for Lore {
                 ("scope_level", m.scope_level.into()),
                 ("scope_tags", serde_json::json!(tags).into()),
                 ("updated_at", now_micros().into()),
-            ],
+            ]
+            .into_iter()
+            .chain(lifecycle)
+            .collect(),
             text: m.content,
             embedding: m.embedding,
             embedding_b64: m.embedding_b64,
@@ -104,7 +128,7 @@ impl Kind for Lore {
     fn search(
         store: &MemoryStore,
         search: &LoreSearch,
-    ) -> impl Future<Output = Result<Vec<Scored<LoreMemory>>, MemoryError>> + Send {
+    ) -> impl Future<Output = Result<SearchResults<LoreMemory>, MemoryError>> + Send {
         store.search_lore(search)
     }
 }
@@ -128,6 +152,11 @@ pub struct LoreSearch {
     pub npc_tags: Vec<String>,
     #[serde(default = "default_top_k")]
     pub top_k: usize,
+    #[serde(default)]
+    pub mode: SearchMode,
+    /// The game world's clock now (RFC 3339), for `time_ago`.
+    #[serde(default)]
+    pub game_now: Option<String>,
 }
 
 fn default_top_k() -> usize {
@@ -151,8 +180,14 @@ pub fn normalized_tags(tags: &[String]) -> Vec<String> {
     out
 }
 
-/// Validate a lore entry; returns its normalised tags.
-fn check_new_lore(store: &MemoryStore, m: &NewLoreMemory) -> Result<Vec<String>, MemoryError> {
+/// A lore entry's expiry and game time, as column values.
+type LifecycleValues = Vec<(&'static str, SqlValue)>;
+
+/// Validate a lore entry; returns its normalised tags and lifecycle values.
+fn check_new_lore(
+    store: &MemoryStore,
+    m: &NewLoreMemory,
+) -> Result<(Vec<String>, LifecycleValues), MemoryError> {
     store.check_text("title", &m.title, true)?;
     store.check_text("content", &m.content, true)?;
     if m.title.chars().count() > 200 {
@@ -167,14 +202,33 @@ fn check_new_lore(store: &MemoryStore, m: &NewLoreMemory) -> Result<Vec<String>,
             "must be one of continental, regional, local, faction",
         ));
     }
-    Ok(normalized_tags(&m.scope_tags))
+    let lifecycle = Lifecycle {
+        expires_at: m.expires_at.as_deref(),
+        ttl_seconds: m.ttl_seconds,
+        game_time: m.game_time.as_deref(),
+    }
+    .values(now_micros())?;
+    Ok((normalized_tags(&m.scope_tags), lifecycle))
 }
 
-/// Whether `m` would leave the stored entry `old` as it is.
-fn unchanged(old: &LoreMemory, m: &NewLoreMemory, tags: &[String]) -> bool {
+/// Whether `m` would leave the stored entry `old` as it is: the same text,
+/// level, tags, expiry and game time (a `ttl_seconds` always moves the expiry).
+fn unchanged(
+    old: &LoreMemory,
+    m: &NewLoreMemory,
+    tags: &[String],
+    lifecycle: &LifecycleValues,
+) -> bool {
+    let same_time = |column: &str, value: Option<DateTime<Utc>>| {
+        lifecycle
+            .iter()
+            .any(|(c, v)| *c == column && *v == SqlValue::Time(value))
+    };
     old.content == m.content
         && old.scope_level == m.scope_level
         && normalized_tags(&old.scope_tags.0) == tags
+        && same_time("expires_at", old.expires_at)
+        && same_time("game_time", old.game_time)
 }
 
 impl MemoryStore {
@@ -187,11 +241,11 @@ impl MemoryStore {
         &self,
         m: NewLoreMemory,
     ) -> Result<(Stored<LoreMemory>, UpsertOutcome), MemoryError> {
-        let tags = check_new_lore(self, &m)?;
+        let (tags, lifecycle) = check_new_lore(self, &m)?;
         let existing = self.lore_by_title(&m.source, &m.title).await?;
         let given = m.embedding.is_some() || m.embedding_b64.is_some();
         if let Some(old) = &existing
-            && unchanged(old, &m, &tags)
+            && unchanged(old, &m, &tags, &lifecycle)
             && !given
         {
             let kept = Stored::of(old.clone(), None);
@@ -214,12 +268,14 @@ impl MemoryStore {
     /// writing or embedding anything (for dry runs). Invalid input is an error,
     /// as it would be for the upsert.
     pub async fn preview_lore(&self, m: &NewLoreMemory) -> Result<UpsertOutcome, MemoryError> {
-        let tags = check_new_lore(self, m)?;
+        let (tags, lifecycle) = check_new_lore(self, m)?;
         self.caller_vector(&m.embedding, &m.embedding_b64)?;
         let given = m.embedding.is_some() || m.embedding_b64.is_some();
         Ok(match self.lore_by_title(&m.source, &m.title).await? {
             None => UpsertOutcome::Created,
-            Some(old) if unchanged(&old, m, &tags) && !given => UpsertOutcome::Unchanged,
+            Some(old) if unchanged(&old, m, &tags, &lifecycle) && !given => {
+                UpsertOutcome::Unchanged
+            }
             Some(_) => UpsertOutcome::Updated,
         })
     }
@@ -273,29 +329,51 @@ impl MemoryStore {
         Ok(gone)
     }
 
-    /// Lore readable by an NPC with `npc_tags`, most similar first.
+    /// Lore readable by an NPC with `npc_tags`, best first in the request's mode.
     pub async fn search_lore(
         &self,
         s: &LoreSearch,
-    ) -> Result<Vec<Scored<LoreMemory>>, MemoryError> {
-        self.check_top_k(s.top_k)?;
-        let q = self
-            .query_vector(s.query.as_deref(), &s.embedding, &s.embedding_b64)
-            .await?;
-        self.search_lore_with_vector(s, &q).await
+    ) -> Result<SearchResults<LoreMemory>, MemoryError> {
+        let query = Query {
+            text: s.query.as_deref(),
+            embedding: &s.embedding,
+            embedding_b64: &s.embedding_b64,
+            mode: s.mode,
+            top_k: s.top_k,
+        };
+        self.check_query(&query, None, None)?;
+        let clock = Clock::parse(s.game_now.as_deref())?;
+        let q = self.embed_query_for(&query).await?;
+        self.search_lore_embedded(s, &q, clock).await
     }
 
-    pub(crate) async fn search_lore_with_vector(
+    pub(crate) async fn search_lore_embedded(
         &self,
         s: &LoreSearch,
-        q: &[f32],
-    ) -> Result<Vec<Scored<LoreMemory>>, MemoryError> {
+        q: &Embedded,
+        clock: Clock,
+    ) -> Result<SearchResults<LoreMemory>, MemoryError> {
         let filter =
             Filter::all().and(Cond::TagsWithin("scope_tags", normalized_tags(&s.npc_tags)));
-        let hits = self
-            .rank(MemoryKind::Lore, &Scope::Whole, q, s.top_k, &filter)
+        let text = s.query.as_deref();
+        let found = self
+            .find(
+                MemoryKind::Lore,
+                &Scope::Whole,
+                &filter,
+                s.mode,
+                text,
+                q,
+                s.top_k,
+                s.top_k,
+            )
             .await?;
-        self.results::<LoreMemory>(MemoryKind::Lore, hits, s.top_k, None, None)
-            .await
+        let shape = Shape {
+            top_k: s.top_k,
+            min_similarity: None,
+            weights: None,
+            clock,
+        };
+        self.answer(MemoryKind::Lore, found, shape).await
     }
 }

@@ -1,23 +1,25 @@
 //! NpcMemory: what an NPC heard and said, searched per NPC (and speaker).
-//! Beyond the shared operations: the name fallbacks after a game wipe, the
-//! newest memories, the last interaction, forgetting an NPC or a speaker.
+//! Beyond the shared operations: the name fallbacks after a game wipe; the
+//! newest memories, the last interaction and forgetting an NPC or a speaker
+//! are in `npc_recall`. NPC memories are the kind deduplicated and held to
+//! per-NPC budgets (`dedup_by`, `npc_column`).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 
-use crate::db::{Alias, Args, SqlValue};
+use crate::db::{Alias, Args, SqlValue, now_micros};
 use crate::memory::engine::Scope;
 use crate::memory::error::MemoryError;
+use crate::memory::expiry::Lifecycle;
 use crate::memory::filter::{Cond, Filter};
 use crate::memory::index::KeyValue;
 use crate::memory::kind::{
     KeyColumn, Kind, KindSpec, ListBy, MemoryKind, MetaColumn, NewRow, Record,
 };
-use crate::memory::model::Scored;
-use crate::memory::search::{Weights, candidates};
+use crate::memory::modes::{Embedded, Query, SearchMode};
+use crate::memory::search::{Clock, SearchResults, Shape, Weights, candidates};
 use crate::memory::store::MemoryStore;
-use crate::memory::time_ago::time_ago;
 
 pub struct Npc;
 
@@ -38,6 +40,14 @@ pub struct NpcMemory {
     pub created_at: DateTime<Utc>,
     /// `None` while the embedding is pending.
     pub embedding_model: Option<String>,
+    /// When it is forgotten; `None`: never.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The game world's clock when it was made.
+    pub game_time: Option<DateTime<Utc>>,
+    /// How often it was stored within the dedup window (1: once).
+    pub repeat_count: i32,
+    /// When it was last stored again (its `created_at` until repeated).
+    pub last_seen_at: DateTime<Utc>,
 }
 
 /// A new NPC memory. `summary` defaults to the original's
@@ -70,6 +80,15 @@ pub struct NewNpcMemory {
     /// The same vector as base64 of little-endian f32 (not with `embedding`).
     #[serde(default)]
     pub embedding_b64: Option<String>,
+    /// When to forget it (RFC 3339, wall clock); not with `ttl_seconds`.
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    /// Forget it this many seconds after storing it.
+    #[serde(default)]
+    pub ttl_seconds: Option<i64>,
+    /// The game world's clock now (RFC 3339).
+    #[serde(default)]
+    pub game_time: Option<String>,
 }
 
 impl NewNpcMemory {
@@ -98,6 +117,9 @@ impl Record for NpcMemory {
     fn importance(&self) -> f32 {
         self.importance.unwrap_or(0.0) as f32
     }
+    fn game_time(&self) -> Option<DateTime<Utc>> {
+        self.game_time
+    }
 }
 
 impl Kind for Npc {
@@ -106,7 +128,7 @@ impl Kind for Npc {
         name: "npc",
         table: "ai_memory_npcmemory",
         text_column: "summary",
-        columns: "id, npc_id, speaker_id, speaker_name, npc_name, user_message, assistant_message, summary, interaction_type, importance, metadata, created_at, embedding_model",
+        columns: "id, npc_id, speaker_id, speaker_name, npc_name, user_message, assistant_message, summary, interaction_type, importance, metadata, created_at, embedding_model, expires_at, game_time, repeat_count, COALESCE(last_seen_at, created_at) AS last_seen_at",
         partition: Some(KeyColumn::Int("npc_id")),
         meta: &[
             MetaColumn::int("speaker_id"),
@@ -115,6 +137,8 @@ impl Kind for Npc {
         hnsw_index: "npcmemory_embedding_hnsw",
         unique: &[],
         noun: "npc memory",
+        npc_column: Some("npc_id"),
+        dedup_by: &["npc_id", "speaker_id"],
     };
     const LIST_BY: &'static [ListBy] = &[ListBy::Int("npc_id"), ListBy::Int("speaker_id")];
     type Record = NpcMemory;
@@ -153,6 +177,12 @@ impl Kind for Npc {
         }
         let summary = m.effective_summary();
         store.check_text("summary", &summary, true)?;
+        let lifecycle = Lifecycle {
+            expires_at: m.expires_at.as_deref(),
+            ttl_seconds: m.ttl_seconds,
+            game_time: m.game_time.as_deref(),
+        }
+        .values(now_micros())?;
         Ok(NewRow {
             values: vec![
                 ("npc_id", m.npc_id.into()),
@@ -165,7 +195,10 @@ impl Kind for Npc {
                 ("interaction_type", interaction.into()),
                 ("importance", m.importance.into()),
                 ("metadata", metadata.into()),
-            ],
+            ]
+            .into_iter()
+            .chain(lifecycle)
+            .collect(),
             text: summary,
             embedding: m.embedding,
             embedding_b64: m.embedding_b64,
@@ -175,7 +208,7 @@ impl Kind for Npc {
     fn search(
         store: &MemoryStore,
         search: &NpcSearch,
-    ) -> impl Future<Output = Result<Vec<Scored<NpcMemory>>, MemoryError>> + Send {
+    ) -> impl Future<Output = Result<SearchResults<NpcMemory>, MemoryError>> + Send {
         store.search_npc(search)
     }
 }
@@ -222,23 +255,34 @@ pub struct NpcSearch {
     pub until: Option<DateTime<Utc>>,
     #[serde(default)]
     pub weights: Option<Weights>,
+    #[serde(default)]
+    pub mode: SearchMode,
+    /// The game world's clock now (RFC 3339): ages (`time_ago`, recency) of
+    /// memories with a `game_time` are measured on it.
+    #[serde(default)]
+    pub game_now: Option<String>,
 }
 
 fn default_top_k() -> usize {
     5
 }
 
-/// The newest memory between an NPC and a speaker.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LastInteraction {
-    pub created_at: DateTime<Utc>,
-    pub time_ago: String,
+impl NpcSearch {
+    fn query(&self) -> Query<'_> {
+        Query {
+            text: self.query.as_deref(),
+            embedding: &self.embedding,
+            embedding_b64: &self.embedding_b64,
+            mode: self.mode,
+            top_k: self.top_k,
+        }
+    }
 }
 
 impl MemoryStore {
     /// The NPC ids to search: `npc_id` when it has memories, else every id that
     /// has memories under `npc_name` (ids change when a game world is rebuilt).
-    async fn resolve_npcs(
+    pub(super) async fn resolve_npcs(
         &self,
         npc_id: i64,
         npc_name: Option<&str>,
@@ -303,24 +347,23 @@ impl MemoryStore {
         })
     }
 
-    /// Semantic search over one NPC's memories (most similar first).
-    pub async fn search_npc(&self, s: &NpcSearch) -> Result<Vec<Scored<NpcMemory>>, MemoryError> {
-        self.check_top_k(s.top_k)?;
-        if let Some(w) = &s.weights {
-            w.validate()?;
-        }
-        let q = self
-            .query_vector(s.query.as_deref(), &s.embedding, &s.embedding_b64)
-            .await?;
-        self.search_npc_with_vector(s, &q).await
+    /// Search one NPC's memories in the request's mode (best first).
+    pub async fn search_npc(&self, s: &NpcSearch) -> Result<SearchResults<NpcMemory>, MemoryError> {
+        let query = s.query();
+        self.check_query(&query, s.weights.as_ref(), s.min_similarity)?;
+        let clock = Clock::parse(s.game_now.as_deref())?;
+        let q = self.embed_query_for(&query).await?;
+        self.search_npc_embedded(s, &q, clock).await
     }
 
-    /// [`search_npc`](Self::search_npc) with the query already embedded.
-    pub(crate) async fn search_npc_with_vector(
+    /// [`search_npc`](Self::search_npc) with the query already embedded (or not,
+    /// for keyword search).
+    pub(crate) async fn search_npc_embedded(
         &self,
         s: &NpcSearch,
-        q: &[f32],
-    ) -> Result<Vec<Scored<NpcMemory>>, MemoryError> {
+        q: &Embedded,
+        clock: Clock,
+    ) -> Result<SearchResults<NpcMemory>, MemoryError> {
         let npc_ids = self.resolve_npcs(s.npc_id, s.npc_name.as_deref()).await?;
         let speaker = self
             .speaker_cond(&npc_ids, s.speaker_id, s.speaker_name.as_deref())
@@ -330,83 +373,26 @@ impl MemoryStore {
             .and_some(s.since.map(|t| Cond::AtLeast("created_at", t.into())))
             .and_some(s.until.map(|t| Cond::Below("created_at", t.into())));
         let k = candidates(s.top_k, &s.weights);
-        let hits = self
-            .rank(MemoryKind::Npc, &Scope::Ints(npc_ids), q, k, &filter)
+        let scope = Scope::Ints(npc_ids);
+        let text = s.query.as_deref();
+        let found = self
+            .find(
+                MemoryKind::Npc,
+                &scope,
+                &filter,
+                s.mode,
+                text,
+                q,
+                k,
+                s.top_k,
+            )
             .await?;
-        self.results::<NpcMemory>(MemoryKind::Npc, hits, s.top_k, s.min_similarity, s.weights)
-            .await
-    }
-
-    /// The newest `limit` memories of an NPC (optionally with one speaker),
-    /// returned oldest first; pending rows included.
-    pub async fn recent_npc(
-        &self,
-        npc_id: i64,
-        limit: i64,
-        speaker_id: Option<i64>,
-        npc_name: Option<&str>,
-    ) -> Result<Vec<NpcMemory>, MemoryError> {
-        if !(1..=100).contains(&limit) {
-            return Err(MemoryError::invalid("limit", "must be between 1 and 100"));
-        }
-        let npc_ids = self.resolve_npcs(npc_id, npc_name).await?;
-        let pool = self.db.pool(Alias::AiMemory);
-        let mut args = Args::new();
-        let npcs = args.push(SqlValue::Ints(npc_ids));
-        let speaker = match speaker_id {
-            Some(id) => format!("AND speaker_id = {}", args.push(id)),
-            None => String::new(),
+        let shape = Shape {
+            top_k: s.top_k,
+            min_similarity: s.min_similarity,
+            weights: s.weights,
+            clock,
         };
-        // Pick the ids first, then read the rows: sorting whole rows would read
-        // every matching row's columns, and on SQLite those stored after the
-        // vector blob sit in overflow pages (5,000 rows: ~5 ms).
-        let sql = format!(
-            "SELECT {} FROM ai_memory_npcmemory WHERE id IN (
-               SELECT id FROM ai_memory_npcmemory WHERE {} {speaker}
-               ORDER BY created_at DESC, id DESC LIMIT {})
-             ORDER BY created_at DESC, id DESC",
-            Npc::SPEC.columns,
-            pool.dialect().in_list("npc_id", &npcs),
-            args.push(limit)
-        );
-        let mut rows: Vec<NpcMemory> = pool.fetch_all(&sql, args).await?;
-        rows.reverse();
-        Ok(rows)
-    }
-
-    /// When this NPC last talked with this speaker.
-    pub async fn last_interaction(
-        &self,
-        npc_id: i64,
-        speaker_id: i64,
-    ) -> Result<Option<LastInteraction>, MemoryError> {
-        let mut args = Args::new();
-        let sql = format!(
-            "SELECT created_at FROM ai_memory_npcmemory WHERE npc_id = {} AND speaker_id = {}
-             ORDER BY created_at DESC, id DESC LIMIT 1",
-            args.push(npc_id),
-            args.push(speaker_id)
-        );
-        let newest: Option<(DateTime<Utc>,)> = self
-            .db
-            .pool(Alias::AiMemory)
-            .fetch_optional(&sql, args)
-            .await?;
-        Ok(newest.map(|(created_at,)| LastInteraction {
-            time_ago: time_ago(created_at, Utc::now()),
-            created_at,
-        }))
-    }
-
-    /// Forget everything an NPC remembers. Returns how many memories went.
-    pub async fn forget_npc(&self, npc_id: i64) -> Result<u64, MemoryError> {
-        let filter = Filter::all().and(Cond::Eq("npc_id", npc_id.into()));
-        self.delete_where(MemoryKind::Npc, &filter).await
-    }
-
-    /// Forget a speaker in every NPC's memory. Returns how many memories went.
-    pub async fn forget_speaker(&self, speaker_id: i64) -> Result<u64, MemoryError> {
-        let filter = Filter::all().and(Cond::Eq("speaker_id", speaker_id.into()));
-        self.delete_where(MemoryKind::Npc, &filter).await
+        self.answer(MemoryKind::Npc, found, shape).await
     }
 }

@@ -113,7 +113,12 @@ pub async fn npc_hits(store: &MemoryStore, query: &str) -> Vec<(String, f32)> {
         .await
         .expect("search NPC memories")
         .into_iter()
-        .map(|r| (r.memory.summary, r.similarity))
+        .map(|r| {
+            (
+                r.memory.summary,
+                r.similarity.expect("ranked by similarity"),
+            )
+        })
         .collect()
 }
 
