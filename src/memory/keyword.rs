@@ -73,6 +73,22 @@ pub fn query_terms(text: &str) -> Vec<String> {
     all
 }
 
+/// SQLite: the FTS5 `part` tokens of a search's partitions, as the
+/// `0009_memory_lifecycle` migration's triggers write them ('p' and the hex of
+/// the partition value's text, one token whatever the value holds); `None`
+/// when the search is not confined to partitions. Only a shortcut for FTS5:
+/// the statement tests the scope on the table too.
+fn fts_parts(kind: MemoryKind, scope: &Scope) -> Option<Vec<String>> {
+    kind.spec().partition?;
+    let token = |value: String| format!("p{}", hex::encode(value));
+    match scope {
+        Scope::Whole => None,
+        Scope::Ints(ids) if ids.is_empty() => None,
+        Scope::Ints(ids) => Some(ids.iter().map(|id| token(id.to_string())).collect()),
+        Scope::Text(value) => Some(vec![token(value.clone())]),
+    }
+}
+
 /// A matching row: id, creation time, text.
 type Matched = (i64, DateTime<Utc>, String);
 
@@ -151,9 +167,13 @@ impl MemoryStore {
         let matches = match dialect.0 {
             Backend::Sqlite => {
                 let query: Vec<String> = terms.iter().map(|t| format!("\"{t}\"")).collect();
+                let mut query = format!("body : ({})", query.join(" OR "));
+                if let Some(parts) = fts_parts(kind, scope) {
+                    query = format!("part : ({}) AND {query}", parts.join(" OR "));
+                }
                 format!(
                     "id IN (SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH {})",
-                    args.push(query.join(" OR "))
+                    args.push(query)
                 )
             }
             Backend::Postgres => {

@@ -55,41 +55,47 @@ CREATE INDEX ai_memory_forgotten_at_idx ON ai_memory_forgotten (forgotten_at);
 -- deletes by rowid, so removing a row never needs its old text. Tokens are runs
 -- of letters and digits, lowercased, accents kept: the tokens Postgres mode
 -- indexes too.
-CREATE VIRTUAL TABLE ai_memory_npcmemory_fts USING fts5(body, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 0');
+--
+-- `part` holds the row's partition (NPC, mob type) as one token, 'p' and the
+-- hex of its text, so a search in one partition asks FTS5 for
+-- `part:(p..) AND body:(...)` and walks that partition's postings, not every
+-- row holding a common word: on 100,000 rows in 20 NPCs, 1.3 ms instead of
+-- 53 ms. `src/memory/keyword.rs` writes the same token.
+CREATE VIRTUAL TABLE ai_memory_npcmemory_fts USING fts5(body, part, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 0');
 CREATE TRIGGER ai_memory_npcmemory_fts_insert AFTER INSERT ON ai_memory_npcmemory BEGIN
-    INSERT INTO ai_memory_npcmemory_fts (rowid, body) VALUES (new.id, new.summary);
+    INSERT INTO ai_memory_npcmemory_fts (rowid, body, part) VALUES (new.id, new.summary, 'p' || hex(new.npc_id));
 END;
 CREATE TRIGGER ai_memory_npcmemory_fts_delete AFTER DELETE ON ai_memory_npcmemory BEGIN
     DELETE FROM ai_memory_npcmemory_fts WHERE rowid = old.id;
 END;
-CREATE TRIGGER ai_memory_npcmemory_fts_update AFTER UPDATE OF summary ON ai_memory_npcmemory BEGIN
+CREATE TRIGGER ai_memory_npcmemory_fts_update AFTER UPDATE OF summary, npc_id ON ai_memory_npcmemory BEGIN
     DELETE FROM ai_memory_npcmemory_fts WHERE rowid = old.id;
-    INSERT INTO ai_memory_npcmemory_fts (rowid, body) VALUES (new.id, new.summary);
+    INSERT INTO ai_memory_npcmemory_fts (rowid, body, part) VALUES (new.id, new.summary, 'p' || hex(new.npc_id));
 END;
-INSERT INTO ai_memory_npcmemory_fts (rowid, body) SELECT id, summary FROM ai_memory_npcmemory;
+INSERT INTO ai_memory_npcmemory_fts (rowid, body, part) SELECT id, summary, 'p' || hex(npc_id) FROM ai_memory_npcmemory;
 
-CREATE VIRTUAL TABLE ai_memory_combatmemory_fts USING fts5(body, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 0');
+CREATE VIRTUAL TABLE ai_memory_combatmemory_fts USING fts5(body, part, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 0');
 CREATE TRIGGER ai_memory_combatmemory_fts_insert AFTER INSERT ON ai_memory_combatmemory BEGIN
-    INSERT INTO ai_memory_combatmemory_fts (rowid, body) VALUES (new.id, new.summary);
+    INSERT INTO ai_memory_combatmemory_fts (rowid, body, part) VALUES (new.id, new.summary, 'p' || hex(new.mob_type));
 END;
 CREATE TRIGGER ai_memory_combatmemory_fts_delete AFTER DELETE ON ai_memory_combatmemory BEGIN
     DELETE FROM ai_memory_combatmemory_fts WHERE rowid = old.id;
 END;
-CREATE TRIGGER ai_memory_combatmemory_fts_update AFTER UPDATE OF summary ON ai_memory_combatmemory BEGIN
+CREATE TRIGGER ai_memory_combatmemory_fts_update AFTER UPDATE OF summary, mob_type ON ai_memory_combatmemory BEGIN
     DELETE FROM ai_memory_combatmemory_fts WHERE rowid = old.id;
-    INSERT INTO ai_memory_combatmemory_fts (rowid, body) VALUES (new.id, new.summary);
+    INSERT INTO ai_memory_combatmemory_fts (rowid, body, part) VALUES (new.id, new.summary, 'p' || hex(new.mob_type));
 END;
-INSERT INTO ai_memory_combatmemory_fts (rowid, body) SELECT id, summary FROM ai_memory_combatmemory;
+INSERT INTO ai_memory_combatmemory_fts (rowid, body, part) SELECT id, summary, 'p' || hex(mob_type) FROM ai_memory_combatmemory;
 
-CREATE VIRTUAL TABLE ai_memory_lorememory_fts USING fts5(body, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 0');
+CREATE VIRTUAL TABLE ai_memory_lorememory_fts USING fts5(body, part, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 0');
 CREATE TRIGGER ai_memory_lorememory_fts_insert AFTER INSERT ON ai_memory_lorememory BEGIN
-    INSERT INTO ai_memory_lorememory_fts (rowid, body) VALUES (new.id, new.content);
+    INSERT INTO ai_memory_lorememory_fts (rowid, body, part) VALUES (new.id, new.content, NULL);
 END;
 CREATE TRIGGER ai_memory_lorememory_fts_delete AFTER DELETE ON ai_memory_lorememory BEGIN
     DELETE FROM ai_memory_lorememory_fts WHERE rowid = old.id;
 END;
 CREATE TRIGGER ai_memory_lorememory_fts_update AFTER UPDATE OF content ON ai_memory_lorememory BEGIN
     DELETE FROM ai_memory_lorememory_fts WHERE rowid = old.id;
-    INSERT INTO ai_memory_lorememory_fts (rowid, body) VALUES (new.id, new.content);
+    INSERT INTO ai_memory_lorememory_fts (rowid, body, part) VALUES (new.id, new.content, NULL);
 END;
-INSERT INTO ai_memory_lorememory_fts (rowid, body) SELECT id, content FROM ai_memory_lorememory;
+INSERT INTO ai_memory_lorememory_fts (rowid, body, part) SELECT id, content, NULL FROM ai_memory_lorememory;

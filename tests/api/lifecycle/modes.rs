@@ -278,7 +278,65 @@ async fn every_kind_searches_in_every_mode(backend: &str) {
     s.stop().await;
 }
 
+/// Keyword search reads one partition's words (SQLite: through a partition
+/// token in the FTS5 index): partition values whose text overlaps (7, -7, 70;
+/// "troll", "cave troll", "Ærø troll") each find their own rows, all of them.
+async fn keyword_search_stays_in_its_partition(backend: &str) {
+    let (s, _) = service(backend, MemorySettings::default()).await;
+    let npcs = [7, -7, 70];
+    for npc in npcs {
+        for i in 0..3 {
+            remember(
+                &s,
+                super::memory(
+                    npc,
+                    1,
+                    &format!("The troll under the bridge, tale {npc} {i}"),
+                ),
+            )
+            .await;
+        }
+    }
+    let mobs = ["troll", "cave troll", "Ærø troll"];
+    for mob in mobs {
+        let (status, body) = post(
+            &s,
+            "/v1/memories/combat",
+            json!({"mob_type": mob, "outcome": "win", "summary": format!("The troll fell, said the {mob} tale")}),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    for npc in npcs {
+        let (status, body) = post(
+            &s,
+            "/v1/memories/npc/search",
+            json!({"npc_id": npc, "query": "troll bridge", "mode": "keyword", "top_k": 10}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(items(&body).len(), 3, "npc {npc}: {body}");
+        assert!(
+            items(&body).iter().all(|m| m["npc_id"] == npc),
+            "npc {npc}: {body}"
+        );
+    }
+    for mob in mobs {
+        let (status, body) = post(
+            &s,
+            "/v1/memories/combat/search",
+            json!({"mob_type": mob, "query": "troll", "mode": "keyword", "top_k": 10}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(items(&body).len(), 1, "{mob}: {body}");
+        assert_eq!(items(&body)[0]["mob_type"], mob, "{body}");
+    }
+    s.stop().await;
+}
+
 on_both_backends!(
+    keyword_search_stays_in_its_partition,
     a_rare_name_is_found_first_by_keywords_and_low_by_vectors,
     a_paraphrase_is_found_by_vectors_only,
     hybrid_finds_what_each_list_alone_misses,
