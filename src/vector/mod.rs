@@ -30,5 +30,6 @@ pub use indexed::{
 };
 pub use kernel::dot;
 pub use partition::{Partition, ResidentBytes, ScanPlan};
+pub use quantized::sign_bits_informative;
 pub use topk::{Hit, Ranked, TopK};
 pub use validate::normalize;

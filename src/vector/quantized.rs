@@ -212,6 +212,13 @@ pub(crate) fn balanced(set: u64, total: u64) -> bool {
     total > 0 && (total..=3 * total).contains(&(4 * set))
 }
 
+/// Whether a vector's sign bits (`x > 0`, as [`sign_bits`] and pgvector's
+/// `binary_quantize` set them) are balanced enough to rank by (see [`balanced`]).
+pub fn sign_bits_informative(v: &[f32]) -> bool {
+    let set = v.iter().filter(|x| **x > 0.0).count();
+    balanced(set as u64, v.len() as u64)
+}
+
 impl BinaryCodes {
     /// Whether the rows' sign bits are balanced enough to rank by (see [`balanced`]).
     pub fn informative(&self) -> bool {
@@ -308,6 +315,16 @@ mod tests {
         assert!(!codes.informative(), "0 of 8");
         assert!(!balanced(0, 0));
         assert!(balanced(1, 4) && balanced(3, 4) && !balanced(1, 5) && !balanced(4, 5));
+    }
+
+    #[test]
+    fn sign_bits_inform_only_dense_vectors() {
+        assert!(sign_bits_informative(&[0.5, -0.5, 0.1, -0.2]));
+        assert!(!sign_bits_informative(&[0.5, 0.0, 0.0, 0.0, 0.0]), "sparse");
+        assert!(
+            !sign_bits_informative(&[0.5, 0.1, 0.2, 0.3, 0.4]),
+            "one sign"
+        );
     }
 
     #[test]

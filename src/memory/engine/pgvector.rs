@@ -54,14 +54,6 @@ pub(crate) struct PgState {
 
 const PG: Dialect = Dialect(Backend::Postgres);
 
-/// Whether sign bits can tell this query's neighbours apart: a vector with
-/// nearly every component of one sign quantizes to nearly all-equal bits.
-fn bits_are_informative(q: &[f32]) -> bool {
-    let positive = q.iter().filter(|x| **x > 0.0).count();
-    let share = positive as f64 / q.len().max(1) as f64;
-    (0.25..=0.75).contains(&share)
-}
-
 /// The `k` rows of `kind` in `scope` passing `filter` nearest `q`.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn rank(
@@ -85,7 +77,7 @@ pub(super) async fn rank(
         // The walk came back short of k: the exact ranking knows better.
     }
     state.searches.record(true);
-    if ranking.pg_binary_rescore > 0 && bits_are_informative(q) {
+    if ranking.pg_binary_rescore > 0 && crate::vector::sign_bits_informative(q) {
         let n = k.saturating_mul(ranking.pg_binary_rescore);
         first_pass(pool, kind, scope, q, k, n, filter, ranking).await
     } else {
@@ -205,17 +197,18 @@ async fn exact(
     sqlx::query("SELECT set_config('enable_indexscan', 'off', true)")
         .execute(&mut *tx)
         .await?;
-    let mut args = Args::new();
-    let query = args.push(SqlValue::Vector(Some(q.to_vec())));
-    let rows_passing = passes(kind, scope, filter, ranking, &mut args);
-    let limit = args.push(i64::try_from(k).unwrap_or(i64::MAX));
-    let sql = format!(
-        "SELECT id, (1 - (embedding_vector <=> {query}))::REAL, created_at FROM {}
-         WHERE {rows_passing} AND embedding_vector IS NOT NULL
-         ORDER BY embedding_vector <=> {query}, created_at DESC, id DESC LIMIT {limit}",
-        kind.table()
-    );
-    let rows = fetch(&mut *tx, &sql, args).await?;
+    // A sort anyway: ties newer first, then the larger id, as SQLite mode.
+    let rows = by_distance(
+        &mut tx,
+        kind,
+        scope,
+        q,
+        k,
+        filter,
+        ranking,
+        ", created_at DESC, id DESC",
+    )
+    .await?;
     tx.commit().await?;
     Ok(rows)
 }
@@ -244,20 +237,37 @@ async fn hnsw(
     .bind(max_scan)
     .execute(&mut *tx)
     .await?;
+    // Distance alone in ORDER BY: a second sort key would stop the planner using the index.
+    let rows = by_distance(&mut tx, kind, scope, q, k, filter, ranking, "").await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+/// The `k` rows passing nearest `q` by exact cosine distance, ties broken by
+/// `tie_break` (SQL after the distance in `ORDER BY`), on the plan the
+/// transaction's settings leave the planner.
+#[allow(clippy::too_many_arguments)]
+async fn by_distance(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    kind: MemoryKind,
+    scope: &Scope,
+    q: &[f32],
+    k: usize,
+    filter: &Filter,
+    ranking: &Ranking<'_>,
+    tie_break: &str,
+) -> Result<Vec<Hit>, MemoryError> {
     let mut args = Args::new();
     let query = args.push(SqlValue::Vector(Some(q.to_vec())));
     let rows_passing = passes(kind, scope, filter, ranking, &mut args);
     let limit = args.push(i64::try_from(k).unwrap_or(i64::MAX));
-    // Distance alone in ORDER BY: a second sort key would stop the planner using the index.
     let sql = format!(
         "SELECT id, (1 - (embedding_vector <=> {query}))::REAL, created_at FROM {}
          WHERE {rows_passing} AND embedding_vector IS NOT NULL
-         ORDER BY embedding_vector <=> {query} LIMIT {limit}",
+         ORDER BY embedding_vector <=> {query}{tie_break} LIMIT {limit}",
         kind.table()
     );
-    let rows = fetch(&mut *tx, &sql, args).await?;
-    tx.commit().await?;
-    Ok(rows)
+    fetch(&mut **tx, &sql, args).await
 }
 
 async fn fetch<'e>(
@@ -273,19 +283,4 @@ async fn fetch<'e>(
         .into_iter()
         .map(|(id, s, t)| (id, s, t.timestamp_micros()))
         .collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bits_inform_only_dense_queries() {
-        assert!(bits_are_informative(&[0.5, -0.5, 0.1, -0.2]));
-        assert!(!bits_are_informative(&[0.5, 0.0, 0.0, 0.0, 0.0]), "sparse");
-        assert!(
-            !bits_are_informative(&[0.5, 0.1, 0.2, 0.3, 0.4]),
-            "one sign"
-        );
-    }
 }
