@@ -12,7 +12,8 @@ use crate::db::migrate;
 use crate::embed::Embedder as _;
 use crate::http::{AppState, STARTUP};
 use crate::memory::{
-    HOUSEKEEPING_EVERY, MemoryStore, WorkerSettings, spawn_housekeeping, spawn_pending_worker,
+    HOUSEKEEPING_EVERY, MemoryStore, STATISTICS_EVERY, WorkerSettings, spawn_housekeeping,
+    spawn_pending_worker, spawn_statistics,
 };
 
 /// The readiness hold while the memory stores open (SQLite: partitions load).
@@ -155,6 +156,7 @@ pub async fn serve(settings: &Settings, args: &ServeArgs) -> Result<(), CliError
 
     let (stop_workers, workers_stop) = watch::channel(false);
     let housekeeping = spawn_housekeeping(store.clone(), HOUSEKEEPING_EVERY, workers_stop.clone());
+    let statistics = spawn_statistics(store.clone(), STATISTICS_EVERY, workers_stop.clone());
     let worker = spawn_pending_worker(store, WorkerSettings::default(), workers_stop);
     let result = server.await;
     tracing::info!("server stopped; finishing the pending-embedding worker's batch");
@@ -162,6 +164,7 @@ pub async fn serve(settings: &Settings, args: &ServeArgs) -> Result<(), CliError
     for (name, task) in [
         ("pending-embedding worker", worker),
         ("housekeeping", housekeeping),
+        ("statistics", statistics),
     ] {
         if let Err(e) = task.await {
             tracing::warn!(error = %e, "{name} ended abnormally");

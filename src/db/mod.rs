@@ -9,6 +9,7 @@ mod exec;
 pub mod introspect;
 pub mod migrate;
 mod sql;
+mod statistics;
 mod value;
 mod write_tx;
 
@@ -26,6 +27,7 @@ use sqlx::sqlite::{
 pub use alias::Alias;
 pub use exec::{Dialect, FromBothRows, Tx};
 pub use sql::{BackendPool, is_unique_violation, now_micros};
+pub use statistics::{STALE_AFTER_ROWS, STALE_FRACTION, statistics_stale};
 pub use value::{Args, SqlValue};
 pub use write_tx::WriteTx;
 

@@ -53,7 +53,9 @@ pub use error::MemoryError;
 pub use expiry::MAX_TTL_SECONDS;
 pub use filter::{Cond, Filter};
 pub use forgotten::{ForgetCounts, Forgotten, Reason};
-pub use housekeeping::{HOUSEKEEPING_EVERY, Upkeep, spawn_housekeeping};
+pub use housekeeping::{
+    HOUSEKEEPING_EVERY, STATISTICS_EVERY, Upkeep, spawn_housekeeping, spawn_statistics,
+};
 pub use import::{ImportedBatch, ImportedMemory, NO_VECTOR};
 pub use index::{MemoryIndex, READER_TTL};
 pub use keyword::{MAX_MATCHES, query_terms, words};

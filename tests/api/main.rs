@@ -35,6 +35,7 @@ mod migrations;
 mod minilm;
 mod pending;
 mod pg_index;
+mod pg_statistics;
 mod reembed;
 mod reembed_cli;
 mod settings;
