@@ -34,11 +34,20 @@ impl<T> FromBothRows for T where
 pub struct Dialect(pub Backend);
 
 impl Dialect {
-    /// The column holding a memory's vector: an f32 blob on SQLite, pgvector on Postgres.
-    pub fn vector_column(self) -> &'static str {
+    /// The columns a memory's vector is written to, with their values: an f32
+    /// blob on SQLite (whose first pass codes it in memory); on Postgres the
+    /// pgvector column and the vector's sign bits (`vector::sign_bits`), which
+    /// the first pass ranks by in an index. `None` clears both.
+    pub fn vector_values(self, vector: Option<Vec<f32>>) -> Vec<(&'static str, SqlValue)> {
         match self.0 {
-            Backend::Sqlite => "embedding",
-            Backend::Postgres => "embedding_vector",
+            Backend::Sqlite => vec![("embedding", SqlValue::Vector(vector))],
+            Backend::Postgres => {
+                let signs = vector.as_deref().map(crate::vector::sign_bits);
+                vec![
+                    ("embedding_vector", SqlValue::Vector(vector)),
+                    ("embedding_signs", SqlValue::Bits(signs)),
+                ]
+            }
         }
     }
 

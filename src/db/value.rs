@@ -35,6 +35,9 @@ pub enum SqlValue {
     Ints(Vec<i64>),
     /// A vector: pgvector's `vector` on Postgres, a little-endian f32 blob on SQLite.
     Vector(Option<Vec<f32>>),
+    /// A bit string packed eight bits to a byte: `bit varying` on Postgres,
+    /// a blob on SQLite.
+    Bits(Option<Vec<u8>>),
     /// An exact decimal as canonical text with its column's scale (`5.00`):
     /// `NUMERIC` on Postgres, where the statement casts the parameter
     /// ([`Dialect::param`](super::Dialect::param)), text on SQLite.
@@ -128,6 +131,15 @@ impl Args {
         format!("${}", self.0.len())
     }
 
+    /// Append `(column, value)` pairs; returns `column = $n, ...` for an `UPDATE`.
+    pub fn assignments(&mut self, values: Vec<(&'static str, SqlValue)>) -> String {
+        values
+            .into_iter()
+            .map(|(column, value)| format!("{column} = {}", self.push(value)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// How many values are bound.
     pub fn len(&self) -> usize {
         self.0.len()
@@ -150,6 +162,7 @@ impl Args {
                 SqlValue::Json(v) => out.add(Json(v)),
                 SqlValue::Ints(v) => out.add(ids_json(&v)),
                 SqlValue::Vector(v) => out.add(v.map(|v| encode_blob(&v))),
+                SqlValue::Bits(v) => out.add(v),
                 SqlValue::Decimal(v) => out.add(v),
             };
             added.map_err(sqlx::Error::Encode)?;
@@ -170,6 +183,7 @@ impl Args {
                 SqlValue::Json(v) => out.add(Json(v)),
                 SqlValue::Ints(v) => out.add(v),
                 SqlValue::Vector(v) => out.add(v.map(pgvector::Vector::from)),
+                SqlValue::Bits(v) => out.add(v.map(|b| pgvector::Bit::from_bytes(&b))),
                 SqlValue::Decimal(v) => out.add(v),
             };
             added.map_err(sqlx::Error::Encode)?;

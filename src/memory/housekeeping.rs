@@ -8,6 +8,8 @@
 //! - NPCs over their memory budget (by more than a write evicts itself) are
 //!   brought back to it;
 //! - the forgotten log is pruned of entries past its retention;
+//! - Postgres mode: rows stored before the sign bits were written beside each
+//!   vector get theirs (see `pg_signs`);
 //! - Postgres mode: the memory tables' planner statistics are refreshed once a
 //!   table grew by a fifth, checked every second (see `db::statistics`), where
 //!   autovacuum would leave a table filled from empty unplanned for a minute.
@@ -44,6 +46,7 @@ pub struct Upkeep {
     pub expired: u64,
     pub evicted: u64,
     pub forgotten_pruned: u64,
+    pub signed: u64,
 }
 
 impl MemoryStore {
@@ -63,11 +66,13 @@ impl MemoryStore {
         let expired = keep(self.purge_expired().await, "expiry purge");
         let evicted = keep(self.enforce_budgets().await, "budget enforcement");
         let forgotten_pruned = keep(self.prune_forgotten().await, "forgotten log pruning");
+        let signed = keep(self.fill_signs().await, "sign bits fill");
         let done = Upkeep {
             changelog_pruned,
             expired,
             evicted,
             forgotten_pruned,
+            signed,
         };
         match first_error {
             Some(e) => Err(e),

@@ -224,12 +224,14 @@ impl MemoryStore {
             })
             .unzip();
         let pending = vector.is_none();
-        for (column, value) in [
-            ("created_at", SqlValue::Time(Some(r.created_at))),
-            (
-                self.db.pool(Alias::AiMemory).dialect().vector_column(),
-                SqlValue::Vector(vector),
-            ),
+        let mut extra = vec![("created_at", SqlValue::Time(Some(r.created_at)))];
+        extra.extend(
+            self.db
+                .pool(Alias::AiMemory)
+                .dialect()
+                .vector_values(vector),
+        );
+        extra.extend([
             (
                 "embedding_model",
                 SqlValue::Text((!pending).then(|| model.to_owned())),
@@ -238,7 +240,8 @@ impl MemoryStore {
                 "embedding_error",
                 SqlValue::Text(pending.then(|| NO_VECTOR.to_owned())),
             ),
-        ] {
+        ]);
+        for (column, value) in extra {
             columns.push(column);
             values.push(value);
         }

@@ -7,7 +7,8 @@
 //!   [`modes`]: vector, [`keyword`] or hybrid; [`search`]: hits into results;
 //! - [`pending`]: rows waiting for their embedding, the background worker;
 //!   [`reembed`]: switching providers; [`provider_check`]: refusing another
-//!   provider's vectors; [`pg_index`]: the Postgres HNSW indexes;
+//!   provider's vectors; [`pg_index`]: the Postgres HNSW indexes; [`pg_signs`]:
+//!   the sign bits Postgres' first pass ranks by;
 //! - the lifecycle: [`expiry`] (expiring memories, game time), [`dedup`]
 //!   (repeats), [`budget`] (per-NPC budgets), [`forgotten`] (the log of what
 //!   went and why);
@@ -34,6 +35,7 @@ mod model;
 mod modes;
 mod pending;
 pub mod pg_index;
+mod pg_signs;
 mod provider_check;
 mod reembed;
 mod rows;

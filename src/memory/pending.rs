@@ -26,7 +26,7 @@ use super::kind::MemoryKind;
 use super::provider_check::not_embedded_by;
 use super::rows::{check_page_limit, log_change};
 use super::store::MemoryStore;
-use crate::db::{Alias, Args, Backend, SqlValue, now_micros};
+use crate::db::{Alias, Args, Backend, now_micros};
 use crate::embed::{EmbedError, Embedder};
 use crate::vector::normalize;
 
@@ -268,11 +268,10 @@ impl MemoryStore {
         for ((id, text), vector) in rows.iter().zip(vectors) {
             let mut args = Args::new();
             let sql = format!(
-                "UPDATE {} SET {} = {}, embedding_model = {}, embedding_error = NULL, embedding_failed_at = NULL
+                "UPDATE {} SET {}, embedding_model = {}, embedding_error = NULL, embedding_failed_at = NULL
                  WHERE id = {} AND {} = {}",
                 kind.table(),
-                pool.dialect().vector_column(),
-                args.push(SqlValue::Vector(Some(vector.clone()))),
+                args.assignments(pool.dialect().vector_values(Some(vector.clone()))),
                 args.push(self.model()),
                 args.push(*id),
                 kind.text_column(),
@@ -300,12 +299,12 @@ impl MemoryStore {
         let pool = self.db.pool(Alias::AiMemory);
         let mut args = Args::new();
         let sql = format!(
-            "UPDATE {} SET embedding_error = {}, embedding_failed_at = {}, {} = NULL, embedding_model = NULL
+            "UPDATE {} SET embedding_error = {}, embedding_failed_at = {}, {}, embedding_model = NULL
              WHERE id = {} AND {} = {}",
             kind.table(),
             args.push(error.to_string()),
             args.push(now_micros()),
-            pool.dialect().vector_column(),
+            args.assignments(pool.dialect().vector_values(None)),
             args.push(*id),
             kind.text_column(),
             args.push(text.as_str())

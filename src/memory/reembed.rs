@@ -148,7 +148,7 @@ async fn resize_column(
     sqlx::raw_sql(AssertSqlSafe(format!(
         "ALTER TABLE {table} ALTER COLUMN embedding_vector TYPE vector({dim}) USING NULL;
          ALTER TABLE {table} ALTER COLUMN embedding_vector SET STORAGE {storage};
-         ALTER TABLE {table} ALTER COLUMN embedding_bits TYPE bit varying USING NULL"
+         ALTER TABLE {table} ALTER COLUMN embedding_signs TYPE bit varying USING NULL"
     )))
     .execute(&mut *tx)
     .await?;

@@ -139,12 +139,12 @@ impl MemoryStore {
             let mut args = Args::new();
             let mut params: Vec<String> =
                 row.values.into_iter().map(|(_, v)| args.push(v)).collect();
-            let mut extra = vec![
-                ("created_at", SqlValue::Time(Some(now))),
-                (tx.dialect().vector_column(), SqlValue::Vector(vector)),
+            let mut extra = vec![("created_at", SqlValue::Time(Some(now)))];
+            extra.extend(tx.dialect().vector_values(vector));
+            extra.extend([
                 ("embedding_model", SqlValue::Text(model)),
                 ("embedding_error", SqlValue::Text(error.clone())),
-            ];
+            ]);
             if let Some(key) = &key {
                 extra.push(("dedup_key", SqlValue::Text(Some(key.clone()))));
             }

@@ -15,6 +15,7 @@ mod indexed;
 mod kernel;
 mod partition;
 mod quantized;
+mod sign_bits;
 mod topk;
 mod validate;
 
@@ -30,6 +31,6 @@ pub use indexed::{
 };
 pub use kernel::dot;
 pub use partition::{Partition, ResidentBytes, ScanPlan};
-pub use quantized::sign_bits_informative;
+pub use sign_bits::{code_bytes, hamming, sign_bits};
 pub use topk::{Hit, Ranked, TopK};
 pub use validate::normalize;

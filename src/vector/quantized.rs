@@ -1,10 +1,12 @@
 //! Compact copies of a partition's rows for the first passes of a scan: int8 codes
-//! (a quarter of the f32 arena's bytes) and sign bits (a thirty-second). A first pass
+//! (a quarter of the f32 arena's bytes) and sign bits (a twenty-fourth at 1536-d). A first pass
 //! ranks every row by its compact copy and keeps the best `rescore × k` candidates,
 //! which the next pass (and finally f32) scores again, so only a row a compact pass
 //! ranked below its cut can be missed (recall is measured, not assumed).
 
-use simsimd::{BinarySimilarity, SpatialSimilarity};
+use simsimd::SpatialSimilarity;
+
+use super::sign_bits::{code_bytes, hamming, sign_bits};
 
 /// Fixed-width rows of codes, slot-aligned with the f32 arena: pushed, replaced and
 /// swap-removed exactly as the arena's rows are, so slot `s` always encodes row `s`.
@@ -48,6 +50,7 @@ impl<T: Copy> CodeRows<T> {
         &self.data[slot * self.width..(slot + 1) * self.width]
     }
 
+    #[cfg(test)]
     fn rows(&self) -> usize {
         self.data.len().checked_div(self.width).unwrap_or(0)
     }
@@ -159,77 +162,17 @@ impl CompactCopy for Int8Codes {
     }
 }
 
-/// One bit per component, set where the component is positive, packed eight to a
-/// byte (padding bits stay 0 in every row and the query, so they never differ).
-pub(crate) fn sign_bits(v: &[f32]) -> Vec<u8> {
-    v.chunks(8)
-        .map(|chunk| {
-            chunk
-                .iter()
-                .enumerate()
-                .fold(0u8, |byte, (i, x)| byte | (u8::from(*x > 0.0) << i))
-        })
-        .collect()
-}
-
-/// Bits that differ between two sign rows (simsimd's popcount kernel: AVX-512
-/// VPOPCNTQ on this machine kind, 64 bytes per instruction).
-#[inline]
-pub(crate) fn hamming(a: &[u8], b: &[u8]) -> u32 {
-    match u8::hamming(a, b) {
-        Some(d) => d as u32,
-        None => a.iter().zip(b).map(|(x, y)| (x ^ y).count_ones()).sum(),
-    }
-}
-
-/// The sign-bit copy of a partition's arena, slot-aligned with it.
-///
-/// For unit vectors the share of differing sign bits estimates the angle between
-/// them (for random hyperplanes E[hamming] / bits = θ / π, the SimHash argument), so
-/// ranking by Hamming distance ranks by cosine, coarsely: distances are integers up
-/// to `dim` with a spread of about √dim, which is why the best `rescore × k` rows are
-/// scored again.
+/// The sign-bit copy of a partition's arena, slot-aligned with it: each row's
+/// code under the fixed rotation of [`sign_bits`](super::sign_bits), whose
+/// Hamming distances rank rows by angle, coarsely (integers up to the code's
+/// bits with a spread of about their square root), which is why the best
+/// `rescore × k` rows are scored again.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct BinaryCodes {
     bits: CodeRows<u8>,
-    /// Bits set over all rows, to tell whether the copy carries information.
-    ones: u64,
-    /// Components per row (bits in use per row).
-    dim: usize,
-}
-
-/// Bits set in a row of sign bits.
-fn ones(row: &[u8]) -> u64 {
-    row.iter().map(|b| u64::from(b.count_ones())).sum()
-}
-
-/// `true` when between a quarter and three quarters of `set` out of `total` bits are
-/// set. Dense embeddings set about half of their sign bits (0.50 ± 0.05 per row on
-/// the recall set, at 384-d and 1536-d); sparse vectors set few: the offline hash
-/// provider's are 98 % zeros and set 1 % of their bits, and on them a bit pass kept
-/// recall@10 at 0.27 even with 32 × k candidates (the npc set, `loadgen scan`).
-pub(crate) fn balanced(set: u64, total: u64) -> bool {
-    total > 0 && (total..=3 * total).contains(&(4 * set))
-}
-
-/// Whether a vector's sign bits (`x > 0`, as [`sign_bits`] and pgvector's
-/// `binary_quantize` set them) are balanced enough to rank by (see [`balanced`]).
-pub fn sign_bits_informative(v: &[f32]) -> bool {
-    let set = v.iter().filter(|x| **x > 0.0).count();
-    balanced(set as u64, v.len() as u64)
 }
 
 impl BinaryCodes {
-    /// Whether the rows' sign bits are balanced enough to rank by (see [`balanced`]).
-    pub fn informative(&self) -> bool {
-        balanced(self.ones, (self.bits.rows() * self.dim) as u64)
-    }
-
-    /// Whether a query's sign bits are balanced enough to rank by.
-    pub fn informative_query(&self, query: &[u8]) -> bool {
-        balanced(ones(query), self.dim as u64)
-    }
-
     #[inline]
     pub fn distance(&self, slot: usize, query: &[u8]) -> u32 {
         hamming(self.bits.row(slot), query)
@@ -249,9 +192,7 @@ impl BinaryCodes {
 impl CompactCopy for BinaryCodes {
     fn new(dim: usize) -> Self {
         BinaryCodes {
-            bits: CodeRows::new(dim.div_ceil(8)),
-            ones: 0,
-            dim,
+            bits: CodeRows::new(code_bytes(dim)),
         }
     }
 
@@ -260,19 +201,14 @@ impl CompactCopy for BinaryCodes {
     }
 
     fn push(&mut self, v: &[f32]) {
-        let row = sign_bits(v);
-        self.ones += ones(&row);
-        self.bits.push(&row);
+        self.bits.push(&sign_bits(v));
     }
 
     fn replace(&mut self, slot: usize, v: &[f32]) {
-        let row = sign_bits(v);
-        self.ones = self.ones - ones(self.bits.row(slot)) + ones(&row);
-        self.bits.replace(slot, &row);
+        self.bits.replace(slot, &sign_bits(v));
     }
 
     fn swap_remove(&mut self, slot: usize) {
-        self.ones -= ones(self.bits.row(slot));
         self.bits.swap_remove(slot);
     }
 
@@ -284,48 +220,6 @@ impl CompactCopy for BinaryCodes {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sign_bits_pack_positive_components_low_bit_first() {
-        let v = [0.5, -0.1, 0.0, 0.2, -0.3, 0.1, 0.1, -0.9, 0.4, -0.2];
-        assert_eq!(sign_bits(&v), [0b0110_1001, 0b0000_0001]);
-    }
-
-    #[test]
-    fn hamming_counts_differing_bits_in_every_lane() {
-        // 1536 bits (3 AVX-512 words) plus a 40-bit tail the vector kernel masks.
-        for len in [5usize, 192, 197] {
-            let a: Vec<u8> = (0..len).map(|i| (i * 37 % 251) as u8).collect();
-            let b: Vec<u8> = (0..len).map(|i| (i * 91 % 241) as u8).collect();
-            let reference: u32 = a.iter().zip(&b).map(|(x, y)| (x ^ y).count_ones()).sum();
-            assert_eq!(hamming(&a, &b), reference, "len {len}");
-            assert_eq!(hamming(&a, &a), 0);
-        }
-    }
-
-    #[test]
-    fn set_bits_are_counted_through_every_change() {
-        let mut codes = BinaryCodes::new(8);
-        codes.push(&[1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0]);
-        codes.push(&[1.0; 8]);
-        assert!(codes.informative(), "12 of 16 bits set");
-        codes.replace(1, &[-1.0; 8]);
-        assert!(codes.informative(), "4 of 16");
-        codes.swap_remove(0);
-        assert!(!codes.informative(), "0 of 8");
-        assert!(!balanced(0, 0));
-        assert!(balanced(1, 4) && balanced(3, 4) && !balanced(1, 5) && !balanced(4, 5));
-    }
-
-    #[test]
-    fn sign_bits_inform_only_dense_vectors() {
-        assert!(sign_bits_informative(&[0.5, -0.5, 0.1, -0.2]));
-        assert!(!sign_bits_informative(&[0.5, 0.0, 0.0, 0.0, 0.0]), "sparse");
-        assert!(
-            !sign_bits_informative(&[0.5, 0.1, 0.2, 0.3, 0.4]),
-            "one sign"
-        );
-    }
 
     #[test]
     fn code_rows_swap_remove_moves_the_last_row() {

@@ -5,10 +5,12 @@
 use std::sync::Arc;
 
 use crate::support::db::{TestDb, random_vector};
+use mnemo::db::{Alias, Pool};
 use mnemo::embed::{CachedEmbedder, HashEmbedder};
 use mnemo::memory::Npc;
 use mnemo::memory::{MemorySettings, MemoryStore, NewNpcMemory, NpcSearch};
-use mnemo::vector::HnswSettings;
+use mnemo::vector::{HnswSettings, sign_bits};
+use rand::{Rng, SeedableRng};
 
 const DIM: usize = 1536;
 const PER_NPC: u64 = 600;
@@ -208,21 +210,107 @@ async fn postgres_sign_bits_rescore_exactly() {
     }
 }
 
-/// A query with nearly all components of one sign (the hash provider's
-/// sparse vectors) quantizes to bits that tell nothing apart: the exact
-/// ranking answers it, even with a first pass too narrow to be right.
+fn pg_pool(t: &TestDb) -> &sqlx::PgPool {
+    let Pool::Postgres(pool) = t.db.pool(Alias::AiMemory) else {
+        panic!("a Postgres database")
+    };
+    pool
+}
+
+/// A sparse vector of `DIM` with 24 random non-zero components, as lexical
+/// hashing gives (the offline hash provider's vectors are 98 % zeros).
+fn sparse_vector(seed: u64) -> Vec<f32> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut v = vec![0.0f32; DIM];
+    for _ in 0..24 {
+        v[rng.random_range(0..DIM)] = rng.random_range(-1.0f32..1.0);
+    }
+    v
+}
+
+/// Every stored row's signs, as the row's stored vector's `sign_bits` would be.
+async fn signs_match_vectors(t: &TestDb) -> (usize, usize) {
+    let rows: Vec<(pgvector::Vector, Option<pgvector::Bit>)> = sqlx::query_as(
+        "SELECT embedding_vector, CAST(embedding_signs AS bit(2048)) FROM ai_memory_npcmemory",
+    )
+    .fetch_all(pg_pool(t))
+    .await
+    .unwrap();
+    let matching = rows
+        .iter()
+        .filter(|(v, signs)| {
+            signs.as_ref().map(|b| b.as_bytes().to_vec()) == Some(sign_bits(v.as_slice()))
+        })
+        .count();
+    (matching, rows.len())
+}
+
+/// Sparse vectors rank by the signs of their rotated vectors: a first pass of
+/// 4 × k keeps the exact answer's rows (raw signs, nearly all 0 for such
+/// vectors, kept about a tenth of them), and the signs written with each row
+/// are those of its stored vector.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_sparse_queries_skip_the_sign_bits() {
+async fn postgres_sparse_vectors_rank_by_their_rotated_signs() {
+    let t = TestDb::migrated("postgres").await;
+    let narrow = store_with(&t, with_bits(4)).await;
+    let mut rows = Vec::new();
+    for c in 0..3u64 {
+        let vectors: Vec<Vec<f32>> = (0..200).map(|i| sparse_vector(c * 1000 + i)).collect();
+        let batch = vectors
+            .iter()
+            .enumerate()
+            .map(|(i, v)| NewNpcMemory {
+                npc_id: 1,
+                user_message: format!("s{c}.{i}"),
+                embedding: Some(v.clone()),
+                ..NewNpcMemory::default()
+            })
+            .collect();
+        let stored = narrow.store_batch::<Npc>(batch).await.unwrap();
+        rows.extend(stored.iter().map(|m| m.memory.id).zip(vectors));
+    }
+    assert_eq!(signs_match_vectors(&t).await, (600, 600));
+    let (mut found, mut wanted) = (0, 0);
+    for seed in 0..30 {
+        let q = sparse_vector(900_000 + seed);
+        let exact = exact_top(&rows, &q, 10);
+        let got = top_ids(&narrow, &q, 10).await;
+        found += got.iter().filter(|id| exact.contains(id)).count();
+        wanted += exact.len();
+    }
+    let recall = found as f64 / wanted as f64;
+    assert!(recall >= 0.9, "recall@10 {recall}");
+}
+
+/// Rows stored before the signs were written beside each vector (migration
+/// 0010) have none: a search scores them exactly, even with a first pass too
+/// narrow to reach them, and housekeeping writes their signs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_rows_without_signs_are_scored_exactly_then_signed() {
     let t = TestDb::migrated("postgres").await;
     let narrow = store_with(&t, with_bits(1)).await;
     let rows = fill(&narrow).await;
-    let mut sparse = vec![0.0f32; DIM];
-    for i in [3, 77, 512, 1200] {
-        sparse[i] = 1.0;
+    sqlx::query("UPDATE ai_memory_npcmemory SET embedding_signs = NULL WHERE id % 3 = 0")
+        .execute(pg_pool(&t))
+        .await
+        .unwrap();
+    for (id, v) in rows.iter().filter(|(id, _)| id % 3 == 0).take(10) {
+        assert_eq!(
+            top_ids(&narrow, v, 1).await,
+            vec![*id],
+            "found by exact score"
+        );
     }
+    let done = narrow.housekeeping().await.unwrap();
+    assert_eq!(done.signed, 2 * PER_NPC / 3);
     assert_eq!(
-        top_ids(&narrow, &sparse, 10).await,
-        exact_top(&rows, &sparse, 10)
+        signs_match_vectors(&t).await,
+        (2 * PER_NPC as usize, 2 * PER_NPC as usize)
+    );
+    assert_eq!(
+        narrow.housekeeping().await.unwrap().signed,
+        0,
+        "nothing left"
     );
 }
 

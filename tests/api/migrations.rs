@@ -150,7 +150,7 @@ async fn both_backends_produce_the_same_tables_and_columns() {
             for columns in lite.values_mut() {
                 if columns.iter().any(|c| c == "embedding") {
                     columns.push("embedding_vector".into());
-                    columns.push("embedding_bits".into());
+                    columns.push("embedding_signs".into());
                     columns.sort();
                 }
             }

@@ -6,13 +6,13 @@
 //! by looking at every row; above it the index answers.
 //!
 //! - **Exact, with the sign-bit first pass** (the default): the scope's rows are
-//!   ranked by Hamming distance between sign bits in an index-only scan of the
-//!   covering b-tree of migration `0007_binary_first_pass` (192 bytes a row at
-//!   1536-d instead of a 6 KB vector on its own heap page), and the best
+//!   ranked by Hamming distance between the sign bits of their rotated vectors
+//!   (`vector::sign_bits`, written beside each vector) in an index-only scan of
+//!   the covering b-tree of migration `0010_rotated_sign_bits` (256 bytes a row
+//!   at 1536-d instead of a 6 KB vector on its own heap page), and the best
 //!   `binary_rescore × k` are re-scored by exact cosine. One statement, one
-//!   round trip. Skipped for a query whose components are mostly of one sign
-//!   (the offline hash provider's sparse vectors): its bits say little.
-//! - **Exact, f32 only** (`binary_rescore = 0`, or such a query): a bitmap scan
+//!   round trip.
+//! - **Exact, f32 only** (`binary_rescore = 0`): a bitmap scan
 //!   of the scope and a top-N sort (index scans turned off for the statement, so
 //!   the planner cannot walk the HNSW index instead).
 //! - **HNSW** (a scope at or above the threshold): strict iterative scans with
@@ -77,7 +77,7 @@ pub(super) async fn rank(
         // The walk came back short of k: the exact ranking knows better.
     }
     state.searches.record(true);
-    if ranking.pg_binary_rescore > 0 && crate::vector::sign_bits_informative(q) {
+    if ranking.pg_binary_rescore > 0 {
         let n = k.saturating_mul(ranking.pg_binary_rescore);
         first_pass(pool, kind, scope, q, k, n, filter, ranking).await
     } else {
@@ -152,7 +152,9 @@ fn passes(
 }
 
 /// Sign bits by Hamming distance in an index-only scan, then exact cosine over
-/// the best `n`; ties newer first, then the larger id, as SQLite mode orders them.
+/// the best `n` and over every row whose signs are not written yet (rows older
+/// than migration 0010 until housekeeping fills them in); ties newer first,
+/// then the larger id, as SQLite mode orders them.
 #[allow(clippy::too_many_arguments)]
 async fn first_pass(
     pool: &PgPool,
@@ -167,13 +169,17 @@ async fn first_pass(
     let table = kind.table();
     let mut args = Args::new();
     let query = args.push(SqlValue::Vector(Some(q.to_vec())));
+    let signs = args.push(SqlValue::Bits(Some(crate::vector::sign_bits(q))));
     let rows_passing = passes(kind, scope, filter, ranking, &mut args);
     let candidates = args.push(i64::try_from(n).unwrap_or(i64::MAX));
     let limit = args.push(i64::try_from(k).unwrap_or(i64::MAX));
     let sql = format!(
         "WITH c AS MATERIALIZED (
-           SELECT id FROM {table} WHERE {rows_passing} AND embedding_bits IS NOT NULL
-           ORDER BY embedding_bits <~> binary_quantize({query}) LIMIT {candidates})
+           (SELECT id FROM {table} WHERE {rows_passing} AND embedding_signs IS NOT NULL
+            ORDER BY embedding_signs <~> {signs} LIMIT {candidates})
+           UNION ALL
+           SELECT id FROM {table} WHERE {rows_passing}
+             AND embedding_signs IS NULL AND embedding_vector IS NOT NULL)
          SELECT id, sim, created_at FROM (
            SELECT id, (1 - (embedding_vector <=> {query}))::REAL AS sim, created_at FROM {table}
            WHERE id IN (SELECT id FROM c)) r

@@ -1,15 +1,16 @@
 //! The first passes of an exact scan: rank every row by a compact copy (sign bits,
 //! int8 codes), keep the best few times k, and score only those in f32.
 //!
-//! A 5,000 × 1536 partition is 30.7 MB of f32, 7.7 MB of int8 and 0.96 MB of bits,
-//! and a scan is bound by the bytes it reads: the bit pass reads 32× less than f32.
+//! A 5,000 × 1536 partition is 30.7 MB of f32, 7.7 MB of int8 and 1.3 MB of bits,
+//! and a scan is bound by the bytes it reads: the bit pass reads 24× less than f32.
 //! The final scores and order are exact f32 among the candidates; a row can only be
 //! missed if a compact pass ranked it below its cut, so the cut (`ScanPlan`) is
 //! chosen from measured recall.
 
 use super::Partition;
 use crate::vector::kernel::dot;
-use crate::vector::quantized::{quantize_into, sign_bits};
+use crate::vector::quantized::quantize_into;
+use crate::vector::sign_bits::sign_bits;
 use crate::vector::topk::{Hit, Ranked, TopK};
 
 /// How an exact scan narrows the rows down before scoring them in f32: each stage
@@ -23,9 +24,8 @@ use crate::vector::topk::{Hit, Ranked, TopK};
 /// the bit pass at 4, 8, 16 and 32 × k was 0.924, 0.969, 0.987 and 0.996 at 384-d,
 /// and 0.995, 1.000, 1.000 and 1.000 at 1536-d (the same texts through a random
 /// rotation, i.e. 1536 random hyperplanes). The int8 pass at 4 × k lost nothing on
-/// either. Sparse vectors set few sign bits and rank badly by them, so the bit pass
-/// is skipped when the partition's or the query's bits are unbalanced (see
-/// `quantized::balanced`).
+/// either. The bits are those of a fixed random rotation (see `vector::sign_bits`),
+/// so sparse vectors rank by them as well as dense ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ScanPlan {
     /// Sign-bit pass: every row that passes the filter is ranked by the Hamming
@@ -58,7 +58,7 @@ impl<M: Clone + Send + Sync + 'static> Partition<M> {
     /// them, and the result is ranked like [`search_exact`](Self::search_exact)
     /// (score desc, then created_at desc, then id desc), with exact f32 scores.
     ///
-    /// Cost: one pass over the bits (`dim / 8` bytes a row) or the int8 codes (`dim`
+    /// Cost: one pass over the bits (`code_bytes(dim)` a row) or the int8 codes (`dim`
     /// bytes a row), a heap of `factor × k` candidates (O(log) per push, most rows
     /// rejected after one comparison), then `int8 × k` int8 rows and `factor × k`
     /// f32 rows read at random.
@@ -77,12 +77,10 @@ impl<M: Clone + Send + Sync + 'static> Partition<M> {
             return Vec::new();
         }
         let mut candidates: Option<Vec<usize>> = None;
-        let q = sign_bits(query);
         if plan.binary > 0
             && let Some(bits) = &self.bits
-            && bits.informative()
-            && bits.informative_query(&q)
         {
+            let q = sign_bits(query);
             let keep = k.saturating_mul(plan.binary);
             // Minus the distance: fewer differing bits rank first.
             let score = |slot| -(bits.distance(slot, &q) as f32);

@@ -243,7 +243,7 @@ pub async fn pg_resize_only(db: &Db, kind: MemoryKind, dim: usize) {
     let sql = format!(
         "DROP INDEX {index}; ALTER TABLE {table} ALTER COLUMN embedding_vector TYPE vector({dim}) USING NULL;
          ALTER TABLE {table} ALTER COLUMN embedding_vector SET STORAGE PLAIN;
-         ALTER TABLE {table} ALTER COLUMN embedding_bits TYPE bit varying USING NULL",
+         ALTER TABLE {table} ALTER COLUMN embedding_signs TYPE bit varying USING NULL",
         index = hnsw_index(kind),
         table = kind.table()
     );
