@@ -15,6 +15,7 @@ use crate::memory::{
     HOUSEKEEPING_EVERY, MemoryStore, STATISTICS_EVERY, WorkerSettings, spawn_housekeeping,
     spawn_pending_worker, spawn_statistics,
 };
+use crate::vector::BitRescore;
 
 /// The readiness hold while the memory stores open (SQLite: partitions load).
 pub const MEMORY_INDEX: &str = "memory index";
@@ -35,13 +36,14 @@ pub struct ServeArgs {
     #[arg(long)]
     pub ef_search: Option<usize>,
     /// MNEMO_INT8_RESCORE: SQLite mode's exact scans take an int8 pass and re-score
-    /// this many times k candidates in f32 (0: f32 only).
+    /// this many times k candidates in f32 (0, the default: skip it).
     #[arg(long)]
     pub int8_rescore: Option<usize>,
     /// MNEMO_BINARY_RESCORE: SQLite mode's exact scans start with a sign-bit pass
-    /// keeping this many times k candidates for the int8 pass (0: skip it).
+    /// keeping this many times k candidates (`auto`, the default: by the
+    /// vectors' dimension, 8 at 1536-d, 32 at 384-d; 0: skip it).
     #[arg(long)]
-    pub binary_rescore: Option<usize>,
+    pub binary_rescore: Option<BitRescore>,
     /// MNEMO_HNSW_BUILDS: SQLite mode's HNSW index builds that may run at once.
     #[arg(long)]
     pub hnsw_builds: Option<usize>,
@@ -69,7 +71,10 @@ impl ServeArgs {
             (vars::MNEMO_HNSW_THRESHOLD, number(self.hnsw_threshold)),
             (vars::MNEMO_EF_SEARCH, number(self.ef_search)),
             (vars::MNEMO_INT8_RESCORE, number(self.int8_rescore)),
-            (vars::MNEMO_BINARY_RESCORE, number(self.binary_rescore)),
+            (
+                vars::MNEMO_BINARY_RESCORE,
+                self.binary_rescore.map(|b| b.to_string()),
+            ),
             (vars::MNEMO_HNSW_BUILDS, number(self.hnsw_builds)),
             (
                 vars::MNEMO_DEDUP_WINDOW_SECONDS,

@@ -20,6 +20,7 @@ use crate::embed::{
 };
 use crate::http::HttpSettings;
 use crate::memory::MemorySettings;
+use crate::vector::BitRescore;
 
 /// The environment variables, each named once.
 pub mod vars {
@@ -198,13 +199,17 @@ impl Settings {
             hnsw: crate::vector::HnswSettings {
                 threshold: number(&get, MNEMO_HNSW_THRESHOLD, 20_000usize)?.max(1),
                 ef_search,
-                // On for serving: on the real-text recall set it kept recall@10 at 1.000 at
-                // 384 and 1536 dimensions while scanning 2.5x and 5.6x faster (benches/results).
-                int8_rescore: number(&get, MNEMO_INT8_RESCORE, 4)?,
-                // Before it, the sign-bit pass: on the recall set recall@10 was 0.996 at 384
-                // dimensions (0.987 at 16) and 1.000 at 1536, with scans 2.6x faster than
-                // int8 alone at 1536 (`loadgen scan`).
-                binary_rescore: number(&get, MNEMO_BINARY_RESCORE, 32)?,
+                // Off by default: after the sign-bit pass it changed no result and
+                // saved no time (`loadgen scan`: 0.269 vs 0.259 ms at 1536-d, 0.345
+                // vs 0.354 at 384-d), and its copy costs a quarter of the vectors'
+                // memory. Alone (bits off) it kept recall@10 at 1.000 on the
+                // real-text set, scanning 2.5x (384-d) and 4.5x (1536-d) faster.
+                int8_rescore: number(&get, MNEMO_INT8_RESCORE, 0)?,
+                // The sign-bit pass, with as many candidates as the code's length
+                // needs (`vector::auto_factor`: 8 at 1536-d, 32 at 384-d): recall@10
+                // 0.9995 and 0.9986 on the real-text set, scans 21x and 3x faster
+                // than f32 (`loadgen scan`).
+                binary_rescore: number(&get, MNEMO_BINARY_RESCORE, BitRescore::Auto)?,
                 // Each build already uses every core: more at once only slows each.
                 build_pool: crate::vector::BuildPool::new(positive_count(
                     number(&get, MNEMO_HNSW_BUILDS, 1)?,
@@ -212,9 +217,8 @@ impl Settings {
                 )?),
                 ..defaults.hnsw.clone()
             },
-            // On 24,000 real-text rows in 5 partitions the sign bits kept recall@10
-            // at 0.995 with 4x k candidates and 0.9995 with 8x.
-            pg_binary_rescore: number(&get, MNEMO_PG_BINARY_RESCORE, 8)?,
+            // The same codes and the same default factor as SQLite mode's pass.
+            pg_binary_rescore: number(&get, MNEMO_PG_BINARY_RESCORE, BitRescore::Auto)?,
             dedup_window: Duration::from_secs(number(
                 &get,
                 MNEMO_DEDUP_WINDOW_SECONDS,
@@ -393,8 +397,9 @@ mod tests {
         assert_eq!(s.embedding.provider, "hash");
         assert_eq!(s.embedding.guard, GuardSettings::default());
         assert_eq!(s.http, HttpSettings::default());
-        assert_eq!(s.memory.hnsw.int8_rescore, 4);
-        assert_eq!(s.memory.hnsw.binary_rescore, 32);
+        assert_eq!(s.memory.hnsw.int8_rescore, 0);
+        assert_eq!(s.memory.hnsw.binary_rescore, BitRescore::Auto);
+        assert_eq!(s.memory.pg_binary_rescore, BitRescore::Auto);
         assert_eq!(s.memory.hnsw.build_pool.limit(), 1);
         assert_eq!(s.memory.dedup_window, Duration::from_secs(600));
         assert_eq!(s.memory.npc_budget, None);
@@ -424,8 +429,9 @@ mod tests {
             (vars::MNEMO_EMBED_REQUEST_BUDGET_MS, "750"),
             (vars::MNEMO_DB_STATEMENT_TIMEOUT_MS, "0"),
             (vars::DATABASE_URL, "  "),
-            (vars::MNEMO_INT8_RESCORE, "0"),
+            (vars::MNEMO_INT8_RESCORE, "4"),
             (vars::MNEMO_BINARY_RESCORE, "0"),
+            (vars::MNEMO_PG_BINARY_RESCORE, "16"),
             (vars::MNEMO_HNSW_BUILDS, "2"),
             (vars::MNEMO_DEDUP_WINDOW_SECONDS, "0"),
             (vars::MNEMO_NPC_MEMORY_BUDGET, "200"),
@@ -441,8 +447,9 @@ mod tests {
         );
         assert_eq!(s.pool_for(true).statement_timeout, None);
         assert!(matches!(s.database, DatabaseTarget::Sqlite { .. }));
-        assert_eq!(s.memory.hnsw.int8_rescore, 0);
-        assert_eq!(s.memory.hnsw.binary_rescore, 0);
+        assert_eq!(s.memory.hnsw.int8_rescore, 4);
+        assert_eq!(s.memory.hnsw.binary_rescore, BitRescore::Off);
+        assert_eq!(s.memory.pg_binary_rescore, BitRescore::Times(16));
         assert_eq!(s.memory.hnsw.build_pool.limit(), 2);
         assert!(s.memory.dedup_window.is_zero());
         assert_eq!(s.memory.npc_budget, Some(200));

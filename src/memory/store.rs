@@ -28,9 +28,9 @@ pub struct MemorySettings {
     /// The in-memory HNSW layer of SQLite mode (threshold, m, ef).
     pub hnsw: crate::vector::HnswSettings,
     /// Postgres: candidates per result the sign-bit first pass of an exact
-    /// search keeps for exact re-scoring; 0 ranks the whole scope by exact
+    /// search keeps for exact re-scoring; off ranks the whole scope by exact
     /// cosine (the default here; `mnemo serve` turns it on).
-    pub pg_binary_rescore: usize,
+    pub pg_binary_rescore: crate::vector::BitRescore,
     /// A memory repeating one stored this recently adds no row
     /// (`MNEMO_DEDUP_WINDOW_SECONDS`); zero turns deduplication off.
     pub dedup_window: std::time::Duration,
@@ -48,7 +48,7 @@ impl Default for MemorySettings {
             max_top_k: 100,
             max_text_chars: 16_000,
             hnsw: crate::vector::HnswSettings::default(),
-            pg_binary_rescore: 0,
+            pg_binary_rescore: crate::vector::BitRescore::Off,
             dedup_window: DEFAULT_DEDUP_WINDOW,
             npc_budget: None,
             forgotten_retention: DEFAULT_FORGOTTEN_RETENTION,

@@ -167,7 +167,7 @@ on_both_backends!(exact_ties_keep_the_newest);
 
 fn with_bits(pg_binary_rescore: usize) -> MemorySettings {
     MemorySettings {
-        pg_binary_rescore,
+        pg_binary_rescore: mnemo::vector::BitRescore::Times(pg_binary_rescore),
         ..MemorySettings::default()
     }
 }

@@ -59,8 +59,8 @@ pub struct Ranking<'a> {
     pub hnsw: &'a HnswSettings,
     pub ef_search: usize,
     /// Postgres: candidates per result the sign-bit first pass keeps for exact
-    /// re-scoring (0: exact cosine over the whole scope).
-    pub pg_binary_rescore: usize,
+    /// re-scoring (off: exact cosine over the whole scope).
+    pub pg_binary_rescore: crate::vector::BitRescore,
 }
 
 pub(crate) enum Engine {

@@ -77,8 +77,9 @@ pub(super) async fn rank(
         // The walk came back short of k: the exact ranking knows better.
     }
     state.searches.record(true);
-    if ranking.pg_binary_rescore > 0 {
-        let n = k.saturating_mul(ranking.pg_binary_rescore);
+    let factor = ranking.pg_binary_rescore.factor(q.len());
+    if factor > 0 {
+        let n = k.saturating_mul(factor);
         first_pass(pool, kind, scope, q, k, n, filter, ranking).await
     } else {
         exact(pool, kind, scope, q, k, filter, ranking).await

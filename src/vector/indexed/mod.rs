@@ -75,7 +75,7 @@ impl<M: Clone + Send + Sync + 'static> IndexedPartition<M> {
     /// Wrap an already loaded partition (no index yet: call [`Self::maintain`] or
     /// [`Self::build_now`]).
     pub fn from_partition(mut part: Partition<M>, settings: HnswSettings) -> Self {
-        part.enable_plan(settings.scan_plan());
+        part.enable_plan(settings.scan_plan(part.dim()));
         IndexedPartition {
             part,
             settings,
@@ -215,7 +215,7 @@ impl<M: Clone + Send + Sync + 'static> IndexedPartition<M> {
         ef_search: Option<usize>,
         filter: Option<F>,
     ) -> SearchOutcome {
-        let plan = self.settings.scan_plan();
+        let plan = self.settings.scan_plan(self.part.dim());
         let exact = |strategy| SearchOutcome {
             hits: match &filter {
                 Some(f) => self.part.search_planned(query, k, plan, f),

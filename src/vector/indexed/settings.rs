@@ -5,6 +5,7 @@
 use super::pool::BuildPool;
 use crate::vector::graph::GraphParams;
 use crate::vector::partition::ScanPlan;
+use crate::vector::sign_bits::BitRescore;
 
 /// Tuning of the approximate layer. See each field for the reasoning behind its default.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,11 +60,12 @@ pub struct HnswSettings {
     /// `mnemo serve` sets it (`MNEMO_INT8_RESCORE`). The int8 copy costs a quarter of
     /// the arena again.
     pub int8_rescore: usize,
-    /// Exact scans start with a sign-bit pass (Hamming distance, one bit per
-    /// component) keeping the best `binary_rescore × k` rows for the int8 pass or
-    /// f32 when non-zero; 0 skips it. 0 here; `mnemo serve` sets it
-    /// (`MNEMO_BINARY_RESCORE`). The bit copy costs a thirty-second of the arena.
-    pub binary_rescore: usize,
+    /// Exact scans start with a sign-bit pass (Hamming distance between the codes
+    /// of `vector::sign_bits`) keeping the best `binary_rescore × k` rows for the
+    /// int8 pass or f32 unless off. Off here; `mnemo serve` sets it
+    /// (`MNEMO_BINARY_RESCORE`, by default [`BitRescore::Auto`]). The bit copy
+    /// costs a twenty-fourth of the arena at 1536-d.
+    pub binary_rescore: BitRescore,
     /// Threads a build may use. Default: all available cores (a build is rare and the
     /// sooner it finishes the sooner searches leave the exact scan).
     pub build_threads: usize,
@@ -84,7 +86,7 @@ impl Default for HnswSettings {
             filter_exact_fraction: 0.02,
             filter_exact_per_ef: 32,
             int8_rescore: 0,
-            binary_rescore: 0,
+            binary_rescore: BitRescore::Off,
             build_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             build_pool: BuildPool::global(),
         }
@@ -92,10 +94,10 @@ impl Default for HnswSettings {
 }
 
 impl HnswSettings {
-    /// The first passes of an exact scan.
-    pub fn scan_plan(&self) -> ScanPlan {
+    /// The first passes of an exact scan of `dim`-dimensional vectors.
+    pub fn scan_plan(&self, dim: usize) -> ScanPlan {
         ScanPlan {
-            binary: self.binary_rescore,
+            binary: self.binary_rescore.factor(dim),
             int8: self.int8_rescore,
         }
     }
