@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::support::db::{TestDb, random_vector};
 use mnemo::db::{Alias, Pool};
-use mnemo::embed::{CachedEmbedder, HashEmbedder};
+use mnemo::embed::{CachedEmbedder, Embedder as _, HashEmbedder};
 use mnemo::memory::Npc;
 use mnemo::memory::{MemorySettings, MemoryStore, NewNpcMemory, NpcSearch};
 use mnemo::vector::{HnswSettings, sign_bits};
@@ -282,36 +282,62 @@ async fn postgres_sparse_vectors_rank_by_their_rotated_signs() {
     assert!(recall >= 0.9, "recall@10 {recall}");
 }
 
-/// Rows stored before the signs were written beside each vector (migration
-/// 0010) have none: a search scores them exactly, even with a first pass too
-/// narrow to reach them, and housekeeping writes their signs.
+/// Rows stored before the signs were written beside each vector (by a
+/// service at migration 0009, the last without them) have none after the
+/// upgrade: a search scores them exactly, even with a first pass too narrow to
+/// reach them, and housekeeping writes their signs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_rows_without_signs_are_scored_exactly_then_signed() {
-    let t = TestDb::migrated("postgres").await;
-    let narrow = store_with(&t, with_bits(1)).await;
-    let rows = fill(&narrow).await;
-    sqlx::query("UPDATE ai_memory_npcmemory SET embedding_signs = NULL WHERE id % 3 = 0")
+async fn postgres_rows_stored_before_signs_are_scored_exactly_then_signed() {
+    let t = TestDb::migrated_until("postgres", Alias::AiMemory, "0009_memory_lifecycle").await;
+    let model = HashEmbedder::new(DIM).model().to_owned();
+    let rows: Vec<(i64, Vec<f32>)> = (0..PER_NPC)
+        .map(|i| (i as i64 + 1, random_vector(700_000 + i, DIM)))
+        .collect();
+    for (id, v) in &rows {
+        let mut unit = v.clone();
+        mnemo::vector::normalize(&mut unit, DIM).unwrap();
+        sqlx::query(
+            "INSERT INTO ai_memory_npcmemory (id, npc_id, summary, created_at, embedding_vector, embedding_model)
+             VALUES ($1, 1, $2, now(), $3, $4)",
+        )
+        .bind(id)
+        .bind(format!("old {id}"))
+        .bind(pgvector::Vector::from(unit))
+        .bind(&model)
         .execute(pg_pool(&t))
         .await
         .unwrap();
-    for (id, v) in rows.iter().filter(|(id, _)| id % 3 == 0).take(10) {
+    }
+    mnemo::db::migrate::migrate(&t.db, &[Alias::AiMemory], &Default::default(), None)
+        .await
+        .unwrap();
+    let narrow = store_with(&t, with_bits(1)).await;
+    for (id, v) in rows.iter().step_by(60) {
         assert_eq!(
             top_ids(&narrow, v, 1).await,
             vec![*id],
             "found by exact score"
         );
     }
+    assert_eq!(signs_match_vectors(&t).await, (0, PER_NPC as usize));
     let done = narrow.housekeeping().await.unwrap();
-    assert_eq!(done.signed, 2 * PER_NPC / 3);
+    assert_eq!(done.signed, PER_NPC);
     assert_eq!(
         signs_match_vectors(&t).await,
-        (2 * PER_NPC as usize, 2 * PER_NPC as usize)
+        (PER_NPC as usize, PER_NPC as usize)
     );
     assert_eq!(
         narrow.housekeeping().await.unwrap().signed,
         0,
         "nothing left"
     );
+    for (id, v) in rows.iter().step_by(60) {
+        assert_eq!(
+            top_ids(&narrow, v, 1).await,
+            vec![*id],
+            "found by its signs"
+        );
+    }
 }
 
 /// Above the threshold, a filter keeping 1 % of the scope still returns full k:
