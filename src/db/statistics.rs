@@ -18,7 +18,7 @@
 
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{Db, Pool};
+use super::{Db, Inner};
 
 /// Changes below this many rows never trigger an analysis: small tables plan
 /// well on any statistics.
@@ -43,7 +43,7 @@ impl Db {
     /// doing this, none. SQLite: none (its planner does not depend on
     /// statistics for these statements).
     pub async fn refresh_statistics(&self, tables: &[&str]) -> Result<Vec<String>, sqlx::Error> {
-        let Pool::Postgres(pool) = self.pool(super::Alias::AiMemory) else {
+        let Inner::Postgres { pool, .. } = &*self.inner else {
             return Ok(Vec::new());
         };
         let names: Vec<String> = tables.iter().map(|t| t.to_string()).collect();

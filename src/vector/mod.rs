@@ -31,6 +31,6 @@ pub use indexed::{
 };
 pub use kernel::dot;
 pub use partition::{Partition, ResidentBytes, ScanPlan};
-pub use sign_bits::{BitRescore, auto_factor, code_bytes, hamming, sign_bits};
+pub use sign_bits::{BitRescore, auto_factor, sign_bits};
 pub use topk::{Hit, Ranked, TopK};
 pub use validate::normalize;
