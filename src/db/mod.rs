@@ -11,6 +11,7 @@ pub mod migrate;
 mod sql;
 mod statistics;
 mod value;
+mod wal_watch;
 mod write_tx;
 
 use std::path::{Path, PathBuf};
@@ -29,6 +30,7 @@ pub use exec::{Dialect, FromBothRows, Tx};
 pub use sql::{BackendPool, is_unique_violation, now_micros};
 pub use statistics::{STALE_AFTER_ROWS, STALE_FRACTION, statistics_stale};
 pub use value::{Args, SqlValue};
+pub use wal_watch::{WalStamp, WalWatch};
 pub use write_tx::WriteTx;
 
 use crate::config::DatabaseTarget;

@@ -3,7 +3,9 @@
 //! a blob from disk. Every committed write appends to `ai_memory_changelog` in
 //! its own transaction; before each search the index replays what it has not
 //! seen yet, so a write by another process (the CLI importer beside a running
-//! server) is visible to the next search, with no timer involved.
+//! server) is visible to the next search, with no timer involved. When nothing
+//! was committed since the last replay (the WAL-index header says so, see
+//! [`WalWatch`]) the search asks the database nothing at all.
 //!
 //! The index loads on first use ([`MemoryIndex::ensure_loaded`]; `mnemo serve`
 //! loads it before it reports ready), so commands that only write never pay for
@@ -22,7 +24,7 @@ use std::sync::{Arc, RwLock};
 use chrono::{DateTime, Utc};
 use sqlx::{Row, SqlitePool, sqlite::SqliteRow};
 
-use crate::db::BackendPool as _;
+use crate::db::{BackendPool as _, WalStamp, WalWatch};
 
 use super::error::MemoryError;
 use super::filter::{MetaRow, MetaValue};
@@ -89,6 +91,11 @@ pub struct MemoryIndex {
     /// Whether `state` has been loaded from the tables yet.
     loaded: std::sync::atomic::AtomicBool,
     refreshing: tokio::sync::Mutex<()>,
+    /// The database's WAL index, watched so that a search skips the change-log
+    /// query when nothing was committed since the last catch-up.
+    wal: std::sync::OnceLock<WalWatch>,
+    /// The WAL-index header as of the start of the last complete catch-up.
+    caught_up_at: std::sync::Mutex<Option<WalStamp>>,
     searches: SearchCounts,
     /// This process's name in `ai_memory_changelog_reader`.
     reader: String,
@@ -126,6 +133,8 @@ impl MemoryIndex {
             state: RwLock::new(State::default()),
             loaded: false.into(),
             refreshing: tokio::sync::Mutex::new(()),
+            wal: std::sync::OnceLock::new(),
+            caught_up_at: std::sync::Mutex::new(None),
             searches: SearchCounts::default(),
             reader: format!("{:016x}", rand::random::<u64>()),
         })
@@ -317,15 +326,35 @@ impl MemoryIndex {
         })
     }
 
-    /// Replay the change log since the last position. Cheap when nothing changed
-    /// (one indexed query); otherwise reads only the changed rows.
+    /// Replay the change log since the last position. Free when nothing was
+    /// committed since the last catch-up (the WAL-index header is unchanged, see
+    /// [`WalWatch`]); otherwise one indexed query, then only the changed rows.
     /// A no-op before the first load (which reads the tables as they are).
     pub async fn refresh(&self, pool: &SqlitePool) -> Result<(), MemoryError> {
         if !self.is_loaded() {
             return Ok(());
         }
-        let _one_at_a_time = self.refreshing.lock().await;
         self.install_finished_builds();
+        // Read before the catch-up: whatever it shows committed, the catch-up sees.
+        let stamp = self
+            .wal
+            .get_or_init(|| WalWatch::for_database(pool.connect_options().get_filename()))
+            .stamp();
+        if stamp.is_some() && *self.lock_caught_up() == stamp {
+            return Ok(());
+        }
+        let _one_at_a_time = self.refreshing.lock().await;
+        self.catch_up(pool).await?;
+        *self.lock_caught_up() = stamp;
+        Ok(())
+    }
+
+    fn lock_caught_up(&self) -> std::sync::MutexGuard<'_, Option<WalStamp>> {
+        self.caught_up_at.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Replay the change log until nothing is left. The caller holds `refreshing`.
+    async fn catch_up(&self, pool: &SqlitePool) -> Result<(), MemoryError> {
         loop {
             let since = self.read().last_seq;
             // One query, changes or not: the prune mark (always one row) with the
