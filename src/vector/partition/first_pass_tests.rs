@@ -172,6 +172,27 @@ fn ties_are_cut_and_ordered_as_the_exact_scan_orders_them() {
 }
 
 #[test]
+fn counting_keeps_the_rows_the_heap_keeps() {
+    // Distances of few values (many ties), creation times repeating out of id
+    // order: for every cut, counting must choose the very rows the heap chooses.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(21);
+    let mut p: Partition<()> = Partition::new(4);
+    for id in 0..2_000 {
+        p.upsert(id, rng.random_range(0..40), (), &[1.0, 0.0, 0.0, 0.0]);
+    }
+    let distances: Vec<u32> = (0..2_000).map(|_| rng.random_range(0..12)).collect();
+    let distance = |slot: usize| distances[slot];
+    for keep in [1, 7, 80, 333, 1_999, 2_000, 2_500] {
+        let slots = || (0..2_000).filter(|slot| slot % 5 != 0);
+        let mut by_heap = p.keep_best(slots(), keep, |slot| -(distance(slot) as f32));
+        let mut by_count = p.keep_nearest(slots(), keep, 11, distance);
+        by_heap.sort_unstable();
+        by_count.sort_unstable();
+        assert_eq!(by_count, by_heap, "keep {keep}");
+    }
+}
+
+#[test]
 fn upserts_and_removals_keep_the_bit_rows_in_step_with_the_arena() {
     let (mut p, mut data) = churned(100, 16);
     // Replace a row in place, remove the last slot and a middle one.
