@@ -73,13 +73,48 @@ impl Db {
             return Ok(Vec::new());
         }
         // The names came from the catalog and are this service's own tables.
-        for table in &stale {
+        let mut analysed = Vec::with_capacity(stale.len());
+        for table in stale {
+            if !lock_now(&mut tx, &table).await? {
+                continue;
+            }
             sqlx::query(AssertSqlSafe(format!("ANALYZE {table}")))
                 .execute(&mut *tx)
                 .await?;
+            analysed.push(table);
         }
         tx.commit().await?;
-        Ok(stale)
+        Ok(analysed)
+    }
+}
+
+/// Take the lock `ANALYZE` needs on `table` (within a savepoint), or report it
+/// busy at once.
+///
+/// Waiting for it could deadlock: `CREATE INDEX CONCURRENTLY` (`mnemo index
+/// build`) holds that lock while it waits for every transaction with an older
+/// snapshot to end, this one included, which would be waiting for the lock.
+/// Postgres then cancels one of them, and it was the index build. A busy table
+/// is analysed by a later check.
+async fn lock_now(tx: &mut sqlx::PgConnection, table: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query("SAVEPOINT lock_for_analyse")
+        .execute(&mut *tx)
+        .await?;
+    let locked = sqlx::query(AssertSqlSafe(format!(
+        "LOCK TABLE {table} IN SHARE UPDATE EXCLUSIVE MODE NOWAIT"
+    )))
+    .execute(&mut *tx)
+    .await;
+    match locked {
+        Ok(_) => Ok(true),
+        // lock_not_available
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55P03") => {
+            sqlx::query("ROLLBACK TO SAVEPOINT lock_for_analyse")
+                .execute(&mut *tx)
+                .await?;
+            Ok(false)
+        }
+        Err(e) => Err(e),
     }
 }
 

@@ -104,3 +104,41 @@ async fn a_table_is_analysed_once_it_grew_enough_and_not_before() {
         "fresh statistics are left alone"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_another_session_holds_is_left_for_later_not_waited_for() {
+    // `CREATE INDEX CONCURRENTLY` holds this lock while it waits for older
+    // transactions to end: a refresh waiting for it would deadlock with it.
+    let t = TestDb::migrated("postgres").await;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER TABLE {NPC_TABLE} SET (autovacuum_enabled = false)"
+    )))
+    .execute(pg_pool(&t))
+    .await
+    .unwrap();
+    let memories = crate::support::db::memory_store(&t.db).await;
+    let tables = MemoryKind::ALL.map(MemoryKind::table);
+    let rows = STALE_AFTER_ROWS as usize + 100;
+    store(&memories, 0, rows).await;
+    await_changes(&t, rows as i64).await;
+
+    let mut holder = pg_pool(&t).begin().await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "LOCK TABLE {NPC_TABLE} IN SHARE UPDATE EXCLUSIVE MODE"
+    )))
+    .execute(&mut *holder)
+    .await
+    .unwrap();
+    let refreshed = tokio::time::timeout(Duration::from_secs(60), t.db.refresh_statistics(&tables))
+        .await
+        .expect("the refresh does not wait for the table lock")
+        .unwrap();
+    assert!(refreshed.is_empty(), "the held table is skipped");
+
+    holder.rollback().await.unwrap();
+    assert_eq!(
+        t.db.refresh_statistics(&tables).await.unwrap(),
+        vec![NPC_TABLE.to_owned()],
+        "and analysed once free"
+    );
+}
