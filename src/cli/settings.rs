@@ -46,6 +46,7 @@ pub mod vars {
     pub const MNEMO_DEDUP_WINDOW_SECONDS: &str = "MNEMO_DEDUP_WINDOW_SECONDS";
     pub const MNEMO_NPC_MEMORY_BUDGET: &str = "MNEMO_NPC_MEMORY_BUDGET";
     pub const MNEMO_FORGOTTEN_RETENTION_HOURS: &str = "MNEMO_FORGOTTEN_RETENTION_HOURS";
+    pub const MNEMO_RECORD_CACHE_SIZE: &str = "MNEMO_RECORD_CACHE_SIZE";
     pub const MNEMO_BIND: &str = "MNEMO_BIND";
     pub const MNEMO_HTTP_WORKERS: &str = "MNEMO_HTTP_WORKERS";
     pub const MNEMO_JSON_LIMIT_BYTES: &str = "MNEMO_JSON_LIMIT_BYTES";
@@ -82,6 +83,7 @@ pub mod vars {
         MNEMO_DEDUP_WINDOW_SECONDS,
         MNEMO_NPC_MEMORY_BUDGET,
         MNEMO_FORGOTTEN_RETENTION_HOURS,
+        MNEMO_RECORD_CACHE_SIZE,
         MNEMO_BIND,
         MNEMO_HTTP_WORKERS,
         MNEMO_JSON_LIMIT_BYTES,
@@ -243,6 +245,7 @@ impl Settings {
                 )?
                 .saturating_mul(3600) as u64,
             ),
+            record_cache: number(&get, MNEMO_RECORD_CACHE_SIZE, defaults.record_cache)?,
             ..defaults
         };
         let mut http = HttpSettings {
@@ -467,6 +470,7 @@ mod tests {
             (vars::MNEMO_DEDUP_WINDOW_SECONDS, "0"),
             (vars::MNEMO_NPC_MEMORY_BUDGET, "200"),
             (vars::MNEMO_FORGOTTEN_RETENTION_HOURS, "2"),
+            (vars::MNEMO_RECORD_CACHE_SIZE, "0"),
         ])
         .unwrap();
         assert_eq!(s.http.json_limit, 2048);
@@ -485,6 +489,7 @@ mod tests {
         assert!(s.memory.dedup_window.is_zero());
         assert_eq!(s.memory.npc_budget, Some(200));
         assert_eq!(s.memory.forgotten_retention, Duration::from_secs(7200));
+        assert_eq!(s.memory.record_cache, 0);
     }
 
     #[test]

@@ -214,6 +214,8 @@ struct MemoryCollector {
     breaker: IntGauge,
     breaker_opened: IntCounter,
     forgotten: IntCounterVec,
+    record_hits: IntCounter,
+    record_misses: IntCounter,
 }
 
 impl MemoryCollector {
@@ -272,6 +274,14 @@ impl MemoryCollector {
                 &["reason"],
             )
             .unwrap_or_else(|e| unreachable!("static metric: {e}")),
+            record_hits: counter(
+                "mnemo_record_cache_hits_total",
+                "Search answers' records read from the record cache (SQLite mode)",
+            ),
+            record_misses: counter(
+                "mnemo_record_cache_misses_total",
+                "Search answers' records read from the database (SQLite mode)",
+            ),
         }
     }
 }
@@ -287,6 +297,8 @@ impl Collector for MemoryCollector {
         d.extend(self.breaker.desc());
         d.extend(self.breaker_opened.desc());
         d.extend(self.forgotten.desc());
+        d.extend(self.record_hits.desc());
+        d.extend(self.record_misses.desc());
         d
     }
 
@@ -334,6 +346,13 @@ impl Collector for MemoryCollector {
             out.extend(self.rows.collect());
             out.extend(self.partitions.collect());
             out.extend(self.indexed.collect());
+            let records = index.records();
+            self.record_hits.reset();
+            self.record_hits.inc_by(records.hits());
+            self.record_misses.reset();
+            self.record_misses.inc_by(records.misses());
+            out.extend(self.record_hits.collect());
+            out.extend(self.record_misses.collect());
         }
         out
     }

@@ -29,6 +29,7 @@ use crate::db::{BackendPool as _, WalStamp, WalWatch};
 use super::error::MemoryError;
 use super::filter::{MetaRow, MetaValue};
 use super::kind::{KeyColumn, MemoryKind, MetaType};
+use super::record_cache::RecordCache;
 use super::search_counts::SearchCounts;
 use crate::vector::{Hit, HnswSettings, IndexedPartition, Maintenance, Strategy, decode_blob};
 
@@ -96,6 +97,8 @@ pub struct MemoryIndex {
     wal: std::sync::OnceLock<WalWatch>,
     /// The WAL-index header as of the start of the last complete catch-up.
     caught_up_at: std::sync::Mutex<Option<WalStamp>>,
+    /// Records searches read lately, forgotten as their rows change.
+    records: RecordCache,
     searches: SearchCounts,
     /// This process's name in `ai_memory_changelog_reader`.
     reader: String,
@@ -124,8 +127,9 @@ fn row_select(kind: MemoryKind) -> String {
 }
 
 impl MemoryIndex {
-    /// An index not loaded yet: it loads on first use.
-    pub fn new(dim: usize, model: &str, hnsw: HnswSettings) -> Arc<Self> {
+    /// An index not loaded yet: it loads on first use. It caches up to
+    /// `cached_records` records for searches (see [`RecordCache`]).
+    pub fn new(dim: usize, model: &str, hnsw: HnswSettings, cached_records: usize) -> Arc<Self> {
         Arc::new(Self {
             dim,
             model: model.to_owned(),
@@ -135,6 +139,7 @@ impl MemoryIndex {
             refreshing: tokio::sync::Mutex::new(()),
             wal: std::sync::OnceLock::new(),
             caught_up_at: std::sync::Mutex::new(None),
+            records: RecordCache::new(cached_records),
             searches: SearchCounts::default(),
             reader: format!("{:016x}", rand::random::<u64>()),
         })
@@ -150,6 +155,25 @@ impl MemoryIndex {
             }
         }
         self.refresh(pool).await
+    }
+
+    /// The records cache, once it can be trusted: loaded, and caught up with
+    /// every commit so far. `None` before the first load (whose catch-up would
+    /// forget changed rows) and when the cache is off.
+    pub async fn fresh_records(
+        &self,
+        pool: &SqlitePool,
+    ) -> Result<Option<&RecordCache>, MemoryError> {
+        if !self.is_loaded() || !self.records.is_on() {
+            return Ok(None);
+        }
+        self.refresh(pool).await?;
+        Ok(Some(&self.records))
+    }
+
+    /// The records cache, for metrics.
+    pub fn records(&self) -> &RecordCache {
+        &self.records
     }
 
     /// Whether the rows have been loaded.
@@ -197,6 +221,7 @@ impl MemoryIndex {
         let keys: Vec<PartitionKey> = state.partitions.keys().cloned().collect();
         maintain(&mut state, keys);
         *self.write() = state;
+        self.records.clear();
         self.loaded
             .store(true, std::sync::atomic::Ordering::Release);
         Ok(())
@@ -412,6 +437,8 @@ impl MemoryIndex {
                     current.push((kind, id, found.remove(&id)));
                 }
             }
+            self.records
+                .forget(current.iter().map(|(kind, id, _)| (*kind, *id)));
             let mut state = self.write();
             let mut touched = Vec::new();
             for (kind, id, row) in current {

@@ -113,9 +113,11 @@ pub struct NewRow {
 }
 
 /// A stored record of some kind.
-pub trait Record: FromBothRows + Serialize + Clone {
+pub trait Record: FromBothRows + Serialize + Clone + Send + Sync + 'static {
     fn id(&self) -> i64;
     fn created_at(&self) -> chrono::DateTime<chrono::Utc>;
+    /// When the memory expires, if it does.
+    fn expires_at(&self) -> Option<chrono::DateTime<chrono::Utc>>;
     /// Whether the record has its vector (else its embedding is pending).
     fn is_embedded(&self) -> bool;
     /// For blended ranking; kinds without one rank it 0.

@@ -37,6 +37,7 @@ mod pending;
 pub mod pg_index;
 mod pg_signs;
 mod provider_check;
+mod record_cache;
 mod reembed;
 mod rows;
 mod search;

@@ -228,7 +228,8 @@ impl MemoryStore {
     }
 
     /// Unexpired records of `kind` with the given ids (any order; missing and
-    /// expired ids are skipped).
+    /// expired ids are skipped): from the record cache where it has them (SQLite
+    /// mode), else from the database.
     pub(crate) async fn fetch<R: Record>(
         &self,
         kind: MemoryKind,
@@ -237,6 +238,25 @@ impl MemoryStore {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
+        let Some(cache) = self.engine.fresh_records().await? else {
+            return self.read_records(kind, ids).await;
+        };
+        let read_at = cache.generation();
+        let (mut found, missing) = cache.get::<R>(kind, ids, chrono::Utc::now());
+        if !missing.is_empty() {
+            let read = self.read_records::<R>(kind, &missing).await?;
+            cache.insert(kind, &read, read_at);
+            found.extend(read);
+        }
+        Ok(found)
+    }
+
+    /// [`fetch`](Self::fetch) from the database.
+    async fn read_records<R: Record>(
+        &self,
+        kind: MemoryKind,
+        ids: &[i64],
+    ) -> Result<HashMap<i64, R>, MemoryError> {
         let pool = self.db.pool(Alias::AiMemory);
         let mut args = Args::new();
         let ids_param = args.push(SqlValue::Ints(ids.to_vec()));

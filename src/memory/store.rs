@@ -39,6 +39,9 @@ pub struct MemorySettings {
     pub npc_budget: Option<u64>,
     /// How long the forgotten log keeps an entry (`MNEMO_FORGOTTEN_RETENTION_HOURS`).
     pub forgotten_retention: std::time::Duration,
+    /// SQLite mode: records kept in memory for searches
+    /// (`MNEMO_RECORD_CACHE_SIZE`); 0 reads every one from the database.
+    pub record_cache: usize,
 }
 
 impl Default for MemorySettings {
@@ -52,9 +55,14 @@ impl Default for MemorySettings {
             dedup_window: DEFAULT_DEDUP_WINDOW,
             npc_budget: None,
             forgotten_retention: DEFAULT_FORGOTTEN_RETENTION,
+            record_cache: DEFAULT_RECORD_CACHE,
         }
     }
 }
+
+/// Default record cache: 10,000 records, a few megabytes, the hits of the
+/// last thousand searches at least.
+pub const DEFAULT_RECORD_CACHE: usize = 10_000;
 
 /// Default dedup window: ten minutes, a conversation's span; a player saying
 /// the same thing later is remembered again.
@@ -111,7 +119,13 @@ impl MemoryStore {
         embedder: Arc<CachedEmbedder>,
         settings: MemorySettings,
     ) -> Result<Self, MemoryError> {
-        let engine = Engine::open(&db, embedder.dimension(), embedder.model(), &settings.hnsw);
+        let engine = Engine::open(
+            &db,
+            embedder.dimension(),
+            embedder.model(),
+            &settings.hnsw,
+            settings.record_cache,
+        );
         Ok(Self {
             db,
             embedder,

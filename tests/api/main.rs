@@ -36,6 +36,7 @@ mod minilm;
 mod pending;
 mod pg_index;
 mod pg_statistics;
+mod record_cache;
 mod reembed;
 mod reembed_cli;
 mod settings;

@@ -14,6 +14,7 @@ use super::error::MemoryError;
 use super::filter::Filter;
 use super::index::{KeyValue, MemoryIndex, PartitionKey};
 use super::kind::MemoryKind;
+use super::record_cache::RecordCache;
 use super::search_counts::SearchCounts;
 use crate::db::{Alias, Args, Db, Dialect, Pool, SqlValue};
 use crate::vector::HnswSettings;
@@ -78,11 +79,17 @@ pub(crate) enum Engine {
 
 impl Engine {
     /// The engine of `db`'s backend; SQLite's index loads on first use.
-    pub fn open(db: &Db, dim: usize, model: &str, hnsw: &HnswSettings) -> Self {
+    pub fn open(
+        db: &Db,
+        dim: usize,
+        model: &str,
+        hnsw: &HnswSettings,
+        cached_records: usize,
+    ) -> Self {
         match db.pool(Alias::AiMemory) {
             Pool::Sqlite(pool) => Engine::InMemory {
                 pool: pool.clone(),
-                index: MemoryIndex::new(dim, model, hnsw.clone()),
+                index: MemoryIndex::new(dim, model, hnsw.clone(), cached_records),
             },
             Pool::Postgres(pool) => Engine::Pgvector {
                 pool: pool.clone(),
@@ -96,6 +103,16 @@ impl Engine {
         match self {
             Engine::InMemory { pool, index } => index.ensure_loaded(pool).await,
             Engine::Pgvector { .. } => Ok(()),
+        }
+    }
+
+    /// SQLite mode: the cache of records searches read, caught up with every
+    /// commit (see [`MemoryIndex::fresh_records`]). Postgres: none, as replicas
+    /// could not tell each other what changed.
+    pub async fn fresh_records(&self) -> Result<Option<&RecordCache>, MemoryError> {
+        match self {
+            Engine::InMemory { pool, index } => index.fresh_records(pool).await,
+            Engine::Pgvector { .. } => Ok(None),
         }
     }
 

@@ -77,6 +77,9 @@ impl Record for LoreMemory {
     fn created_at(&self) -> DateTime<Utc> {
         self.created_at
     }
+    fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.expires_at
+    }
     fn is_embedded(&self) -> bool {
         self.embedding_model.is_some()
     }
