@@ -262,11 +262,12 @@ class Report:
                            f"{fmt(mine.get('recall_at_10'), 3)}, Chroma {fmt(chroma.get('recall_at_10'), 3)}.")
         hnsw = [r for r in self.scan if r["method"] == "hnsw_ef100"]
         if hnsw:
-            out.append("- HNSW recall@10 at ef_search=100 (the service default), in process: " + ", ".join(
+            out.append("- HNSW recall@10 at ef_search=100 (SQLite mode's default), in process: " + ", ".join(
                 f"{r['set']} {fmt(r['recall_at_10'], 3)}" for r in hnsw) + " (aim ≥ 0.95).")
         lite_recall = self.search("sqlite", "recall", 1)
         if lite_recall:
-            out.append(f"- SQLite-mode HTTP search through HNSW on the recall set: recall@10 {fmt(lite_recall.get('recall_at_10'), 3)}.")
+            out.append(f"- SQLite-mode HTTP search on the recall set (one partition: scanned by default, through HNSW under "
+                       f"--quick's threshold): recall@10 {fmt(lite_recall.get('recall_at_10'), 3)}.")
         for data in ("npc", "recall"):
             pg = self.search("postgres", data, 1)
             if pg:

@@ -290,8 +290,12 @@ impl MemoryStore {
         npc_id: i64,
         npc_name: Option<&str>,
     ) -> Result<Vec<i64>, MemoryError> {
-        // SQLite mode: an NPC with searchable rows has a partition in memory, so the
-        // common case needs no query on the search path.
+        // Without a name there is nothing to fall back on: no query. SQLite mode:
+        // an NPC with searchable rows has a partition in memory, so the common
+        // case needs no query either.
+        let Some(name) = npc_name.filter(|n| !n.trim().is_empty()) else {
+            return Ok(vec![npc_id]);
+        };
         if self
             .engine
             .surely_has(MemoryKind::Npc, KeyValue::Int(npc_id))
@@ -305,18 +309,16 @@ impl MemoryStore {
             args.push(npc_id)
         );
         let has_rows: Option<(i64,)> = pool.fetch_optional(&sql, args).await?;
-        match (has_rows, npc_name) {
-            (None, Some(name)) if !name.trim().is_empty() => {
-                let mut args = Args::new();
-                let sql = format!(
-                    "SELECT DISTINCT npc_id FROM ai_memory_npcmemory WHERE npc_name = {}",
-                    args.push(name)
-                );
-                let ids: Vec<(i64,)> = pool.fetch_all(&sql, args).await?;
-                Ok(ids.into_iter().map(|(id,)| id).collect())
-            }
-            _ => Ok(vec![npc_id]),
+        if has_rows.is_some() {
+            return Ok(vec![npc_id]);
         }
+        let mut args = Args::new();
+        let sql = format!(
+            "SELECT DISTINCT npc_id FROM ai_memory_npcmemory WHERE npc_name = {}",
+            args.push(name)
+        );
+        let ids: Vec<(i64,)> = pool.fetch_all(&sql, args).await?;
+        Ok(ids.into_iter().map(|(id,)| id).collect())
     }
 
     /// The speaker condition: by id when that id has memories with these NPCs,
