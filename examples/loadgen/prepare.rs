@@ -61,7 +61,11 @@ pub async fn prepare_text(dir: &Path, args: &[String]) {
         .map(String::from)
         .collect();
     lines.truncate(max);
-    let embedder = mnemo::embed::build(&provider, &mnemo::embed::EmbedSettings::default())
+    // The service's own settings: where the local model lives (MNEMO_MODEL_DIR,
+    // else under HOME), an OpenAI-compatible endpoint's URL and key.
+    let settings = mnemo::cli::settings::Settings::from_env()
+        .unwrap_or_else(|e| panic!("settings from the environment: {e}"));
+    let embedder = mnemo::embed::build(&provider, &settings.embedding.provider_settings)
         .unwrap_or_else(|e| panic!("provider {provider}: {e}"));
     let started = Instant::now();
     let mut vectors = Vec::with_capacity(lines.len());
