@@ -8,7 +8,7 @@ use mnemo::db::{Alias, Db};
 use mnemo::embed::{CachedEmbedder, HashEmbedder};
 use mnemo::memory::{MemorySettings, MemoryStore, NewNpcMemory, NpcSearch};
 
-use crate::support::db::{TestDb, memory_store};
+use crate::support::db::{TestDb, memory_store, second_process};
 use mnemo::memory::Npc;
 
 fn line(i: usize) -> NewNpcMemory {
@@ -45,11 +45,6 @@ async fn log_rows(db: &Db) -> i64 {
         .await
         .unwrap();
     n
-}
-
-/// A second process on the same files: its own connections and its own index.
-async fn second_process(t: &TestDb) -> MemoryStore {
-    memory_store(&Db::open(&t.target).await.expect("open")).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -57,11 +57,11 @@ async fn await_changes(t: &TestDb, rows: i64) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_table_is_analysed_once_it_grew_enough_and_not_before() {
+/// A fresh Postgres database whose NPC table autovacuum leaves alone (visiting
+/// meanwhile, it would analyse the table itself after 50 changes and reset the
+/// counts these tests read), and a store on it.
+async fn without_autovacuum() -> (TestDb, mnemo::memory::MemoryStore) {
     let t = TestDb::migrated("postgres").await;
-    // Autovacuum visiting this database meanwhile would analyse the table
-    // itself (after 50 changes) and reset the counts this test reads.
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "ALTER TABLE {NPC_TABLE} SET (autovacuum_enabled = false)"
     )))
@@ -69,6 +69,12 @@ async fn a_table_is_analysed_once_it_grew_enough_and_not_before() {
     .await
     .unwrap();
     let memories = crate::support::db::memory_store(&t.db).await;
+    (t, memories)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_is_analysed_once_it_grew_enough_and_not_before() {
+    let (t, memories) = without_autovacuum().await;
     let tables = MemoryKind::ALL.map(MemoryKind::table);
     let planned_rows = || async {
         let (rows, columns): (f32, i64) = sqlx::query_as(
@@ -109,14 +115,7 @@ async fn a_table_is_analysed_once_it_grew_enough_and_not_before() {
 async fn a_table_another_session_holds_is_left_for_later_not_waited_for() {
     // `CREATE INDEX CONCURRENTLY` holds this lock while it waits for older
     // transactions to end: a refresh waiting for it would deadlock with it.
-    let t = TestDb::migrated("postgres").await;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "ALTER TABLE {NPC_TABLE} SET (autovacuum_enabled = false)"
-    )))
-    .execute(pg_pool(&t))
-    .await
-    .unwrap();
-    let memories = crate::support::db::memory_store(&t.db).await;
+    let (t, memories) = without_autovacuum().await;
     let tables = MemoryKind::ALL.map(MemoryKind::table);
     let rows = STALE_AFTER_ROWS as usize + 100;
     store(&memories, 0, rows).await;

@@ -4,10 +4,9 @@
 
 use std::time::Duration;
 
-use mnemo::db::Db;
 use mnemo::memory::{MemoryError, MemoryStore, NewNpcMemory, Npc, NpcMemory, NpcSearch};
 
-use crate::support::db::{TestDb, memory_store};
+use crate::support::db::{TestDb, memory_store, second_process};
 
 const NPC: i64 = 12;
 
@@ -32,11 +31,6 @@ async fn top(store: &MemoryStore) -> NpcMemory {
 
 fn cache_hits(store: &MemoryStore) -> u64 {
     store.index().expect("SQLite mode").records().hits()
-}
-
-/// A second process on the same files: its own connections, index and cache.
-async fn second_process(t: &TestDb) -> MemoryStore {
-    memory_store(&Db::open(&t.target).await.expect("open")).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -147,6 +147,12 @@ pub async fn memory_store(db: &Db) -> mnemo::memory::MemoryStore {
     .await
 }
 
+/// A memory store as a second process on the same database would have it:
+/// its own connections, its own in-memory index and record cache.
+pub async fn second_process(t: &TestDb) -> mnemo::memory::MemoryStore {
+    memory_store(&Db::open(&t.target).await.expect("open")).await
+}
+
 /// A memory store over `db` with the given provider.
 pub async fn memory_store_with(
     db: &Db,
