@@ -15,12 +15,14 @@
 //! engines never starve. So a search is `exhausted` (the scope held fewer than
 //! `top_k`) exactly when fewer than `top_k` rows came back.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::engine::Scope;
 use super::error::MemoryError;
 use super::filter::Filter;
-use super::kind::MemoryKind;
+use super::kind::{MemoryKind, Record};
 use super::search::Weights;
 use super::store::MemoryStore;
 
@@ -71,10 +73,12 @@ pub struct Hit {
     pub score: f32,
 }
 
-/// What a search found, before the rows are read.
+/// What a search found, with the records read along with the hits (Postgres
+/// vector search), before the rest are read.
 #[derive(Debug, Clone)]
-pub(crate) struct Found {
+pub(crate) struct Found<R> {
     pub hits: Vec<Hit>,
+    pub records: HashMap<i64, R>,
     pub exhausted: bool,
     pub mode: SearchMode,
     /// Why the query could not be embedded, when a hybrid search fell back.
@@ -160,7 +164,7 @@ impl MemoryStore {
     /// its mode (`q`: the embedded query, `None` for keyword search or a
     /// degraded hybrid one); exhausted when fewer than `top_k` came back.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn find(
+    pub(crate) async fn find<R: Record>(
         &self,
         kind: MemoryKind,
         scope: &Scope,
@@ -170,7 +174,7 @@ impl MemoryStore {
         q: &Embedded,
         k: usize,
         top_k: usize,
-    ) -> Result<Found, MemoryError> {
+    ) -> Result<Found<R>, MemoryError> {
         let vector_hits = |hits: Vec<(i64, f32)>| -> Vec<Hit> {
             hits.into_iter()
                 .map(|(id, s)| Hit {
@@ -181,9 +185,12 @@ impl MemoryStore {
                 .collect()
         };
         let words = || text.unwrap_or_default();
+        let mut records = HashMap::new();
         let hits = match (mode, &q.vector) {
             (SearchMode::Vector, Some(v)) => {
-                vector_hits(self.rank(kind, scope, v, k, filter).await?)
+                let ranked;
+                (ranked, records) = self.rank_with_records(kind, scope, v, k, filter).await?;
+                vector_hits(ranked)
             }
             (SearchMode::Vector, None) => {
                 return Err(MemoryError::invalid(
@@ -206,6 +213,7 @@ impl MemoryStore {
         Ok(Found {
             exhausted: hits.len() < top_k,
             hits,
+            records,
             mode,
             degraded: q.degraded.clone(),
         })

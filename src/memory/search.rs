@@ -3,6 +3,8 @@
 //! original's wording of each memory's age on the wall or the game clock, and
 //! the answer's account of itself (`requested`, `returned`, `exhausted`).
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -189,25 +191,46 @@ impl MemoryStore {
         k: usize,
         filter: &Filter,
     ) -> Result<Vec<(i64, f32)>, MemoryError> {
-        let ranking = Ranking {
+        self.engine
+            .rank(kind, scope, q, k, &live(filter), &self.ranking())
+            .await
+    }
+
+    /// [`rank`](Self::rank), with the records the engine read along (Postgres
+    /// reads them in the ranking statement; SQLite mode none).
+    pub(crate) async fn rank_with_records<R: Record>(
+        &self,
+        kind: MemoryKind,
+        scope: &Scope,
+        q: &[f32],
+        k: usize,
+        filter: &Filter,
+    ) -> Result<(Vec<(i64, f32)>, HashMap<i64, R>), MemoryError> {
+        self.engine
+            .rank_with_records(kind, scope, q, k, &live(filter), &self.ranking())
+            .await
+    }
+
+    /// How this store's engine ranks.
+    fn ranking(&self) -> Ranking<'_> {
+        Ranking {
             model: self.model(),
             hnsw: &self.settings.hnsw,
             ef_search: self.settings.ef_search,
             pg_binary_rescore: self.settings.pg_binary_rescore,
-        };
-        self.engine
-            .rank(kind, scope, q, k, &live(filter), &ranking)
-            .await
+        }
     }
 
     /// The answer to a search that found `found`.
     pub(crate) async fn answer<R: Record>(
         &self,
         kind: MemoryKind,
-        found: Found,
+        found: Found<R>,
         shape: Shape,
     ) -> Result<SearchResults<R>, MemoryError> {
-        let items = self.results::<R>(kind, found.hits, shape).await?;
+        let items = self
+            .results::<R>(kind, found.hits, found.records, shape)
+            .await?;
         Ok(SearchResults {
             requested: shape.top_k,
             returned: items.len(),
@@ -221,10 +244,12 @@ impl MemoryStore {
 
     /// Turn hits into results in hit order, dropping those under
     /// `min_similarity`; with weights, re-rank by the blended score and keep `top_k`.
+    /// Records not `read` along with the hits are fetched.
     pub(crate) async fn results<R: Record>(
         &self,
         kind: MemoryKind,
         hits: Vec<Hit>,
+        mut records: HashMap<i64, R>,
         shape: Shape,
     ) -> Result<Vec<Scored<R>>, MemoryError> {
         let floor = |h: &Hit| match (shape.min_similarity, h.similarity) {
@@ -232,8 +257,14 @@ impl MemoryStore {
             _ => true,
         };
         let hits: Vec<Hit> = hits.into_iter().filter(floor).collect();
-        let ids: Vec<i64> = hits.iter().map(|h| h.id).collect();
-        let mut records = self.fetch::<R>(kind, &ids).await?;
+        let missing: Vec<i64> = hits
+            .iter()
+            .map(|h| h.id)
+            .filter(|id| !records.contains_key(id))
+            .collect();
+        if !missing.is_empty() {
+            records.extend(self.fetch::<R>(kind, &missing).await?);
+        }
         let clock = shape.clock;
         let mut out: Vec<Scored<R>> = hits
             .into_iter()

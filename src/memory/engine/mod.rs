@@ -8,12 +8,15 @@ mod pgvector;
 
 use std::sync::Arc;
 
+use std::collections::HashMap;
+
+use sqlx::postgres::PgRow;
 use sqlx::{PgPool, SqlitePool};
 
 use super::error::MemoryError;
 use super::filter::Filter;
 use super::index::{KeyValue, MemoryIndex, PartitionKey};
-use super::kind::MemoryKind;
+use super::kind::{MemoryKind, Record};
 use super::record_cache::RecordCache;
 use super::search_counts::SearchCounts;
 use crate::db::{Alias, Args, Db, Dialect, Pool, SqlValue};
@@ -136,6 +139,45 @@ impl Engine {
         filter: &Filter,
         ranking: &Ranking<'_>,
     ) -> Result<Vec<(i64, f32)>, MemoryError> {
+        let (hits, _) = self
+            .ranked(kind, scope, q, k, filter, ranking, false)
+            .await?;
+        Ok(hits)
+    }
+
+    /// [`rank`](Self::rank), and on Postgres the hits' records, read by the
+    /// same statement (one round trip per search instead of two). SQLite mode
+    /// returns none: its records come from the record cache.
+    pub async fn rank_with_records<R: Record>(
+        &self,
+        kind: MemoryKind,
+        scope: &Scope,
+        q: &[f32],
+        k: usize,
+        filter: &Filter,
+        ranking: &Ranking<'_>,
+    ) -> Result<(Vec<(i64, f32)>, HashMap<i64, R>), MemoryError> {
+        let (hits, rows) = self
+            .ranked(kind, scope, q, k, filter, ranking, true)
+            .await?;
+        let records = rows
+            .iter()
+            .map(|row| R::from_row(row).map(|r| (r.id(), r)))
+            .collect::<Result<_, sqlx::Error>>()?;
+        Ok((hits, records))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn ranked(
+        &self,
+        kind: MemoryKind,
+        scope: &Scope,
+        q: &[f32],
+        k: usize,
+        filter: &Filter,
+        ranking: &Ranking<'_>,
+        records: bool,
+    ) -> Result<(Vec<(i64, f32)>, Vec<PgRow>), MemoryError> {
         match self {
             Engine::InMemory { pool, index } => {
                 let predicate = filter.compile(kind.spec())?;
@@ -145,11 +187,14 @@ impl Engine {
                     let found = index.search(&key, q, k, |id, row| predicate.matches(id, row));
                     hits.extend(found.into_iter().map(|h| (h.id, h.score, h.created_at)));
                 }
-                Ok(order_hits(hits, k))
+                Ok((order_hits(hits, k), Vec::new()))
             }
             Engine::Pgvector { pool, state } => {
-                let rows = pgvector::rank(pool, state, kind, scope, q, k, filter, ranking).await?;
-                Ok(order_hits(rows, k))
+                let ranked =
+                    pgvector::rank(pool, state, kind, scope, q, k, filter, ranking, records)
+                        .await?;
+                let (hits, rows): (Vec<_>, Vec<_>) = ranked.into_iter().unzip();
+                Ok((order_hits(hits, k), rows.into_iter().flatten().collect()))
             }
         }
     }

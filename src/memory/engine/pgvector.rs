@@ -28,7 +28,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use sqlx::{AssertSqlSafe, PgPool};
+use sqlx::postgres::PgRow;
+use sqlx::{AssertSqlSafe, PgPool, Row};
 
 use super::{Ranking, Scope};
 use crate::db::{Args, Backend, Dialect, SqlValue};
@@ -45,6 +46,36 @@ pub const SIZE_TTL: Duration = Duration::from_secs(30);
 /// (id, similarity, created_at micros).
 type Hit = (i64, f32, i64);
 
+/// A hit, with its row when the record was asked for.
+pub(super) type Ranked = (Hit, Option<PgRow>);
+
+/// How a ranking statement is read: its hits alone, or each with its record.
+///
+/// A search then reads its answer in one statement instead of two: the ranking
+/// statement's ids are joined with the table, and the record is decoded from
+/// the same row (`r_*` columns are the hit, the rest the kind's columns).
+#[derive(Clone, Copy)]
+struct Read {
+    kind: MemoryKind,
+    records: bool,
+}
+
+impl Read {
+    /// `ranking` (selecting `id, sim, created_at`) as this read runs it.
+    fn statement(self, ranking: &str) -> String {
+        if !self.records {
+            return ranking.to_owned();
+        }
+        format!(
+            "SELECT r.r_id, r.r_sim, r.r_created, {columns} FROM
+               (SELECT id AS r_id, sim AS r_sim, created_at AS r_created FROM ({ranking}) ranked) r
+             JOIN {table} ON {table}.id = r.r_id",
+            columns = self.kind.spec().columns,
+            table = self.kind.table()
+        )
+    }
+}
+
 /// The Postgres engine's own state: search counts, and scope sizes.
 #[derive(Default)]
 pub(crate) struct PgState {
@@ -54,7 +85,9 @@ pub(crate) struct PgState {
 
 const PG: Dialect = Dialect(Backend::Postgres);
 
-/// The `k` rows of `kind` in `scope` passing `filter` nearest `q`.
+/// The `k` rows of `kind` in `scope` passing `filter` nearest `q`; with
+/// `records`, each hit's row carries the kind's record columns too, read by the
+/// same statement (see [`Ranked`]).
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn rank(
     pool: &PgPool,
@@ -65,12 +98,14 @@ pub(super) async fn rank(
     k: usize,
     filter: &Filter,
     ranking: &Ranking<'_>,
-) -> Result<Vec<Hit>, MemoryError> {
+    records: bool,
+) -> Result<Vec<Ranked>, MemoryError> {
+    let read = Read { kind, records };
     let threshold = i64::try_from(ranking.hnsw.threshold).unwrap_or(i64::MAX);
     let size = scope_size(pool, state, kind, scope, threshold).await?;
     if size >= threshold {
         state.searches.record(false);
-        let hits = hnsw(pool, kind, scope, q, k, filter, ranking, size).await?;
+        let hits = hnsw(pool, read, scope, q, k, filter, ranking, size).await?;
         if hits.len() >= k {
             return Ok(hits);
         }
@@ -80,9 +115,9 @@ pub(super) async fn rank(
     let factor = ranking.pg_binary_rescore.factor(q.len());
     if factor > 0 {
         let n = k.saturating_mul(factor);
-        first_pass(pool, kind, scope, q, k, n, filter, ranking).await
+        first_pass(pool, read, scope, q, k, n, filter, ranking).await
     } else {
-        exact(pool, kind, scope, q, k, filter, ranking).await
+        exact(pool, read, scope, q, k, filter, ranking).await
     }
 }
 
@@ -159,14 +194,15 @@ fn passes(
 #[allow(clippy::too_many_arguments)]
 async fn first_pass(
     pool: &PgPool,
-    kind: MemoryKind,
+    read: Read,
     scope: &Scope,
     q: &[f32],
     k: usize,
     n: usize,
     filter: &Filter,
     ranking: &Ranking<'_>,
-) -> Result<Vec<Hit>, MemoryError> {
+) -> Result<Vec<Ranked>, MemoryError> {
+    let kind = read.kind;
     let table = kind.table();
     let mut args = Args::new();
     let query = args.push(SqlValue::Vector(Some(q.to_vec())));
@@ -186,19 +222,19 @@ async fn first_pass(
            WHERE id IN (SELECT id FROM c)) r
          ORDER BY sim DESC, created_at DESC, id DESC LIMIT {limit}"
     );
-    fetch(pool, &sql, args).await
+    fetch(pool, read, &sql, args).await
 }
 
 /// Every row of the scope by exact cosine: a bitmap scan and a top-N sort.
 async fn exact(
     pool: &PgPool,
-    kind: MemoryKind,
+    read: Read,
     scope: &Scope,
     q: &[f32],
     k: usize,
     filter: &Filter,
     ranking: &Ranking<'_>,
-) -> Result<Vec<Hit>, MemoryError> {
+) -> Result<Vec<Ranked>, MemoryError> {
     let mut tx = pool.begin().await?;
     // An HNSW scan is an index scan; a bitmap scan cannot produce its order.
     sqlx::query("SELECT set_config('enable_indexscan', 'off', true)")
@@ -207,7 +243,7 @@ async fn exact(
     // A sort anyway: ties newer first, then the larger id, as SQLite mode.
     let rows = by_distance(
         &mut tx,
-        kind,
+        read,
         scope,
         q,
         k,
@@ -224,14 +260,14 @@ async fn exact(
 #[allow(clippy::too_many_arguments)]
 async fn hnsw(
     pool: &PgPool,
-    kind: MemoryKind,
+    read: Read,
     scope: &Scope,
     q: &[f32],
     k: usize,
     filter: &Filter,
     ranking: &Ranking<'_>,
     size: i64,
-) -> Result<Vec<Hit>, MemoryError> {
+) -> Result<Vec<Ranked>, MemoryError> {
     let mut tx = pool.begin().await?;
     // pgvector stops an iterative scan after max_scan_tuples (default 20,000)
     // visited rows; a filter keeping 1 % of a 100,000-row scope needs ~100 x k.
@@ -245,7 +281,7 @@ async fn hnsw(
     .execute(&mut *tx)
     .await?;
     // Distance alone in ORDER BY: a second sort key would stop the planner using the index.
-    let rows = by_distance(&mut tx, kind, scope, q, k, filter, ranking, "").await?;
+    let rows = by_distance(&mut tx, read, scope, q, k, filter, ranking, "").await?;
     tx.commit().await?;
     Ok(rows)
 }
@@ -256,38 +292,45 @@ async fn hnsw(
 #[allow(clippy::too_many_arguments)]
 async fn by_distance(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    kind: MemoryKind,
+    read: Read,
     scope: &Scope,
     q: &[f32],
     k: usize,
     filter: &Filter,
     ranking: &Ranking<'_>,
     tie_break: &str,
-) -> Result<Vec<Hit>, MemoryError> {
+) -> Result<Vec<Ranked>, MemoryError> {
+    let kind = read.kind;
     let mut args = Args::new();
     let query = args.push(SqlValue::Vector(Some(q.to_vec())));
     let rows_passing = passes(kind, scope, filter, ranking, &mut args);
     let limit = args.push(i64::try_from(k).unwrap_or(i64::MAX));
     let sql = format!(
-        "SELECT id, (1 - (embedding_vector <=> {query}))::REAL, created_at FROM {}
+        "SELECT id, (1 - (embedding_vector <=> {query}))::REAL AS sim, created_at FROM {}
          WHERE {rows_passing} AND embedding_vector IS NOT NULL
          ORDER BY embedding_vector <=> {query}{tie_break} LIMIT {limit}",
         kind.table()
     );
-    fetch(&mut **tx, &sql, args).await
+    fetch(&mut **tx, read, &sql, args).await
 }
 
+/// Run the ranking statement `sql` as `read` says: each row's hit from its
+/// first three columns, and the row itself when it carries the record.
 async fn fetch<'e>(
     executor: impl sqlx::PgExecutor<'e>,
+    read: Read,
     sql: &str,
     args: Args,
-) -> Result<Vec<Hit>, MemoryError> {
-    let rows: Vec<(i64, f32, DateTime<Utc>)> =
-        sqlx::query_as_with(AssertSqlSafe(sql.to_owned()), args.postgres()?)
-            .fetch_all(executor)
-            .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, s, t)| (id, s, t.timestamp_micros()))
-        .collect())
+) -> Result<Vec<Ranked>, MemoryError> {
+    let rows: Vec<PgRow> = sqlx::query_with(AssertSqlSafe(read.statement(sql)), args.postgres()?)
+        .fetch_all(executor)
+        .await?;
+    rows.into_iter()
+        .map(|row| {
+            let created: DateTime<Utc> = row.try_get(2)?;
+            let hit = (row.try_get(0)?, row.try_get(1)?, created.timestamp_micros());
+            Ok((hit, read.records.then_some(row)))
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(MemoryError::from)
 }

@@ -338,7 +338,7 @@ impl MemoryStore {
         let find = |filter: Filter, k: usize| {
             let (scope, q) = (&scope, &q);
             async move {
-                self.find(
+                self.find::<CombatMemory>(
                     MemoryKind::Combat,
                     scope,
                     &filter,
@@ -356,6 +356,7 @@ impl MemoryStore {
             let have = found.hits.iter().map(|h| h.id).collect();
             let more = find(filter.and(Cond::NotIds(have)), k - found.hits.len()).await?;
             found.hits.extend(more.hits);
+            found.records.extend(more.records);
         }
         found.exhausted = found.hits.len() < s.top_k;
         let shape = Shape {

@@ -360,7 +360,7 @@ impl MemoryStore {
             Filter::all().and(Cond::TagsWithin("scope_tags", normalized_tags(&s.npc_tags)));
         let text = s.query.as_deref();
         let found = self
-            .find(
+            .find::<LoreMemory>(
                 MemoryKind::Lore,
                 &Scope::Whole,
                 &filter,

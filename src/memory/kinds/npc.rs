@@ -381,7 +381,7 @@ impl MemoryStore {
         let scope = Scope::Ints(npc_ids);
         let text = s.query.as_deref();
         let found = self
-            .find(
+            .find::<NpcMemory>(
                 MemoryKind::Npc,
                 &scope,
                 &filter,
