@@ -189,7 +189,7 @@ impl MemoryStore {
         let hits = match (mode, &q.vector) {
             (SearchMode::Vector, Some(v)) => {
                 let ranked;
-                (ranked, records) = self.rank_with_records(kind, scope, v, k, filter).await?;
+                (ranked, records) = self.rank(kind, scope, v, k, filter).await?;
                 vector_hits(ranked)
             }
             (SearchMode::Vector, None) => {
@@ -203,7 +203,9 @@ impl MemoryStore {
             }
             (SearchMode::Hybrid, Some(v)) => {
                 let depth = fusion_depth(k);
-                let by_vector = vector_hits(self.rank(kind, scope, v, depth, filter).await?);
+                let ranked;
+                (ranked, records) = self.rank(kind, scope, v, depth, filter).await?;
+                let by_vector = vector_hits(ranked);
                 let by_words = self
                     .keyword_rank(kind, scope, filter, words(), depth)
                     .await?;

@@ -182,23 +182,10 @@ pub(crate) struct Shape {
 
 impl MemoryStore {
     /// The `k` unexpired rows of `kind` in `scope` passing `filter` most
-    /// similar to `q`, on this store's engine: (id, similarity), most similar first.
-    pub(crate) async fn rank(
-        &self,
-        kind: MemoryKind,
-        scope: &Scope,
-        q: &[f32],
-        k: usize,
-        filter: &Filter,
-    ) -> Result<Vec<(i64, f32)>, MemoryError> {
-        self.engine
-            .rank(kind, scope, q, k, &live(filter), &self.ranking())
-            .await
-    }
-
-    /// [`rank`](Self::rank), with the records the engine read along (Postgres
-    /// reads them in the ranking statement; SQLite mode none).
-    pub(crate) async fn rank_with_records<R: Record>(
+    /// similar to `q`, on this store's engine: (id, similarity), most similar
+    /// first; and the records the engine read along (Postgres reads them in
+    /// the ranking statement; SQLite mode none).
+    pub(crate) async fn rank<R: Record>(
         &self,
         kind: MemoryKind,
         scope: &Scope,
@@ -207,7 +194,7 @@ impl MemoryStore {
         filter: &Filter,
     ) -> Result<(Vec<(i64, f32)>, HashMap<i64, R>), MemoryError> {
         self.engine
-            .rank_with_records(kind, scope, q, k, &live(filter), &self.ranking())
+            .rank(kind, scope, q, k, &live(filter), &self.ranking())
             .await
     }
 

@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use std::collections::HashMap;
 
-use sqlx::postgres::PgRow;
 use sqlx::{PgPool, SqlitePool};
 
 use super::error::MemoryError;
@@ -129,26 +128,11 @@ impl Engine {
     }
 
     /// Rows of `kind` in `scope` passing `filter`, the `k` most similar to
-    /// `q`: (id, similarity), most similar first, ties newer first.
-    pub async fn rank(
-        &self,
-        kind: MemoryKind,
-        scope: &Scope,
-        q: &[f32],
-        k: usize,
-        filter: &Filter,
-        ranking: &Ranking<'_>,
-    ) -> Result<Vec<(i64, f32)>, MemoryError> {
-        let (hits, _) = self
-            .ranked(kind, scope, q, k, filter, ranking, false)
-            .await?;
-        Ok(hits)
-    }
-
-    /// [`rank`](Self::rank), and on Postgres the hits' records, read by the
-    /// same statement (one round trip per search instead of two). SQLite mode
-    /// returns none: its records come from the record cache.
-    pub async fn rank_with_records<R: Record>(
+    /// `q`: (id, similarity), most similar first, ties newer first; and on
+    /// Postgres their records, read by the same statement (one round trip per
+    /// search instead of two). SQLite mode returns none: its records come from
+    /// the record cache.
+    pub async fn rank<R: Record>(
         &self,
         kind: MemoryKind,
         scope: &Scope,
@@ -157,27 +141,6 @@ impl Engine {
         filter: &Filter,
         ranking: &Ranking<'_>,
     ) -> Result<(Vec<(i64, f32)>, HashMap<i64, R>), MemoryError> {
-        let (hits, rows) = self
-            .ranked(kind, scope, q, k, filter, ranking, true)
-            .await?;
-        let records = rows
-            .iter()
-            .map(|row| R::from_row(row).map(|r| (r.id(), r)))
-            .collect::<Result<_, sqlx::Error>>()?;
-        Ok((hits, records))
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn ranked(
-        &self,
-        kind: MemoryKind,
-        scope: &Scope,
-        q: &[f32],
-        k: usize,
-        filter: &Filter,
-        ranking: &Ranking<'_>,
-        records: bool,
-    ) -> Result<(Vec<(i64, f32)>, Vec<PgRow>), MemoryError> {
         match self {
             Engine::InMemory { pool, index } => {
                 let predicate = filter.compile(kind.spec())?;
@@ -187,14 +150,18 @@ impl Engine {
                     let found = index.search(&key, q, k, |id, row| predicate.matches(id, row));
                     hits.extend(found.into_iter().map(|h| (h.id, h.score, h.created_at)));
                 }
-                Ok((order_hits(hits, k), Vec::new()))
+                Ok((order_hits(hits, k), HashMap::new()))
             }
             Engine::Pgvector { pool, state } => {
                 let ranked =
-                    pgvector::rank(pool, state, kind, scope, q, k, filter, ranking, records)
-                        .await?;
-                let (hits, rows): (Vec<_>, Vec<_>) = ranked.into_iter().unzip();
-                Ok((order_hits(hits, k), rows.into_iter().flatten().collect()))
+                    pgvector::rank(pool, state, kind, scope, q, k, filter, ranking).await?;
+                let mut hits = Vec::with_capacity(ranked.len());
+                let mut records = HashMap::with_capacity(ranked.len());
+                for (hit, row) in ranked {
+                    records.insert(hit.0, R::from_row(&row)?);
+                    hits.push(hit);
+                }
+                Ok((order_hits(hits, k), records))
             }
         }
     }

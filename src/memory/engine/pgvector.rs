@@ -46,34 +46,21 @@ pub const SIZE_TTL: Duration = Duration::from_secs(30);
 /// (id, similarity, created_at micros).
 type Hit = (i64, f32, i64);
 
-/// A hit, with its row when the record was asked for.
-pub(super) type Ranked = (Hit, Option<PgRow>);
+/// A hit, and its row with the kind's record columns.
+pub(super) type Ranked = (Hit, PgRow);
 
-/// How a ranking statement is read: its hits alone, or each with its record.
-///
-/// A search then reads its answer in one statement instead of two: the ranking
-/// statement's ids are joined with the table, and the record is decoded from
-/// the same row (`r_*` columns are the hit, the rest the kind's columns).
-#[derive(Clone, Copy)]
-struct Read {
-    kind: MemoryKind,
-    records: bool,
-}
-
-impl Read {
-    /// `ranking` (selecting `id, sim, created_at`) as this read runs it.
-    fn statement(self, ranking: &str) -> String {
-        if !self.records {
-            return ranking.to_owned();
-        }
-        format!(
-            "SELECT r.r_id, r.r_sim, r.r_created, {columns} FROM
-               (SELECT id AS r_id, sim AS r_sim, created_at AS r_created FROM ({ranking}) ranked) r
-             JOIN {table} ON {table}.id = r.r_id",
-            columns = self.kind.spec().columns,
-            table = self.kind.table()
-        )
-    }
+/// `ranking` (a statement selecting `id, sim, created_at`) joined with `kind`'s
+/// table, so that a search reads its answer's records in the statement that
+/// ranks them: one round trip instead of two. The hit is in the `r_*` columns
+/// (the first three), the record in the kind's own.
+fn with_records(kind: MemoryKind, ranking: &str) -> String {
+    format!(
+        "SELECT r.r_id, r.r_sim, r.r_created, {columns} FROM
+           (SELECT id AS r_id, sim AS r_sim, created_at AS r_created FROM ({ranking}) ranked) r
+         JOIN {table} ON {table}.id = r.r_id",
+        columns = kind.spec().columns,
+        table = kind.table()
+    )
 }
 
 /// The Postgres engine's own state: search counts, and scope sizes.
@@ -85,9 +72,8 @@ pub(crate) struct PgState {
 
 const PG: Dialect = Dialect(Backend::Postgres);
 
-/// The `k` rows of `kind` in `scope` passing `filter` nearest `q`; with
-/// `records`, each hit's row carries the kind's record columns too, read by the
-/// same statement (see [`Ranked`]).
+/// The `k` rows of `kind` in `scope` passing `filter` nearest `q`, each with
+/// its record (see [`with_records`]).
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn rank(
     pool: &PgPool,
@@ -98,14 +84,12 @@ pub(super) async fn rank(
     k: usize,
     filter: &Filter,
     ranking: &Ranking<'_>,
-    records: bool,
 ) -> Result<Vec<Ranked>, MemoryError> {
-    let read = Read { kind, records };
     let threshold = i64::try_from(ranking.hnsw.threshold).unwrap_or(i64::MAX);
     let size = scope_size(pool, state, kind, scope, threshold).await?;
     if size >= threshold {
         state.searches.record(false);
-        let hits = hnsw(pool, read, scope, q, k, filter, ranking, size).await?;
+        let hits = hnsw(pool, kind, scope, q, k, filter, ranking, size).await?;
         if hits.len() >= k {
             return Ok(hits);
         }
@@ -115,9 +99,9 @@ pub(super) async fn rank(
     let factor = ranking.pg_binary_rescore.factor(q.len());
     if factor > 0 {
         let n = k.saturating_mul(factor);
-        first_pass(pool, read, scope, q, k, n, filter, ranking).await
+        first_pass(pool, kind, scope, q, k, n, filter, ranking).await
     } else {
-        exact(pool, read, scope, q, k, filter, ranking).await
+        exact(pool, kind, scope, q, k, filter, ranking).await
     }
 }
 
@@ -194,7 +178,7 @@ fn passes(
 #[allow(clippy::too_many_arguments)]
 async fn first_pass(
     pool: &PgPool,
-    read: Read,
+    kind: MemoryKind,
     scope: &Scope,
     q: &[f32],
     k: usize,
@@ -202,7 +186,6 @@ async fn first_pass(
     filter: &Filter,
     ranking: &Ranking<'_>,
 ) -> Result<Vec<Ranked>, MemoryError> {
-    let kind = read.kind;
     let table = kind.table();
     let mut args = Args::new();
     let query = args.push(SqlValue::Vector(Some(q.to_vec())));
@@ -222,13 +205,13 @@ async fn first_pass(
            WHERE id IN (SELECT id FROM c)) r
          ORDER BY sim DESC, created_at DESC, id DESC LIMIT {limit}"
     );
-    fetch(pool, read, &sql, args).await
+    fetch(pool, kind, &sql, args).await
 }
 
 /// Every row of the scope by exact cosine: a bitmap scan and a top-N sort.
 async fn exact(
     pool: &PgPool,
-    read: Read,
+    kind: MemoryKind,
     scope: &Scope,
     q: &[f32],
     k: usize,
@@ -243,7 +226,7 @@ async fn exact(
     // A sort anyway: ties newer first, then the larger id, as SQLite mode.
     let rows = by_distance(
         &mut tx,
-        read,
+        kind,
         scope,
         q,
         k,
@@ -260,7 +243,7 @@ async fn exact(
 #[allow(clippy::too_many_arguments)]
 async fn hnsw(
     pool: &PgPool,
-    read: Read,
+    kind: MemoryKind,
     scope: &Scope,
     q: &[f32],
     k: usize,
@@ -281,7 +264,7 @@ async fn hnsw(
     .execute(&mut *tx)
     .await?;
     // Distance alone in ORDER BY: a second sort key would stop the planner using the index.
-    let rows = by_distance(&mut tx, read, scope, q, k, filter, ranking, "").await?;
+    let rows = by_distance(&mut tx, kind, scope, q, k, filter, ranking, "").await?;
     tx.commit().await?;
     Ok(rows)
 }
@@ -292,7 +275,7 @@ async fn hnsw(
 #[allow(clippy::too_many_arguments)]
 async fn by_distance(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    read: Read,
+    kind: MemoryKind,
     scope: &Scope,
     q: &[f32],
     k: usize,
@@ -300,7 +283,6 @@ async fn by_distance(
     ranking: &Ranking<'_>,
     tie_break: &str,
 ) -> Result<Vec<Ranked>, MemoryError> {
-    let kind = read.kind;
     let mut args = Args::new();
     let query = args.push(SqlValue::Vector(Some(q.to_vec())));
     let rows_passing = passes(kind, scope, filter, ranking, &mut args);
@@ -311,25 +293,25 @@ async fn by_distance(
          ORDER BY embedding_vector <=> {query}{tie_break} LIMIT {limit}",
         kind.table()
     );
-    fetch(&mut **tx, read, &sql, args).await
+    fetch(&mut **tx, kind, &sql, args).await
 }
 
-/// Run the ranking statement `sql` as `read` says: each row's hit from its
-/// first three columns, and the row itself when it carries the record.
+/// Run the ranking statement `sql` with the records of `kind` joined on.
 async fn fetch<'e>(
     executor: impl sqlx::PgExecutor<'e>,
-    read: Read,
+    kind: MemoryKind,
     sql: &str,
     args: Args,
 ) -> Result<Vec<Ranked>, MemoryError> {
-    let rows: Vec<PgRow> = sqlx::query_with(AssertSqlSafe(read.statement(sql)), args.postgres()?)
-        .fetch_all(executor)
-        .await?;
+    let rows: Vec<PgRow> =
+        sqlx::query_with(AssertSqlSafe(with_records(kind, sql)), args.postgres()?)
+            .fetch_all(executor)
+            .await?;
     rows.into_iter()
         .map(|row| {
             let created: DateTime<Utc> = row.try_get(2)?;
             let hit = (row.try_get(0)?, row.try_get(1)?, created.timestamp_micros());
-            Ok((hit, read.records.then_some(row)))
+            Ok((hit, row))
         })
         .collect::<Result<_, sqlx::Error>>()
         .map_err(MemoryError::from)
