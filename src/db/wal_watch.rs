@@ -101,6 +101,17 @@ mod tests {
         SqlitePool::connect_with(options).await.expect("open")
     }
 
+    /// A WAL database in `dir` with an empty table `t`, and a connection to it.
+    async fn database(dir: &tempfile::TempDir) -> (std::path::PathBuf, SqlitePool) {
+        let path = dir.path().join("db.sqlite");
+        let pool = pool(&path).await;
+        sqlx::query("CREATE TABLE t (v INTEGER)")
+            .execute(&pool)
+            .await
+            .expect("create");
+        (path, pool)
+    }
+
     async fn insert(pool: &SqlitePool, v: i64) {
         sqlx::query("INSERT INTO t (v) VALUES ($1)")
             .bind(v)
@@ -112,12 +123,7 @@ mod tests {
     #[tokio::test]
     async fn a_commit_by_another_connection_changes_the_stamp_and_reads_do_not() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("db.sqlite");
-        let writer = pool(&path).await;
-        sqlx::query("CREATE TABLE t (v INTEGER)")
-            .execute(&writer)
-            .await
-            .expect("create");
+        let (path, writer) = database(&dir).await;
         let watch = WalWatch::for_database(&path);
         let before = watch.stamp().expect("a WAL database has a readable header");
 
@@ -139,12 +145,7 @@ mod tests {
     #[tokio::test]
     async fn a_replaced_shm_file_is_followed_and_the_old_descriptor_kept() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("db.sqlite");
-        let first = pool(&path).await;
-        sqlx::query("CREATE TABLE t (v INTEGER)")
-            .execute(&first)
-            .await
-            .expect("create");
+        let (path, first) = database(&dir).await;
         insert(&first, 1).await;
         let watch = WalWatch::for_database(&path);
         let seen = watch.stamp().expect("header");

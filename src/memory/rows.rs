@@ -238,6 +238,8 @@ impl MemoryStore {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
+        // Caught up here, not only by a vector ranking: a keyword ranking
+        // does not sync the index, and its hits must not read stale records.
         let Some(cache) = self.engine.fresh_records().await? else {
             return self.read_records(kind, ids).await;
         };

@@ -231,7 +231,7 @@ impl MemoryStore {
 
     /// Turn hits into results in hit order, dropping those under
     /// `min_similarity`; with weights, re-rank by the blended score and keep `top_k`.
-    /// Records not `read` along with the hits are fetched.
+    /// `records` holds those the ranking read along with the hits; the rest are fetched.
     pub(crate) async fn results<R: Record>(
         &self,
         kind: MemoryKind,

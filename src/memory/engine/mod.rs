@@ -6,9 +6,8 @@
 
 mod pgvector;
 
-use std::sync::Arc;
-
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use sqlx::{PgPool, SqlitePool};
 
